@@ -1,0 +1,66 @@
+"""The ``pyimagesearch`` command line.
+
+Each command lives in a module of ``pyimagesearch.commands`` that defines
+``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Command modules import TensorFlow/Keras only inside ``run`` so that
+``pyimagesearch --help`` stays instant.
+"""
+
+import argparse
+import importlib
+import sys
+
+from pyimagesearch import __version__
+
+# command name -> module under pyimagesearch.commands
+COMMANDS = {}
+
+
+def build_parser():
+    """Builds the top-level parser with one sub-parser per command.
+
+    Returns:
+        An `argparse.ArgumentParser`.
+    """
+    parser = argparse.ArgumentParser(
+        prog="pyimagesearch",
+        description="The Practitioner Bundle's pipeline on Keras 3.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"pyimagesearch {__version__}"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"pyimagesearch.commands.{module_name}")
+        sub = subparsers.add_parser(
+            name, help=module.HELP, description=module.__doc__
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line.
+
+    Args:
+        argv: arguments without the program name; `sys.argv[1:]` when None.
+
+    Returns:
+        The process exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args._run(args) or 0
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"pyimagesearch {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

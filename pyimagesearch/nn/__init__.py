@@ -1,0 +1,1 @@
+"""Neural networks: the book's architectures (`nn.conv`) and keras.applications access."""

@@ -1,0 +1,39 @@
+"""Installs the pyimagesearch library and its `pyimagesearch` command."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def read_requirements():
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def read_version():
+    text = (HERE / "pyimagesearch" / "__init__.py").read_text()
+    return re.search(r'__version__ = "([^"]+)"', text).group(1)
+
+
+setup(
+    name="pyimagesearch",
+    version=read_version(),
+    description=(
+        "The library of Deep Learning for Computer Vision with Python "
+        "(Practitioner Bundle), rebuilt on Keras 3"
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pyimagesearch", "pyimagesearch.*"]),
+    install_requires=read_requirements(),
+    extras_require={"test": ["pytest>=8"], "jax": ["jax[cpu]>=0.4.30"]},
+    entry_points={"console_scripts": ["pyimagesearch = pyimagesearch.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
