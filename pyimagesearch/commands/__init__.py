@@ -1,0 +1,1 @@
+"""Sub-commands of the `pyimagesearch` command line (see `pyimagesearch.cli`)."""

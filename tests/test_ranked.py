@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from pyimagesearch.utils import rank5_accuracy, rank_accuracy
+
+
+def reference(preds, labels, k):
+    """The book's per-row loop, with a stable sort so ties are well defined."""
+    hits = 0
+    for p, gt in zip(preds, labels):
+        if gt in np.argsort(p, kind="stable")[::-1][:k]:
+            hits += 1
+    return hits / len(labels)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_matches_brute_force(ties):
+    rng = np.random.default_rng(42)
+    preds = rng.integers(0, 4, (500, 12)).astype(float) if ties else rng.random((500, 12))
+    labels = rng.integers(0, 12, 500)
+    rank1, rank5 = rank5_accuracy(preds, labels)
+    assert rank1 == pytest.approx(reference(preds, labels, 1))
+    assert rank5 == pytest.approx(reference(preds, labels, 5))
+    result = rank_accuracy(preds, labels, ranks=(2, 3, 12))
+    assert result[2] == pytest.approx(reference(preds, labels, 2))
+    assert result[3] == pytest.approx(reference(preds, labels, 3))
+    assert result[12] == 1.0
+
+
+def test_one_hot_labels_equal_integer_labels():
+    rng = np.random.default_rng(1)
+    preds = rng.random((50, 7))
+    labels = rng.integers(0, 7, 50)
+    assert rank5_accuracy(preds, np.eye(7)[labels]) == rank5_accuracy(preds, labels)
+
+
+def test_known_values():
+    preds = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
+    assert rank5_accuracy(preds, [1, 2]) == (0.5, 1.0)
+    assert rank_accuracy(preds, [1, 2], ranks=(2,)) == {2: 0.5}
+
+
+def test_fewer_than_five_classes_rank5_is_one():
+    rng = np.random.default_rng(3)
+    assert rank5_accuracy(rng.random((20, 3)), rng.integers(0, 3, 20))[1] == 1.0
+
+
+@pytest.mark.parametrize(
+    "preds, labels, message",
+    [
+        (np.zeros((4, 3)), [0, 1, 2], "4 entries"),
+        (np.zeros((2, 3)), [0, 3], r"\[0, 3\)"),
+        (np.zeros((2, 3)), [-1, 0], r"\[0, 3\)"),
+        (np.zeros(3), [0, 1, 2], r"\(N, C\)"),
+        (np.zeros((2, 3)), np.zeros((2, 4)), "one-hot"),
+        (np.zeros((2, 3)), [0.5, 1], "integer"),
+    ],
+)
+def test_bad_inputs(preds, labels, message):
+    with pytest.raises(ValueError, match=message):
+        rank5_accuracy(preds, labels)
+
+
+def test_bad_ranks():
+    with pytest.raises(ValueError, match="positive integers"):
+        rank_accuracy(np.zeros((1, 2)), [0], ranks=(0,))
