@@ -56,3 +56,54 @@ def test_labels_from_paths():
     assert label_from_prefix("/kaggle/train/cat.11866.jpg") == "cat"
     with pytest.raises(ValueError, match="no '.'"):
         label_from_prefix("/x/README")
+
+
+def test_load_cifar10_from_local_folder(tmp_path):
+    from datagen import write_cifar10_dir
+
+    from pyimagesearch.datasets import load_cifar10
+
+    written = write_cifar10_dir(tmp_path / "cifar-10-batches-py", per_batch=4, test_size=3)
+    (trainX, trainY), (testX, testY) = load_cifar10(tmp_path / "cifar-10-batches-py")
+    assert trainX.shape == (20, 32, 32, 3) and trainX.dtype == np.uint8
+    assert testX.shape == (3, 32, 32, 3) and testY.tolist() == written["test_batch"][1]
+    np.testing.assert_array_equal(trainX[:4], written["data_batch_1"][0])
+
+
+def test_load_cifar10_missing_batch(tmp_path):
+    from pyimagesearch.datasets import load_cifar10
+
+    with pytest.raises(FileNotFoundError, match="CIFAR-10 folder not found"):
+        load_cifar10(tmp_path / "nope")
+    (tmp_path / "cifar").mkdir()
+    with pytest.raises(FileNotFoundError, match="data_batch_1"):
+        load_cifar10(tmp_path / "cifar")
+
+
+def test_load_cifar10_offline_fails_with_one_sentence(monkeypatch):
+    import keras
+
+    from pyimagesearch.datasets import load_cifar10
+
+    def offline():
+        raise Exception("URL fetch failure on https://example/cifar-10-python.tar.gz: None -- [Errno -3]")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    with pytest.raises(FileNotFoundError, match="--cifar-dir"):
+        load_cifar10()
+
+
+def test_write_digits_dataset(tmp_path):
+    from pyimagesearch.datasets import write_digits_dataset
+
+    count = write_digits_dataset(str(tmp_path / "digits"), size=16)
+    assert count == 1797
+    paths = list_images(tmp_path / "digits")
+    assert len(paths) == 1797
+    assert sorted({label_from_parent(p) for p in paths}) == [str(d) for d in range(10)]
+    image = cv2.imread(paths[0])
+    assert image.shape == (16, 16, 3)
+    with pytest.raises(ValueError, match="not empty"):
+        write_digits_dataset(str(tmp_path / "digits"))
+    with pytest.raises(ValueError, match="size"):
+        write_digits_dataset(str(tmp_path / "other"), size=4)

@@ -1,5 +1,7 @@
-"""Dataset loading: SimpleDatasetLoader, image listing and label-from-path helpers."""
+"""Datasets: SimpleDatasetLoader, image listing, label-from-path helpers, CIFAR-10, the demo digits."""
 
+from pyimagesearch.datasets.cifar10 import CIFAR10_LABELS, load_cifar10
+from pyimagesearch.datasets.digits import write_digits_dataset
 from pyimagesearch.datasets.paths import (
     IMAGE_EXTENSIONS,
     label_from_parent,
@@ -9,9 +11,12 @@ from pyimagesearch.datasets.paths import (
 from pyimagesearch.datasets.simpledatasetloader import SimpleDatasetLoader
 
 __all__ = [
+    "CIFAR10_LABELS",
     "IMAGE_EXTENSIONS",
     "SimpleDatasetLoader",
     "label_from_parent",
     "label_from_prefix",
     "list_images",
+    "load_cifar10",
+    "write_digits_dataset",
 ]

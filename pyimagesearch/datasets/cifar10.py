@@ -1,0 +1,59 @@
+"""CIFAR-10 from a local `cifar-10-batches-py` folder or through keras.datasets."""
+
+import os
+import pickle
+
+import numpy as np
+
+CIFAR10_LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+def load_cifar10(cifar_dir=None):
+    """Loads CIFAR-10 as uint8 (N, 32, 32, 3) RGB images and integer labels.
+
+    Args:
+        cifar_dir: path of an extracted `cifar-10-batches-py` folder (the
+            Python version from the dataset's home page). None downloads it
+            through `keras.datasets.cifar10` (or reads Keras' cache). The
+            batches are pickles, as the dataset ships them: use a trusted copy.
+
+    Returns:
+        `((trainX, trainY), (testX, testY))`, labels as (N,) int64 arrays.
+
+    Raises:
+        FileNotFoundError: `cifar_dir` lacks a batch file, or the download fails.
+    """
+    if cifar_dir is not None:
+        return _load_batches(os.fspath(cifar_dir))
+    import keras
+
+    try:
+        (trainX, trainY), (testX, testY) = keras.datasets.cifar10.load_data()
+    except Exception as error:  # Keras wraps network failures in a bare Exception
+        raise FileNotFoundError(
+            "CIFAR-10 could not be downloaded (no network?): extract cifar-10-python.tar.gz "
+            "(https://www.cs.toronto.edu/~kriz/cifar.html) and pass its cifar-10-batches-py "
+            "folder with --cifar-dir."
+        ) from error
+    return (trainX, trainY.reshape(-1).astype("int64")), (testX, testY.reshape(-1).astype("int64"))
+
+
+def _load_batches(folder):
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"CIFAR-10 folder not found: {folder!r} (expected cifar-10-batches-py)")
+    train = [_read_batch(folder, name) for name in _TRAIN_BATCHES]
+    trainX = np.concatenate([images for images, _ in train])
+    trainY = np.concatenate([labels for _, labels in train])
+    return (trainX, trainY), _read_batch(folder, "test_batch")
+
+
+def _read_batch(folder, name):
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"CIFAR-10 batch file missing: {path!r}")
+    with open(path, "rb") as handle:
+        batch = pickle.load(handle, encoding="bytes")
+    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), np.asarray(batch[b"labels"], dtype=np.int64)

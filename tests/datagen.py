@@ -1,0 +1,69 @@
+"""Small synthetic datasets in the real on-disk layouts, for the tests."""
+
+import os
+import pickle
+
+import cv2
+import numpy as np
+
+
+def class_image(rng, label, size, channels=3):
+    """A noisy image whose colour depends on its class, so tiny models can learn it."""
+    (width, height) = size
+    base = np.zeros((height, width, channels), np.float32)
+    base[..., label % channels] = 160 + 20 * (label // channels)
+    noise = rng.normal(0, 25, base.shape)
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def write_image_tree(root, classes=("cats", "dogs", "panda"), per_class=6, size=(40, 32), ext="jpg", seed=0):
+    """Writes `root/{class}/{i}.{ext}` images; returns the list of paths."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for label, name in enumerate(classes):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            path = os.path.join(root, name, f"{name}_{i:03d}.{ext}")
+            cv2.imwrite(path, class_image(rng, label, size))
+            paths.append(path)
+    return paths
+
+
+def write_kaggle_folder(root, per_class=6, size=(40, 32), seed=0):
+    """Writes Kaggle Dogs vs. Cats style `root/cat.N.jpg` and `root/dog.N.jpg`."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    paths = []
+    for label, name in enumerate(("cat", "dog")):
+        for i in range(per_class):
+            path = os.path.join(root, f"{name}.{i}.jpg")
+            cv2.imwrite(path, class_image(rng, label, size))
+            paths.append(path)
+    return paths
+
+
+def write_cifar10_dir(folder, per_batch=10, test_size=10, seed=0):
+    """Writes a miniature `cifar-10-batches-py` folder in the real pickle format."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+
+    def batch(name, count):
+        labels = [int(v) for v in rng.integers(0, 10, count)]
+        images = np.stack([class_image(rng, label, (32, 32)) for label in labels])
+        data = images.transpose(0, 3, 1, 2).reshape(count, -1)
+        content = {
+            b"batch_label": name.encode(),
+            b"labels": labels,
+            b"data": data,
+            b"filenames": [f"{name}_{i}.png".encode() for i in range(count)],
+        }
+        with open(os.path.join(folder, name), "wb") as handle:
+            pickle.dump(content, handle)
+        return images, labels
+
+    written = {f"data_batch_{i}": batch(f"data_batch_{i}", per_batch) for i in range(1, 6)}
+    written["test_batch"] = batch("test_batch", test_size)
+    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+    with open(os.path.join(folder, "batches.meta"), "wb") as handle:
+        pickle.dump({b"label_names": names, b"num_cases_per_batch": per_batch, b"num_vis": 3072}, handle)
+    return written
