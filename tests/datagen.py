@@ -2,9 +2,14 @@
 
 import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def class_image(rng, label, size, channels=3):
@@ -67,3 +72,23 @@ def write_cifar10_dir(folder, per_batch=10, test_size=10, seed=0):
     with open(os.path.join(folder, "batches.meta"), "wb") as handle:
         pickle.dump({b"label_names": names, b"num_cases_per_batch": per_batch, b"num_vis": 3072}, handle)
     return written
+
+
+def run_script(script, *args, cwd=None, timeout=600, env=None):
+    """Runs `examples/<script>` with this Python; returns its stdout, failing on a non-zero exit.
+
+    Args:
+        script: path relative to examples/, e.g. "ch04_rank_accuracy/rank_accuracy.py".
+        *args: command-line arguments (converted to str).
+        cwd: working folder of the script.
+        timeout: seconds before the run is killed.
+        env: extra environment variables.
+    """
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="")
+    environment.update(env or {})
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *map(str, args)],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout,
+    )
+    assert result.returncode == 0, f"{script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-4000:]}"
+    return result.stdout
