@@ -1,6 +1,5 @@
 """Keras-ready float32 arrays in the configured channel order."""
 
-import keras
 import numpy as np
 
 from pyimagesearch.preprocessing._checks import as_batch, as_image
@@ -22,7 +21,11 @@ class ImageToArrayPreprocessor:
         self.dataFormat = dataFormat
 
     def _format(self):
-        return self.dataFormat or keras.config.image_data_format()
+        if self.dataFormat:
+            return self.dataFormat
+        import keras  # here, so that importing preprocessors in worker processes stays light
+
+        return keras.config.image_data_format()
 
     def preprocess(self, image):
         """Returns a float32 (H, W, C) or (C, H, W) array."""

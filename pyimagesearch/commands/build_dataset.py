@@ -1,0 +1,58 @@
+"""Build stratified train/val/test HDF5 files and the training means from an image folder.
+
+Images are resized aspect-aware to --size and stored as uint8 rows; labels come
+from each image's parent folder (flowers17, animals, caltech-101) or from the
+file-name prefix (Kaggle's cat.11866.jpg). Writes train.hdf5, val.hdf5,
+test.hdf5 and the book's means JSON {"R": .., "G": .., "B": ..} to --output.
+"""
+
+HELP = "build train/val/test HDF5 files and the means JSON from an image folder"
+
+
+def count_or_fraction(text):
+    """A count ("2500") or a fraction ("0.1")."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def size(text):
+    """"256" or "WIDTHxHEIGHT"."""
+    parts = text.lower().split("x")
+    if len(parts) not in (1, 2):
+        raise ValueError
+    values = tuple(int(part) for part in parts)
+    return values[0] if len(values) == 1 else values
+
+
+def add_arguments(parser):
+    parser.add_argument("-d", "--dataset", required=True, help="folder of input images")
+    parser.add_argument("-o", "--output", required=True, help="folder for the HDF5 files and means")
+    parser.add_argument("--labels", choices=("parent", "prefix"), default="parent",
+                        help="label source: parent folder or file-name prefix (default: parent)")
+    parser.add_argument("--size", type=size, default=256,
+                        help="output size, N or WIDTHxHEIGHT (default: 256)")
+    parser.add_argument("--val-size", type=count_or_fraction, default=0.1,
+                        help="validation images, a count or a fraction (default: 0.1)")
+    parser.add_argument("--test-size", type=count_or_fraction, default=0.1,
+                        help="test images, a count or a fraction (default: 0.1)")
+    parser.add_argument("--random-state", type=int, default=42, help="split seed (default: 42)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="decoding processes (default: one per CPU core)")
+    parser.add_argument("--means", default="mean.json",
+                        help="file name of the means JSON in --output (default: mean.json)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def run(args):
+    from pyimagesearch.io.build import build_hdf5_splits
+
+    build_hdf5_splits(
+        args.dataset, args.output, label_from=args.labels, size=args.size,
+        val_size=args.val_size, test_size=args.test_size,
+        random_state=args.random_state, workers=args.workers,
+        means_name=args.means, overwrite=args.overwrite, verbose=not args.quiet,
+    )
+    return 0

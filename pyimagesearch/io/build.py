@@ -1,0 +1,294 @@
+"""Build train/val/test HDF5 files from an image folder (chapters 9 to 11).
+
+Decoding and resizing run in a pool of worker processes; the parent writes the
+rows in order, so the result does not depend on the number of workers.
+"""
+
+import contextlib
+import dataclasses
+import json
+import multiprocessing
+import os
+
+import cv2
+import numpy as np
+
+from pyimagesearch.datasets import label_from_parent, label_from_prefix, list_images
+from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
+from pyimagesearch.utils.atomic import atomic_output
+from pyimagesearch.utils.progress import progress_bar
+
+LABEL_SOURCES = {"parent": label_from_parent, "prefix": label_from_prefix}
+SPLITS = ("train", "val", "test")
+
+
+@dataclasses.dataclass
+class BuildReport:
+    """What `build_hdf5_splits` wrote.
+
+    Attributes:
+        paths: split name -> HDF5 path ("train", and "val"/"test" when not empty).
+        counts: split name -> rows written.
+        means_path: path of the training set's means JSON.
+        means: the means, `{"R": .., "G": .., "B": ..}`.
+        class_names: class names, indexed by label.
+        skipped: paths of the unreadable images left out.
+    """
+
+    paths: dict
+    counts: dict
+    means_path: str
+    means: dict
+    class_names: list
+    skipped: list
+
+
+def labelled_images(images, labels=None, label_from="parent"):
+    """Resolves image paths and their string labels.
+
+    Args:
+        images: a folder (listed recursively) or a sequence of image paths.
+        labels: one label per path; None derives them with `label_from`.
+        label_from: "parent" (`{class}/{image}`) or "prefix" (`cat.11866.jpg`).
+
+    Returns:
+        `(paths, labels)` as two lists of strings.
+
+    Raises:
+        FileNotFoundError: `images` is a path that is not a folder.
+        ValueError: no images, different numbers of paths and labels, or an
+            unknown `label_from`.
+    """
+    if label_from not in LABEL_SOURCES:
+        raise ValueError(f"label_from must be one of {sorted(LABEL_SOURCES)}, got {label_from!r}.")
+    if isinstance(images, (str, os.PathLike)):
+        paths = list_images(images)
+    else:
+        paths = [os.fspath(path) for path in images]
+        if not paths:
+            raise ValueError("images must hold at least one image path, got none.")
+    if labels is None:
+        labels = [LABEL_SOURCES[label_from](path) for path in paths]
+    else:
+        labels = [str(label) for label in labels]
+        if len(labels) != len(paths):
+            raise ValueError(
+                f"labels must hold one label per image: got {len(labels)} labels "
+                f"for {len(paths)} images."
+            )
+    return paths, labels
+
+
+def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
+                      size=256, val_size=0.1, test_size=0.1, random_state=42,
+                      workers=None, means_name="mean.json", bufSize=1000,
+                      overwrite=False, verbose=True):
+    """Builds stratified train/val/test HDF5 files and the training set's means.
+
+    Images are decoded, resized aspect-aware (scale, then centre-crop) to
+    `size` and stored as `uint8` BGR rows in `train.hdf5`, `val.hdf5` and
+    `test.hdf5` under `output_dir`, with integer labels and the class names.
+    The means JSON is the book's `{"R": .., "G": .., "B": ..}`: per-channel
+    means of the training images. Unreadable images are skipped and listed.
+    All files appear together at the end; a failure leaves none behind.
+
+    Args:
+        images: a folder (listed recursively) or a sequence of image paths.
+        output_dir: folder for the HDF5 files and the means JSON.
+        labels: one label per path; None derives them with `label_from`.
+        label_from: "parent" (`{class}/{image}`) or "prefix" (`cat.11866.jpg`).
+        size: output size, an int for squares or `(width, height)`.
+        val_size: validation images, a count or a fraction of all images (0: none).
+        test_size: test images, a count or a fraction of all images (0: none).
+        random_state: seed of the stratified splits.
+        workers: decoding processes (None: one per CPU core; 1: in-process).
+        means_name: file name of the means JSON in `output_dir`.
+        bufSize: rows the writers buffer before writing.
+        overwrite: whether existing output files may be replaced.
+        verbose: whether to show progress bars and the final summary.
+
+    Returns:
+        A `BuildReport`.
+
+    Raises:
+        FileNotFoundError: `images` is a path that is not a folder.
+        ValueError: no images, bad sizes, a class too small to split, existing
+            outputs without `overwrite`, or no readable training image.
+    """
+    from sklearn.model_selection import train_test_split
+
+    # imported before the pool forks, so that workers inherit it
+    from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor  # noqa: F401
+
+    paths, names = labelled_images(images, labels, label_from)
+    width, height = _check_size(size)
+    workers = _check_workers(workers)
+    class_names, encoded = np.unique(np.asarray(names), return_inverse=True)
+    n = len(paths)
+    n_test = _split_count(test_size, n, "test_size")
+    n_val = _split_count(val_size, n, "val_size")
+    if n - n_test - n_val < len(class_names):
+        raise ValueError(
+            f"val_size={val_size!r} and test_size={test_size!r} leave {n - n_test - n_val} "
+            f"of {n} images for training, fewer than the {len(class_names)} classes."
+        )
+    for count, argument in ((n_test, "test_size"), (n_val, "val_size")):
+        if 0 < count < len(class_names):
+            raise ValueError(
+                f"{argument} gives {count} images, fewer than the {len(class_names)} "
+                f"classes: a stratified split needs at least one image per class."
+            )
+    needed = 1 + (n_test > 0) + (n_val > 0)
+    per_class = np.bincount(encoded, minlength=len(class_names))
+    if per_class.min() < needed:
+        small = str(class_names[per_class.argmin()])
+        raise ValueError(
+            f"class {small!r} has {per_class.min()} image(s); at least {needed} are "
+            f"needed to split every class into {', '.join(SPLITS[:needed])}."
+        )
+
+    output_dir = os.fspath(output_dir)
+    splits = {"train": np.arange(n)}
+    for name, count in (("test", n_test), ("val", n_val)):
+        if count:
+            keep, held = train_test_split(
+                splits["train"], test_size=count, stratify=encoded[splits["train"]],
+                random_state=random_state,
+            )
+            splits["train"], splits[name] = keep, held
+    splits = {name: splits[name] for name in SPLITS if name in splits}
+    outputs = {name: os.path.join(output_dir, f"{name}.hdf5") for name in splits}
+    means_path = os.path.join(output_dir, means_name)
+    if not overwrite:
+        for path in [*outputs.values(), means_path]:
+            if os.path.exists(path):
+                raise ValueError(
+                    f"output {path!r} already exists; delete it or pass overwrite=True "
+                    f"(--overwrite)."
+                )
+
+    skipped = []
+    counts = {}
+    channel_sums = np.zeros(3, dtype=np.float64)
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(_image_pool(workers))
+        writers = {}
+        for name, rows in splits.items():
+            writer = HDF5DatasetWriter(
+                (len(rows), height, width, 3), outputs[name], bufSize=bufSize,
+                dtype="uint8", overwrite=overwrite,
+            )
+            stack.enter_context(writer)
+            writer.storeClassLabels(class_names)
+            writers[name] = writer
+        # one ordered stream over every split keeps the workers busy across splits
+        loaded = pool((paths[i], width, height) for rows in splits.values() for i in rows)
+        for name, rows in splits.items():
+            writer = writers[name]
+            bar = progress_bar(f"Building {name}: ", len(rows), verbose)
+            # rows first: zip stops at the split's end without taking the next image
+            for done, (index, (image, sums)) in enumerate(zip(rows, loaded), 1):
+                if image is None:
+                    skipped.append(paths[index])
+                else:
+                    writer.add(image[np.newaxis], [encoded[index]])
+                    if name == "train":
+                        channel_sums += sums
+                bar.update(done)
+            bar.finish()
+            writer.flush()
+            counts[name] = writer.idx
+        if counts["train"] == 0:
+            raise ValueError("no readable training image: every training image failed to decode.")
+        bgr = channel_sums / (counts["train"] * width * height)
+        means = {"R": float(bgr[2]), "G": float(bgr[1]), "B": float(bgr[0])}
+        temporary = stack.enter_context(atomic_output(means_path))
+        with open(temporary, "w") as handle:
+            json.dump(means, handle)
+
+    report = BuildReport(
+        paths=outputs, counts=counts, means_path=means_path, means=means,
+        class_names=[str(c) for c in class_names], skipped=skipped,
+    )
+    if verbose:
+        print(_summary(report))
+    return report
+
+
+def _summary(report):
+    lines = [
+        "[INFO] wrote " + ", ".join(
+            f"{os.path.basename(report.paths[name])} ({report.counts[name]} rows)"
+            for name in report.paths
+        ) + f" and {os.path.basename(report.means_path)}"
+    ]
+    if report.skipped:
+        lines.append(f"[INFO] skipped {len(report.skipped)} unreadable image(s):")
+        lines.extend(f"  {path}" for path in report.skipped)
+    return "\n".join(lines)
+
+
+def _load_image(task):
+    """Decodes one image, resizes it aspect-aware and sums its channels.
+
+    Returns:
+        `(image, (B, G, R) sums)`, or `(None, None)` if the file is unreadable.
+    """
+    from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
+
+    path, width, height = task
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        return None, None
+    image = AspectAwarePreprocessor(width, height).preprocess(image)
+    # exact for uint8 sums below 2**53
+    return image, np.array(cv2.sumElems(image)[:3])
+
+
+def _init_worker():
+    cv2.setNumThreads(1)
+
+
+@contextlib.contextmanager
+def _image_pool(workers, chunksize=8):
+    """Yields an ordered `map(tasks)` over `_load_image`, in `workers` processes."""
+    if workers == 1:
+        yield lambda tasks: map(_load_image, tasks)
+        return
+    # spawn, not fork: a child forked from a parent that already ran OpenCV's
+    # thread pool (or TensorFlow) can deadlock inside OpenCV
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_init_worker) as pool:
+        yield lambda tasks: pool.imap(_load_image, tasks, chunksize=chunksize)
+
+
+def _check_size(size):
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (size, size)
+    try:
+        width, height = (int(s) for s in size)
+        ok = width > 0 and height > 0 and all(float(s) == int(s) for s in size)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"size must be a positive int or (width, height), got {size!r}.")
+    return width, height
+
+
+def _check_workers(workers):
+    if workers is None:
+        return os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}.")
+    return int(workers)
+
+
+def _split_count(size, n, argument):
+    """Turns a count (int) or a fraction of `n` (float in [0, 1)) into a count."""
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        if not 0 <= size < n:
+            raise ValueError(f"{argument}={size!r} must be a count in [0, {n}) (the number of images).")
+        return int(size)
+    if isinstance(size, (float, np.floating)) and 0 <= size < 1:
+        return int(round(size * n))
+    raise ValueError(f"{argument} must be an integer count or a fraction in [0, 1), got {size!r}.")

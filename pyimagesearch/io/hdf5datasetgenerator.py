@@ -1,0 +1,232 @@
+"""HDF5DatasetGenerator: batches of preprocessed rows and labels from an HDF5 file."""
+
+import copy
+import math
+import os
+
+import h5py
+import keras
+import numpy as np
+
+
+class HDF5DatasetGenerator(keras.utils.PyDataset):
+    """Streams `(images, labels)` batches from a file written by `HDF5DatasetWriter`.
+
+    A `keras.utils.PyDataset`, so `model.fit(trainGen, validation_data=valGen)`
+    and `model.predict(testGen)` take it directly, with `workers` and
+    `use_multiprocessing`. The HDF5 file is opened lazily in each process.
+    The book's `generator(passes=np.inf)`, `numImages`, `db` and `close()` are
+    kept.
+
+    Every row is served exactly once per epoch, the last partial batch
+    included, in the file's order unless `shuffle=True`.
+
+    Args:
+        dbPath: path of the HDF5 file.
+        batchSize: rows per batch.
+        preprocessors: preprocessors applied in order; through
+            `preprocess_batch(images)` when all have it, else per image
+            through `preprocess(image)`.
+        aug: optional augmenter with `augment_batch(images)`, applied after
+            the preprocessors.
+        binarize: True for one-hot `float32` labels, False for integer labels
+            (sparse losses).
+        classes: number of classes.
+        dataKey: the rows' dataset ("images", or "features").
+        shuffle: whether to reshuffle the batch order every epoch.
+        seed: seed of the batch order when `shuffle=True`.
+        workers: passed to `keras.utils.PyDataset`.
+        use_multiprocessing: passed to `keras.utils.PyDataset`.
+        max_queue_size: passed to `keras.utils.PyDataset`.
+
+    Raises:
+        FileNotFoundError: `dbPath` does not exist.
+        ValueError: bad `batchSize` or `classes`, a dataset missing from the
+            file, labels outside `[0, classes)`, or an `aug` without
+            `augment_batch`.
+    """
+
+    def __init__(self, dbPath, batchSize, preprocessors=None, aug=None,
+                 binarize=True, classes=2, dataKey="images", shuffle=False,
+                 seed=None, workers=1, use_multiprocessing=False, max_queue_size=10):
+        super().__init__(
+            workers=workers, use_multiprocessing=use_multiprocessing,
+            max_queue_size=max_queue_size,
+        )
+        dbPath = os.fspath(dbPath)
+        if not os.path.isfile(dbPath):
+            raise FileNotFoundError(f"dbPath {dbPath!r} does not exist.")
+        if isinstance(batchSize, bool) or not isinstance(batchSize, (int, np.integer)) or batchSize < 1:
+            raise ValueError(f"batchSize must be a positive integer, got {batchSize!r}.")
+        if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+            raise ValueError(f"classes must be a positive integer, got {classes!r}.")
+        if aug is not None and not callable(getattr(aug, "augment_batch", None)):
+            raise ValueError(
+                f"aug must have an augment_batch(images) method, got {type(aug).__name__}."
+            )
+        self.dbPath = dbPath
+        self.batchSize = int(batchSize)
+        self.preprocessors = list(preprocessors) if preprocessors else []
+        self.aug = aug
+        self.binarize = binarize
+        self.classes = int(classes)
+        self.dataKey = dataKey
+        self.shuffle = shuffle
+        self.seed = seed
+        self._db = None
+        self._pid = None
+
+        with h5py.File(dbPath, "r") as db:
+            for key in (dataKey, "labels"):
+                if key not in db:
+                    raise ValueError(
+                        f"{dbPath!r} has no dataset {key!r} (dataKey={dataKey!r}); "
+                        f"it holds {sorted(db.keys())}."
+                    )
+            if len(db[dataKey]) != len(db["labels"]):
+                raise ValueError(
+                    f"{dbPath!r} holds {len(db[dataKey])} rows in {dataKey!r} but "
+                    f"{len(db['labels'])} labels."
+                )
+            self._labels = db["labels"][:]
+        bad = (self._labels < 0) | (self._labels >= self.classes)
+        if bad.any():
+            raise ValueError(
+                f"{dbPath!r} holds label {self._labels[bad][0]} outside [0, classes) "
+                f"with classes={self.classes}."
+            )
+        self._start = 0
+        self.numImages = len(self._labels)
+        self._rng = np.random.default_rng(seed)
+        self._order = self._new_order()
+
+    @property
+    def db(self):
+        """The open `h5py.File`, opened on first use in the current process."""
+        if self._db is None or self._pid != os.getpid() or not self._db.id.valid:
+            self._db = h5py.File(self.dbPath, "r")
+            self._pid = os.getpid()
+        return self._db
+
+    def __len__(self):
+        return math.ceil(self.numImages / self.batchSize)
+
+    def __getitem__(self, index):
+        """Returns batch `index` as `(images, labels)`.
+
+        Raises:
+            IndexError: `index` outside `[0, len(self))`.
+        """
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
+        batch = int(self._order[index])
+        start = self._start + batch * self.batchSize
+        stop = min(start + self.batchSize, self._start + self.numImages)
+        images = self.db[self.dataKey][start:stop]
+        labels = self._labels[start:stop]
+        images = self._preprocess(images)
+        if self.aug is not None:
+            images = self.aug.augment_batch(images)
+        if self.binarize:
+            labels = np.eye(self.classes, dtype="float32")[labels]
+        return images, labels
+
+    def on_epoch_end(self):
+        """Draws a new batch order when `shuffle=True`."""
+        if self.shuffle:
+            self._order = self._new_order()
+
+    def generator(self, passes=np.inf):
+        """Yields `(images, labels)` batches, the book's interface.
+
+        Args:
+            passes: number of passes over the data (endless by default).
+
+        Yields:
+            `(images, labels)` tuples.
+        """
+        epochs = 0
+        while epochs < passes:
+            for index in range(len(self)):
+                yield self[index]
+            epochs += 1
+            self.on_epoch_end()
+
+    def shard(self, index, count):
+        """Returns a generator over one contiguous share of the rows.
+
+        The rows are split into `count` near-equal contiguous parts, so `count`
+        workers reading shards `0..count-1` read every row exactly once.
+
+        Args:
+            index: which share, in `[0, count)`.
+            count: number of shares, at most `numImages`.
+
+        Returns:
+            An `HDF5DatasetGenerator` over rows `[start, stop)` of this one.
+
+        Raises:
+            ValueError: bad `index` or `count`.
+        """
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 1 <= count <= self.numImages:
+            raise ValueError(
+                f"count must be an integer in [1, {self.numImages}] (numImages), got {count!r}."
+            )
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
+            raise ValueError(f"index must be an integer in [0, {count}), got {index!r}.")
+        start = index * self.numImages // count
+        stop = (index + 1) * self.numImages // count
+        part = copy.copy(self)
+        part._db = None
+        part._pid = None
+        part._start = self._start + start
+        part.numImages = stop - start
+        seed = None if self.seed is None else [self.seed, index, count]
+        part.seed = seed
+        part._rng = np.random.default_rng(seed)
+        part._order = part._new_order()
+        return part
+
+    def close(self):
+        """Closes the HDF5 file (it reopens on next use)."""
+        if self._db is not None and self._pid == os.getpid() and self._db.id.valid:
+            self._db.close()
+        self._db = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.close()
+        return False
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_db"] = None
+        state["_pid"] = None
+        return state
+
+    def __repr__(self):
+        return (
+            f"HDF5DatasetGenerator({self.dbPath!r}, batchSize={self.batchSize}, "
+            f"numImages={self.numImages}, batches={len(self)})"
+        )
+
+    def _new_order(self):
+        if self.shuffle:
+            return self._rng.permutation(len(self))
+        return np.arange(len(self))
+
+    def _preprocess(self, images):
+        if not self.preprocessors:
+            return images
+        if all(callable(getattr(p, "preprocess_batch", None)) for p in self.preprocessors):
+            for p in self.preprocessors:
+                images = p.preprocess_batch(images)
+            return np.asarray(images)
+        processed = []
+        for image in images:
+            for p in self.preprocessors:
+                image = p.preprocess(image)
+            processed.append(image)
+        return np.array(processed)

@@ -1,0 +1,249 @@
+"""HDF5DatasetWriter: buffered, compact, atomic writing of rows and labels to HDF5."""
+
+import os
+
+import h5py
+import numpy as np
+
+from pyimagesearch.utils.atomic import atomic_output
+
+# rows per chunk are chosen so that one chunk holds about this many bytes
+_CHUNK_BYTES = 1 << 20
+
+
+class HDF5DatasetWriter:
+    """Writes a dataset of rows (images or features) and integer labels to HDF5.
+
+    The file holds `dataKey` (the rows), `labels` (integers) and, once
+    `storeClassLabels` is called, `label_names` (UTF-8 strings): the book's
+    format. Unlike the book's writer it stores rows in their own type (`uint8`
+    images stay `uint8`, floating-point features become `float32`), chunks them
+    for fast batch reads, and writes to a temporary file that is renamed onto
+    `outputPath` only by a clean `close()`.
+
+    Example:
+
+    ```python
+    with HDF5DatasetWriter((len(paths), 256, 256, 3), "train.hdf5") as writer:
+        writer.storeClassLabels(le.classes_)
+        for image, label in zip(images, labels):
+            writer.add([image], [label])
+    ```
+
+    Args:
+        dims: shape of the whole dataset, `(num_rows, *row_shape)`.
+        outputPath: path of the HDF5 file to create.
+        dataKey: name of the rows' dataset ("images", or "features").
+        bufSize: rows held in memory before they are written.
+        dtype: storage type of the rows; by default the type of the first rows
+            added (`float64` and `float16` become `float32`).
+        compression: passed to h5py (e.g. "gzip", "lzf"); None stores raw rows.
+        overwrite: whether an existing `outputPath` may be replaced.
+
+    Raises:
+        ValueError: bad `dims`, `dataKey` or `bufSize`, or `outputPath`
+            exists and `overwrite` is False.
+    """
+
+    def __init__(self, dims, outputPath, dataKey="images", bufSize=1000,
+                 dtype=None, compression=None, overwrite=False):
+        dims = _check_dims(dims)
+        if not isinstance(dataKey, str) or not dataKey or dataKey in ("labels", "label_names"):
+            raise ValueError(
+                f"dataKey must be a non-empty name other than 'labels' and "
+                f"'label_names', got {dataKey!r}."
+            )
+        if isinstance(bufSize, bool) or not isinstance(bufSize, (int, np.integer)) or bufSize < 1:
+            raise ValueError(f"bufSize must be a positive integer, got {bufSize!r}.")
+        outputPath = os.fspath(outputPath)
+        if os.path.exists(outputPath) and not overwrite:
+            raise ValueError(
+                f"outputPath {outputPath!r} already exists; delete it or pass "
+                f"overwrite=True."
+            )
+        self.dims = dims
+        self.outputPath = outputPath
+        self.dataKey = dataKey
+        self.bufSize = int(bufSize)
+        self.compression = compression
+        self._dtype = None if dtype is None else np.dtype(dtype)
+        self.idx = 0
+        self._buffer = {"data": [], "labels": []}
+        self._buffered = 0
+        self.data = None
+
+        self._atomic = atomic_output(outputPath)
+        self._temporary = self._atomic.__enter__()
+        try:
+            self.db = h5py.File(self._temporary, "w")
+            self.labels = self.db.create_dataset(
+                "labels", (dims[0],), dtype="int64", maxshape=(dims[0],),
+                chunks=(min(dims[0], 1 << 16),),
+            )
+            if self._dtype is not None:
+                self._create_data(self._dtype)
+        except BaseException as error:
+            self._abort(error)
+            raise
+
+    @property
+    def closed(self):
+        """Whether `close()` (or an aborted `with` block) has ended the writer."""
+        return self._atomic is None
+
+    def add(self, rows, labels):
+        """Adds rows and their labels, writing to disk each time the buffer fills.
+
+        Args:
+            rows: array-like of shape `(n, *dims[1:])`.
+            labels: `n` integer labels.
+
+        Raises:
+            ValueError: wrong row shape, different numbers of rows and labels,
+                non-integer labels, more rows than `dims[0]`, or a closed writer.
+        """
+        self._check_open()
+        rows = np.asarray(rows)
+        labels = np.asarray(labels)
+        if rows.shape[1:] != self.dims[1:] or rows.ndim != len(self.dims):
+            raise ValueError(
+                f"rows must have shape (n, {', '.join(map(str, self.dims[1:]))}) "
+                f"to match dims={self.dims}, got {rows.shape}."
+            )
+        if labels.ndim != 1 or len(labels) != len(rows):
+            raise ValueError(
+                f"labels must be a 1-D sequence with one label per row: got "
+                f"{len(rows)} rows and labels of shape {labels.shape}."
+            )
+        if len(labels) and not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be integers, got dtype {labels.dtype}.")
+        free = self.dims[0] - self.idx - self._buffered
+        if len(rows) > free:
+            raise ValueError(
+                f"Cannot add {len(rows)} rows: only {free} more fit in dims[0]="
+                f"{self.dims[0]}."
+            )
+        if not len(rows):
+            return
+        if self.data is None:
+            self._create_data(_storage_dtype(rows.dtype))
+        self._buffer["data"].append(rows)
+        self._buffer["labels"].append(labels)
+        self._buffered += len(rows)
+        if self._buffered >= self.bufSize:
+            self.flush()
+
+    def flush(self):
+        """Writes the buffered rows to the file."""
+        self._check_open()
+        if not self._buffered:
+            return
+        end = self.idx + self._buffered
+        self.data[self.idx:end] = np.concatenate(self._buffer["data"]).astype(
+            self.data.dtype, copy=False
+        )
+        self.labels[self.idx:end] = np.concatenate(self._buffer["labels"])
+        self.idx = end
+        self._buffer = {"data": [], "labels": []}
+        self._buffered = 0
+
+    def storeClassLabels(self, classLabels):
+        """Stores the class names as the `label_names` dataset (UTF-8 strings).
+
+        Args:
+            classLabels: the class names, indexed by label.
+
+        Raises:
+            ValueError: a closed writer.
+        """
+        self._check_open()
+        names = [str(name) for name in classLabels]
+        if "label_names" in self.db:
+            del self.db["label_names"]
+        self.db.create_dataset(
+            "label_names", (len(names),), dtype=h5py.string_dtype("utf-8"), data=names
+        )
+
+    def close(self):
+        """Writes what is buffered, trims unused rows and moves the file into place.
+
+        Closing with fewer rows than `dims[0]` shrinks the datasets to the rows
+        written. Closing twice does nothing.
+        """
+        if self.closed:
+            return
+        try:
+            self.flush()
+            if self.data is None:
+                self._create_data(np.dtype("float32"))
+            if self.idx < self.dims[0]:
+                self.data.resize(self.idx, axis=0)
+                self.labels.resize(self.idx, axis=0)
+            self.db.close()
+        except BaseException as error:
+            self._abort(error)
+            raise
+        atomic, self._atomic = self._atomic, None
+        atomic.__exit__(None, None, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        if exc_type is None:
+            self.close()
+        else:
+            self._abort(exc_value)
+        return False
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"{self.idx + self._buffered} rows"
+        return f"HDF5DatasetWriter({self.outputPath!r}, dims={self.dims}, {state})"
+
+    def _create_data(self, dtype):
+        self.data = self.db.create_dataset(
+            self.dataKey, self.dims, dtype=dtype, maxshape=self.dims,
+            chunks=_chunks(self.dims, dtype), compression=self.compression,
+        )
+
+    def _abort(self, error):
+        """Closes the file and removes the temporary file; `outputPath` is untouched."""
+        if self.closed:
+            return
+        db = getattr(self, "db", None)
+        if db is not None and db.id.valid:
+            db.close()
+        atomic, self._atomic = self._atomic, None
+        try:
+            atomic.__exit__(type(error), error, error.__traceback__)
+        except BaseException as raised:
+            if raised is not error:
+                raise
+
+    def _check_open(self):
+        if self.closed:
+            raise ValueError(f"The writer for {self.outputPath!r} is closed.")
+
+
+def _check_dims(dims):
+    try:
+        dims = tuple(int(d) for d in dims)
+    except (TypeError, ValueError):
+        raise ValueError(f"dims must be a tuple of positive integers, got {dims!r}.") from None
+    if not dims or min(dims) < 1:
+        raise ValueError(f"dims must be a tuple of positive integers, got {dims!r}.")
+    return dims
+
+
+def _storage_dtype(dtype):
+    if np.issubdtype(dtype, np.floating):
+        return np.dtype("float32")
+    if dtype.kind not in "biu":
+        raise ValueError(f"rows must be numbers, got dtype {dtype}.")
+    return dtype
+
+
+def _chunks(dims, dtype):
+    row_bytes = int(np.prod(dims[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+    rows = max(1, min(dims[0], _CHUNK_BYTES // max(row_bytes, 1)))
+    return (rows, *dims[1:])

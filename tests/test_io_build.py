@@ -1,0 +1,191 @@
+import json
+import os
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from pyimagesearch import cli
+from pyimagesearch.io import build_hdf5_splits, labelled_images
+
+
+def _image(rng, extension):
+    h, w = rng.integers(12, 30, size=2)
+    return rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """3 classes of 5 images (JPEG and PNG, varied sizes) plus a corrupt file."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "images"
+    for name in ("cats", "dogs", "pandas"):
+        (root / name).mkdir(parents=True)
+        for i in range(5):
+            extension = ".png" if i % 2 else ".jpg"
+            cv2.imwrite(str(root / name / f"{i}{extension}"), _image(rng, extension))
+    (root / "dogs" / "broken.jpg").write_bytes(b"not a jpeg")
+    return root
+
+
+def _read(path):
+    with h5py.File(path, "r") as db:
+        return db["images"][:], db["labels"][:], list(db["label_names"].asstr()[:])
+
+
+def test_build_splits_skips_corrupt_files(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    report = build_hdf5_splits(folder, out, size=8, val_size=3, test_size=3, workers=2)
+    assert report.skipped == [str(folder / "dogs" / "broken.jpg")]
+    captured = capsys.readouterr()
+    assert "skipped 1 unreadable image(s)" in captured.out
+    assert "Building train: 100%" in captured.err  # the progress bar
+    assert sorted(os.listdir(out)) == ["mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
+    total = 0
+    for name in ("train", "val", "test"):
+        images, labels, names = _read(out / f"{name}.hdf5")
+        assert images.dtype == np.uint8 and images.shape[1:] == (8, 8, 3)
+        assert names == ["cats", "dogs", "pandas"]
+        assert len(labels) == report.counts[name]
+        total += len(labels)
+    assert total == 15
+    for name in ("val", "test"):
+        _, labels, _ = _read(out / f"{name}.hdf5")
+        assert sorted(labels) == [0, 1, 2]  # stratified, one per class
+
+    train, _, _ = _read(out / "train.hdf5")
+    with open(out / "mean.json") as handle:
+        means = json.load(handle)
+    per_image = train.reshape(len(train), -1, 3).mean(axis=1).mean(axis=0)  # the book's way
+    np.testing.assert_allclose([means["B"], means["G"], means["R"]], per_image, rtol=1e-9)
+    assert means == report.means
+
+
+def test_rows_match_the_images_and_do_not_depend_on_workers(folder, tmp_path):
+    from pyimagesearch.preprocessing import AspectAwarePreprocessor
+
+    one = build_hdf5_splits(folder, tmp_path / "a", size=(10, 6), val_size=0, test_size=0.2,
+                            workers=1, verbose=False)
+    two = build_hdf5_splits(folder, tmp_path / "b", size=(10, 6), val_size=0, test_size=0.2,
+                            workers=2, verbose=False)
+    assert sorted(one.paths) == ["test", "train"]
+    for name in ("train", "test"):
+        a, la, _ = _read(one.paths[name])
+        b, lb, _ = _read(two.paths[name])
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(la, lb)
+        assert a.shape[1:] == (6, 10, 3)
+    aap = AspectAwarePreprocessor(10, 6)
+    expected = {aap.preprocess(cv2.imread(p)).tobytes() for p in labelled_images(folder)[0]
+                if cv2.imread(p) is not None}
+    train, _, _ = _read(one.paths["train"])
+    test, _, _ = _read(one.paths["test"])
+    assert {row.tobytes() for row in np.concatenate([train, test])} == expected
+
+
+def test_explicit_paths_and_labels(folder, tmp_path):
+    paths = sorted(str(p) for p in folder.glob("*/*.png"))
+    labels = ["odd" if i % 2 else "even" for i in range(len(paths))]
+    report = build_hdf5_splits(paths, tmp_path / "out", labels=labels, size=8, val_size=0,
+                               test_size=2, workers=1, verbose=False)
+    assert report.class_names == ["even", "odd"]
+    assert report.counts == {"train": len(paths) - 2, "test": 2}
+
+
+def _kaggle(tmp_path):
+    rng = np.random.default_rng(1)
+    root = tmp_path / "train"
+    root.mkdir()
+    for animal in ("cat", "dog"):
+        for i in range(4):
+            cv2.imwrite(str(root / f"{animal}.{1000 + i}.jpg"), _image(rng, ".jpg"))
+    return root
+
+
+def test_cli_kaggle_names(tmp_path):
+    root = _kaggle(tmp_path)
+    out = tmp_path / "hdf5"
+    status = cli.main(["build-dataset", "-d", str(root), "-o", str(out), "--labels", "prefix",
+                       "--size", "12x8", "--val-size", "2", "--test-size", "2", "--workers", "2",
+                       "--means", "dogs_vs_cats_mean.json", "-q"])
+    assert status == 0
+    train, labels, names = _read(out / "train.hdf5")
+    assert names == ["cat", "dog"] and sorted(labels) == [0, 0, 1, 1]
+    assert train.shape == (4, 8, 12, 3)
+    with open(out / "dogs_vs_cats_mean.json") as handle:
+        means = json.load(handle)
+    assert set(means) == {"R", "G", "B"}
+    np.testing.assert_allclose(means["R"], train[..., 2].mean())
+    np.testing.assert_allclose(means["B"], train[..., 0].mean())
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["build-dataset", "-d", str(empty), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pyimagesearch build-dataset: error: no image files") and "\n" not in err
+    assert cli.main(["build-dataset", "-d", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
+    assert "image folder not found" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_class_too_small_fails_before_writing(folder, tmp_path):
+    for path in list((folder / "pandas").iterdir())[2:]:
+        path.unlink()
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="class 'pandas' has 2 image\\(s\\); at least 3"):
+        build_hdf5_splits(folder, out, size=8, val_size=3, test_size=3, workers=1)
+    assert not out.exists()
+
+
+def test_existing_outputs_need_overwrite(folder, tmp_path):
+    out = tmp_path / "out"
+    build_hdf5_splits(folder, out, size=8, val_size=3, test_size=3, workers=1, verbose=False)
+    before = (out / "train.hdf5").read_bytes()
+    with pytest.raises(ValueError, match="train.hdf5' already exists"):
+        build_hdf5_splits(folder, out, size=8, val_size=3, test_size=3, workers=1, verbose=False)
+    assert (out / "train.hdf5").read_bytes() == before
+    report = build_hdf5_splits(folder, out, size=4, val_size=3, test_size=3, workers=1,
+                               overwrite=True, verbose=False)
+    assert _read(report.paths["train"])[0].shape[1:] == (4, 4, 3)
+    assert not [name for name in os.listdir(out) if name.startswith(".")]
+
+
+def test_all_training_images_unreadable_leaves_nothing(tmp_path):
+    root = tmp_path / "bad"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            (root / name / f"{i}.jpg").write_bytes(b"junk")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="no readable training image"):
+        build_hdf5_splits(root, out, size=8, val_size=0, test_size=0, workers=1, verbose=False)
+    assert not out.exists() or os.listdir(out) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"size": 0}, "size must be a positive int or \\(width, height\\)"),
+        ({"size": (8,)}, "size must be a positive int or \\(width, height\\)"),
+        ({"val_size": 1.5}, "val_size must be an integer count or a fraction in \\[0, 1\\)"),
+        ({"test_size": -1}, "test_size=-1 must be a count in \\[0, 16\\)"),
+        ({"test_size": 2}, "test_size gives 2 images, fewer than the 3 classes"),
+        ({"val_size": 7, "test_size": 7}, "leave 2 of 16 images for training"),
+        ({"workers": 0}, "workers must be a positive integer"),
+        ({"label_from": "grandparent"}, "label_from must be one of"),
+        ({"labels": ["a", "b"]}, "got 2 labels for 16 images"),
+    ],
+)
+def test_bad_arguments(folder, tmp_path, kwargs, match):
+    arguments = {"size": 8, "val_size": 3, "test_size": 3, "workers": 1, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        build_hdf5_splits(folder, tmp_path / "out", **arguments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_paths():
+    with pytest.raises(ValueError, match="at least one image path"):
+        labelled_images([])

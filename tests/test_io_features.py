@@ -1,0 +1,94 @@
+import random
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from pyimagesearch import cli
+from pyimagesearch.datasets import label_from_parent, list_images
+from pyimagesearch.io import extract_features
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "animals"
+    for name in ("cats", "dogs"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            image = rng.integers(0, 256, size=(40, 36, 3), dtype=np.uint8)
+            cv2.imwrite(str(root / name / f"{i}.png"), image)
+    return root
+
+
+def test_cli_writes_the_networks_features(folder, tmp_path):
+    import keras
+
+    output = tmp_path / "features.hdf5"
+    keras.utils.set_random_seed(1)
+    status = cli.main(["extract-features", "-d", str(folder), "-o", str(output),
+                       "--model", "vgg16", "--weights", "none", "--image-size", "32",
+                       "-b", "4", "-q"])
+    assert status == 0
+
+    paths = list_images(folder)
+    random.Random(42).shuffle(paths)
+    with h5py.File(output, "r") as db:
+        features, labels = db["features"][:], db["labels"][:]
+        assert list(db["label_names"].asstr()[:]) == ["cats", "dogs"]
+    assert features.dtype == np.float32 and features.shape == (6, 512)
+    np.testing.assert_array_equal(labels, [label_from_parent(p) == "dogs" for p in paths])
+
+    # the same network, same seed, on the book's input pipeline: load RGB, preprocess_input
+    keras.utils.set_random_seed(1)
+    network = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    batch = np.stack([
+        cv2.cvtColor(cv2.resize(cv2.imread(p), (32, 32), interpolation=cv2.INTER_NEAREST),
+                     cv2.COLOR_BGR2RGB).astype("float32") for p in paths
+    ])
+    expected = network.predict(keras.applications.imagenet_utils.preprocess_input(batch), verbose=0)
+    np.testing.assert_allclose(features, expected.reshape(6, -1), rtol=1e-4, atol=1e-5)
+
+
+def test_unreadable_images_are_skipped_and_pooling(folder, tmp_path, capsys):
+    (folder / "dogs" / "broken.jpg").write_bytes(b"junk")
+    report = extract_features(folder, tmp_path / "f.hdf5", model="mobilenetv2", weights="none",
+                              image_size=32, batch_size=3, pooling="avg", shuffle=False)
+    assert report.skipped == [str(folder / "dogs" / "broken.jpg")]
+    assert "skipped 1 unreadable image(s)" in capsys.readouterr().out
+    with h5py.File(tmp_path / "f.hdf5", "r") as db:
+        assert db["features"].shape == (6, 1280) == (report.count, *report.dims)
+        np.testing.assert_array_equal(db["labels"][:], [0, 0, 0, 1, 1, 1])
+
+
+def test_cli_errors(folder, tmp_path, capsys):
+    output = tmp_path / "f.hdf5"
+    base = ["extract-features", "-d", str(folder), "-o", str(output), "--image-size", "32"]
+    assert cli.main(base + ["--model", "alexnet", "--weights", "none"]) == 2
+    assert "model must be one of" in capsys.readouterr().err
+    assert cli.main(base + ["--weights", str(tmp_path / "missing.h5")]) == 2
+    assert "weights file not found" in capsys.readouterr().err
+    assert cli.main(base + ["--weights", "none", "-b", "0"]) == 2
+    assert "batch_size must be a positive integer" in capsys.readouterr().err
+    assert not output.exists()
+    output.write_bytes(b"keep")
+    assert cli.main(base + ["--weights", "none"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert output.read_bytes() == b"keep"
+
+
+def test_offline_imagenet_is_one_sentence(folder, tmp_path, monkeypatch, capsys):
+    from pyimagesearch.nn import applications
+
+    def offline(*args, **kwargs):
+        raise applications.WeightsUnavailableError(
+            "Could not download ImageNet weights for vgg16 (no network?): fetch "
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 and pass it with --weights PATH."
+        )
+
+    monkeypatch.setattr(applications, "build_application", offline)
+    status = cli.main(["extract-features", "-d", str(folder), "-o", str(tmp_path / "f.hdf5")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "\n" not in err and "--weights PATH" in err
+    assert not (tmp_path / "f.hdf5").exists()
