@@ -1,0 +1,148 @@
+"""ResNet: chapter 12's pre-activation bottleneck ResNet (CIFAR-10, Tiny ImageNet)."""
+
+import numbers
+
+import keras
+from keras import layers
+from keras.regularizers import l2
+
+from pyimagesearch.nn.conv._checks import check_positive_int, check_reg, input_geometry
+
+DATASETS = ("cifar", "tiny_imagenet")
+
+
+class ResNet:
+    """A BN => CONV stem, stacks of residual modules, then BN => RELU => POOL => FC."""
+
+    @staticmethod
+    def residual_module(data, K, stride, chanDim, red=False, reg=0.0001, bnEps=2e-5,
+                        bnMom=0.9):
+        """Pre-activation bottleneck: (BN => RELU => CONV) x3 plus the shortcut.
+
+        Args:
+            data: input tensor.
+            K: filters of the final 1x1 CONV (the first two learn `K / 4`).
+            stride: strides of the 3x3 CONV, e.g. `(2, 2)` to down-sample.
+            chanDim: channel axis (-1 for channels_last, 1 for channels_first).
+            red: whether to reduce the shortcut with a 1x1 CONV (needed when the
+                shape changes).
+            reg: L2 regularisation strength on the kernels.
+            bnEps: batch normalisation epsilon.
+            bnMom: batch normalisation momentum.
+
+        Returns:
+            The output tensor.
+        """
+        shortcut = data
+
+        bn1 = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(data)
+        act1 = layers.Activation("relu")(bn1)
+        conv1 = layers.Conv2D(int(K * 0.25), (1, 1), use_bias=False,
+                              kernel_regularizer=l2(reg))(act1)
+
+        bn2 = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(conv1)
+        act2 = layers.Activation("relu")(bn2)
+        conv2 = layers.Conv2D(int(K * 0.25), (3, 3), strides=stride, padding="same",
+                              use_bias=False, kernel_regularizer=l2(reg))(act2)
+
+        bn3 = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(conv2)
+        act3 = layers.Activation("relu")(bn3)
+        conv3 = layers.Conv2D(K, (1, 1), use_bias=False, kernel_regularizer=l2(reg))(act3)
+
+        if red:
+            shortcut = layers.Conv2D(K, (1, 1), strides=stride, use_bias=False,
+                                     kernel_regularizer=l2(reg))(act1)
+
+        return layers.add([conv3, shortcut])
+
+    @staticmethod
+    def build(width, height, depth, classes, stages, filters, reg=0.0001, bnEps=2e-5,
+              bnMom=0.9, dataset="cifar"):
+        """Builds ResNet.
+
+        Args:
+            width, height, depth: input image size and channels.
+            classes: number of output classes.
+            stages: residual modules per stage, e.g. `(9, 9, 9)`.
+            filters: the stem's filters followed by each stage's, so one more
+                than `stages`, e.g. `(64, 64, 128, 256)`; stage filters >= 4.
+            reg: L2 regularisation strength on the CONV and FC kernels.
+            bnEps: batch normalisation epsilon (> 0).
+            bnMom: batch normalisation momentum, in [0, 1).
+            dataset: "cifar" (3x3 CONV stem) or "tiny_imagenet" (5x5 CONV =>
+                BN => RELU => ZERO PAD => POOL stem).
+
+        Returns:
+            An uncompiled `keras.Model` with a softmax output.
+
+        Raises:
+            ValueError: any argument outside the ranges above.
+        """
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}.")
+        inputShape, chanDim = input_geometry("ResNet", width, height, depth, classes)
+        stages, filters = _check_stages(stages, filters)
+        reg = check_reg(reg)
+        if isinstance(bnEps, bool) or not isinstance(bnEps, numbers.Real) or not bnEps > 0:
+            raise ValueError(f"bnEps must be a positive number, got {bnEps!r}.")
+        if isinstance(bnMom, bool) or not isinstance(bnMom, numbers.Real) \
+                or not 0 <= bnMom < 1:
+            raise ValueError(f"bnMom must be a number in [0, 1), got {bnMom!r}.")
+
+        inputs = keras.Input(shape=inputShape)
+        x = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(inputs)
+        if dataset == "cifar":
+            x = layers.Conv2D(filters[0], (3, 3), use_bias=False, padding="same",
+                              kernel_regularizer=l2(reg))(x)
+        else:
+            x = layers.Conv2D(filters[0], (5, 5), use_bias=False, padding="same",
+                              kernel_regularizer=l2(reg))(x)
+            x = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(x)
+            x = layers.Activation("relu")(x)
+            x = layers.ZeroPadding2D((1, 1))(x)
+            x = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
+
+        for i, count in enumerate(stages):
+            stride = (1, 1) if i == 0 else (2, 2)
+            x = ResNet.residual_module(x, filters[i + 1], stride, chanDim, red=True,
+                                       reg=reg, bnEps=bnEps, bnMom=bnMom)
+            for _ in range(count - 1):
+                x = ResNet.residual_module(x, filters[i + 1], (1, 1), chanDim,
+                                           reg=reg, bnEps=bnEps, bnMom=bnMom)
+
+        x = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(x)
+        x = layers.Activation("relu")(x)
+        # the book's 8x8 average pool covers the whole 8x8 volume at its input sizes
+        x = layers.GlobalAveragePooling2D()(x)
+
+        x = layers.Flatten()(x)
+        x = layers.Dense(classes, kernel_regularizer=l2(reg))(x)
+        x = layers.Activation("softmax")(x)
+        return keras.Model(inputs, x, name="resnet")
+
+
+def _check_stages(stages, filters):
+    try:
+        stages, filters = tuple(stages), tuple(filters)
+    except TypeError:
+        raise ValueError(
+            f"stages and filters must be sequences of integers, got {stages!r} "
+            f"and {filters!r}."
+        ) from None
+    if not stages:
+        raise ValueError("stages must hold at least one stage, got an empty sequence.")
+    if len(filters) != len(stages) + 1:
+        raise ValueError(
+            f"filters must hold len(stages) + 1 = {len(stages) + 1} values (the stem's "
+            f"then each stage's), got {len(filters)}."
+        )
+    for i, count in enumerate(stages):
+        check_positive_int(f"stages[{i}]", count)
+    check_positive_int("filters[0]", filters[0])
+    for i, count in enumerate(filters[1:], start=1):
+        if check_positive_int(f"filters[{i}]", count) < 4:
+            raise ValueError(
+                f"filters[{i}] must be at least 4 (the bottleneck learns filters / 4), "
+                f"got {count}."
+            )
+    return tuple(int(s) for s in stages), tuple(int(f) for f in filters)
