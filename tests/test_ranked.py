@@ -64,3 +64,24 @@ def test_bad_inputs(preds, labels, message):
 def test_bad_ranks():
     with pytest.raises(ValueError, match="positive integers"):
         rank_accuracy(np.zeros((1, 2)), [0], ranks=(0,))
+
+
+def test_evaluate_predictions_prints_report_and_ranks(capsys):
+    from pyimagesearch.utils import evaluate_predictions
+
+    preds = np.eye(6)[[0, 1, 2, 3, 4, 0]] * 0.9 + 0.01
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    report, rank1, rank5 = evaluate_predictions(preds, labels, [f"c{i}" for i in range(6)])
+    out = capsys.readouterr().out
+    assert rank1 == pytest.approx(5 / 6) and rank5 == 1.0
+    assert "c5" in report and report in out
+    assert "rank-1: 83.33%" in out and "rank-5: 100.00%" in out
+    evaluate_predictions(preds[:, :3], np.array([0, 1, 2, 0, 1, 2]), ["a", "b", "c"])
+    assert "rank-5" not in capsys.readouterr().out  # rank-5 is only shown beyond 5 classes
+
+
+def test_evaluate_predictions_checks_class_names():
+    from pyimagesearch.utils import evaluate_predictions
+
+    with pytest.raises(ValueError, match="classNames must name each of the 3"):
+        evaluate_predictions(np.zeros((2, 3)), [0, 1], ["a", "b"])

@@ -1,0 +1,6 @@
+"""Keras callbacks for long training runs: `TrainingMonitor`, `EpochCheckpoint`."""
+
+from pyimagesearch.callbacks.epochcheckpoint import EpochCheckpoint
+from pyimagesearch.callbacks.trainingmonitor import TrainingMonitor
+
+__all__ = ["EpochCheckpoint", "TrainingMonitor"]

@@ -1,0 +1,43 @@
+"""EpochCheckpoint: saves the whole model every few epochs, to resume training."""
+
+import os
+
+import keras
+import numpy as np
+
+from pyimagesearch.utils.atomic import atomic_output
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves `epoch_{N}.keras` (model, weights and optimizer state) every `every` epochs.
+
+    `N` counts epochs from `startAt`, so a resumed run goes on numbering where
+    the last one stopped; a file is written when `N` is a multiple of `every`.
+    Files are written atomically: an interrupted save leaves no partial file.
+    Load one with `pyimagesearch.utils.load_checkpoint`.
+
+    Args:
+        outputPath: folder for the checkpoints (created if missing).
+        every: save every this many epochs.
+        startAt: the epoch training resumes from.
+
+    Raises:
+        ValueError: `every` is not a positive integer or `startAt` is negative.
+    """
+
+    def __init__(self, outputPath, every=5, startAt=0):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}.")
+        if isinstance(startAt, bool) or not isinstance(startAt, (int, np.integer)) or startAt < 0:
+            raise ValueError(f"startAt must be a non-negative integer, got {startAt!r}.")
+        self.outputPath = os.fspath(outputPath)
+        self.every = int(every)
+        self.intEpoch = int(startAt)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.intEpoch += 1
+        if self.intEpoch % self.every == 0:
+            path = os.path.join(self.outputPath, f"epoch_{self.intEpoch}.keras")
+            with atomic_output(path) as temporary:
+                self.model.save(temporary, overwrite=True)

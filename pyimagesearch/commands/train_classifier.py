@@ -1,0 +1,31 @@
+"""Train a logistic-regression classifier on extracted features (the book's train_model.py).
+
+Grid-searches C with 3-fold cross-validation on the first --split of the rows
+of a features HDF5 file (datasets features, labels, label_names), prints the
+classification report and accuracy on the remaining rows and pickles the best
+estimator. A pickle, like any pickle, must only be loaded from a trusted source.
+"""
+
+HELP = "grid-search a LogisticRegression on an HDF5 features file and pickle it"
+
+
+def add_arguments(parser):
+    parser.add_argument("-d", "--db", required=True, help="HDF5 features file")
+    parser.add_argument("-m", "--model", required=True, help="output pickle of the classifier")
+    parser.add_argument("-j", "--jobs", type=int, default=-1,
+                        help="parallel jobs of the grid search (default: -1, all cores)")
+    parser.add_argument("--split", type=float, default=0.75,
+                        help="fraction of rows used for training (default: 0.75)")
+    parser.add_argument("--key", default="features", help="features dataset name (default: features)")
+    parser.add_argument("--max-iter", type=int, default=150,
+                        help="solver iterations (default: 150)")
+
+
+def run(args):
+    from pyimagesearch.utils.classifier import train_classifier
+
+    print("[INFO] tuning hyperparameters...")
+    train_classifier(args.db, args.model, jobs=args.jobs, split=args.split,
+                     dataKey=args.key, max_iter=args.max_iter)
+    print(f"[INFO] saved model to {args.model}")
+    return 0

@@ -1,0 +1,45 @@
+"""The book's evaluation printout: classification report, rank-1 and rank-5."""
+
+import numpy as np
+
+from pyimagesearch.utils.ranked import rank5_accuracy
+
+
+def evaluate_predictions(preds, labels, classNames, verbose=True):
+    """Scores predictions as the book's scripts do, printing the results.
+
+    Args:
+        preds: (N, C) class probabilities.
+        labels: (N,) integer labels or (N, C) one-hot rows.
+        classNames: the C class names, indexed by label.
+        verbose: print the report, rank-1, and rank-5 when there are more
+            than 5 classes.
+
+    Returns:
+        `(report, rank1, rank5)`: scikit-learn's classification report text
+        and the rank accuracies as fractions.
+
+    Raises:
+        ValueError: `classNames` does not have one name per column of `preds`,
+            or the labels do not fit the predictions.
+    """
+    from sklearn.metrics import classification_report
+
+    preds = np.asarray(preds)
+    classNames = [str(name) for name in classNames]
+    if preds.ndim != 2 or preds.shape[1] != len(classNames):
+        raise ValueError(
+            f"classNames must name each of the {preds.shape[-1]} prediction columns, got {len(classNames)} names."
+        )
+    (rank1, rank5) = rank5_accuracy(preds, labels)
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    report = classification_report(labels, preds.argmax(axis=1), labels=np.arange(len(classNames)),
+                                   target_names=classNames, zero_division=0)
+    if verbose:
+        print(report)
+        print(f"[INFO] rank-1: {rank1 * 100:.2f}%")
+        if len(classNames) > 5:
+            print(f"[INFO] rank-5: {rank5 * 100:.2f}%")
+    return report, rank1, rank5

@@ -1,0 +1,79 @@
+"""Over-sampling (10-crop) evaluation, batched."""
+
+import math
+
+import numpy as np
+
+
+def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=64, verbose=0):
+    """Predicts every image as the mean prediction over its crops.
+
+    Gives what the book's `crop_accuracy.py` computes with one
+    `model.predict` per image (crop, apply `preprocessors` to each crop,
+    predict, average), but predicts the crops of many images per batch.
+
+    Args:
+        model: a `keras.Model` (or anything with Keras' `predict`).
+        images: `(N, H, W[, C])` array or array-like with slicing (such as an
+            HDF5 dataset) of images to crop.
+        cropper: an object with `preprocess(image) -> (K, h, w[, C])` crops,
+            such as `CropPreprocessor`; its `preprocess_batch` is used when it
+            has one.
+        preprocessors: optional list applied, in order, to every crop
+            (`preprocess_batch` when available, else `preprocess` per crop).
+        batch_size: number of crops per forward pass.
+        verbose: Keras' `predict` verbosity (1 shows a progress bar).
+
+    Returns:
+        `(N, classes)` float array of averaged predictions.
+
+    Raises:
+        ValueError: `images` is empty, `cropper` has no `preprocess`, or
+            `batch_size` is not positive.
+    """
+    import keras
+
+    if not hasattr(cropper, "preprocess"):
+        raise ValueError(f"cropper must have a preprocess(image) method, got {cropper!r}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if not hasattr(images, "__getitem__") or not hasattr(images, "__len__"):
+        images = np.asarray(images)
+    if len(images) == 0:
+        raise ValueError("images must hold at least one image.")
+    preprocessors = list(preprocessors or [])
+    crops_per_image = len(_crop(cropper, images[:1]))
+
+    class _Crops(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.per_batch = max(1, batch_size // crops_per_image)
+
+        def __len__(self):
+            return math.ceil(len(images) / self.per_batch)
+
+        def __getitem__(self, index):
+            chunk = images[index * self.per_batch:(index + 1) * self.per_batch]
+            crops = _crop(cropper, chunk)
+            for preprocessor in preprocessors:
+                crops = _apply(preprocessor, crops)
+            return (np.asarray(crops),)
+
+    predictions = np.asarray(model.predict(_Crops(), verbose=verbose))
+    return predictions.reshape(len(images), crops_per_image, -1).mean(axis=1)
+
+
+def _crop(cropper, images):
+    """Crops of a chunk of images, flattened to (n * K, h, w[, C])."""
+    images = np.asarray(images)
+    if hasattr(cropper, "preprocess_batch"):
+        crops = np.asarray(cropper.preprocess_batch(images))
+    else:
+        crops = np.stack([np.asarray(cropper.preprocess(image)) for image in images])
+    return crops.reshape((-1,) + crops.shape[2:])
+
+
+def _apply(preprocessor, crops):
+    if hasattr(preprocessor, "preprocess_batch"):
+        return np.asarray(preprocessor.preprocess_batch(crops))
+    return np.stack([np.asarray(preprocessor.preprocess(crop)) for crop in crops])

@@ -1,0 +1,233 @@
+import os
+
+import numpy as np
+import pytest
+
+from pyimagesearch.augmentation import ImageAugmenter
+
+BOOK = dict(rotation_range=18, zoom_range=0.15, width_shift_range=0.2,
+            height_shift_range=0.2, shear_range=0.15, horizontal_flip=True,
+            fill_mode="nearest")
+
+
+def _images(n=8, size=24, channels=3, dtype=np.uint8, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, size, size, channels)) * 255).astype(dtype)
+
+
+def _marker(size=33, at=(16, 16)):
+    image = np.zeros((size, size), np.float32)
+    image[at] = 1.0
+    return image
+
+
+def _position(image):
+    (rows, cols) = np.nonzero(image > 1e-6)
+    weights = image[rows, cols]
+    return (np.average(rows, weights=weights), np.average(cols, weights=weights))
+
+
+def test_same_seed_same_output_and_different_seed_differs():
+    x = _images()
+    a = ImageAugmenter(**BOOK, seed=3).augment_batch(x)
+    b = ImageAugmenter(**BOOK, seed=3).augment_batch(x)
+    c = ImageAugmenter(**BOOK, seed=4).augment_batch(x)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert not np.array_equal(a, x)
+
+
+def test_random_transform_equals_apply_of_drawn_parameters():
+    aug = ImageAugmenter(**BOOK)
+    image = _images(1)[0]
+    params = aug.get_random_transform(image.shape, seed=11)
+    assert set(params) >= {"theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal"}
+    np.testing.assert_array_equal(aug.random_transform(image, seed=11),
+                                  aug.apply_transform(image, params))
+
+
+def test_flip_only_gives_the_image_or_its_mirror_and_both_occur():
+    x = _images(40, size=9)
+    out = ImageAugmenter(horizontal_flip=True, seed=0).augment_batch(x)
+    same = np.all(out == x, axis=(1, 2, 3))
+    mirrored = np.all(out == x[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(same | mirrored)
+    assert same.any() and mirrored.any()
+    aug = ImageAugmenter(horizontal_flip=True)
+    image = x[0].copy()
+    flipped = aug.apply_transform(image, {"flip_horizontal": True})
+    np.testing.assert_array_equal(flipped, x[0][:, ::-1])
+    flipped[...] = 0
+    np.testing.assert_array_equal(image, x[0])  # a copy, not a view of the input
+
+
+def test_vertical_flip_mirrors_top_bottom():
+    x = _images(40, size=9)
+    out = ImageAugmenter(vertical_flip=True, seed=0).augment_batch(x)
+    mirrored = np.all(out == x[:, ::-1], axis=(1, 2, 3))
+    assert np.all(np.all(out == x, axis=(1, 2, 3)) | mirrored) and mirrored.any()
+
+
+@pytest.mark.parametrize("shift, limit", [(4, 3), (0.1, 3.3)])
+def test_width_shift_moves_marker_horizontally_within_range(shift, limit):
+    x = np.repeat(_marker()[np.newaxis], 30, axis=0)
+    out = ImageAugmenter(width_shift_range=shift, fill_mode="constant", seed=1).augment_batch(x)
+    moves = np.array([_position(image) for image in out]) - 16
+    np.testing.assert_allclose(moves[:, 0], 0, atol=1e-6)
+    assert np.abs(moves[:, 1]).max() <= limit + 1e-6
+    assert np.abs(moves[:, 1]).max() > 1
+
+
+def test_height_shift_moves_marker_vertically():
+    x = np.repeat(_marker()[np.newaxis], 30, axis=0)
+    out = ImageAugmenter(height_shift_range=5, fill_mode="constant", seed=1).augment_batch(x)
+    moves = np.array([_position(image) for image in out]) - 16
+    np.testing.assert_allclose(moves[:, 1], 0, atol=1e-6)
+    assert 1 < np.abs(moves[:, 0]).max() <= 4 + 1e-6
+
+
+def test_rotation_keeps_radius_and_turns_within_range():
+    x = np.repeat(_marker(at=(16, 28))[np.newaxis], 30, axis=0)
+    out = ImageAugmenter(rotation_range=20, fill_mode="constant", seed=2).augment_batch(x)
+    positions = np.array([_position(image) for image in out]) - 16
+    radius = np.hypot(positions[:, 0], positions[:, 1])
+    np.testing.assert_allclose(radius, 12, atol=0.3)
+    angles = np.degrees(np.arctan2(positions[:, 0], positions[:, 1]))
+    assert np.abs(angles).max() <= 20 + 1.5
+    assert np.abs(angles).max() > 5
+
+
+def test_zoom_above_one_zooms_out():
+    x = _marker(at=(16, 26))[np.newaxis]
+    aug = ImageAugmenter(fill_mode="constant")
+    out = aug.apply_transform(x[0], {"zx": 2.0, "zy": 2.0})
+    (row, col) = _position(out)
+    assert row == pytest.approx(16) and col == pytest.approx(21)
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("nearest", lambda row: [row[-1]] * 3),
+    ("reflect", lambda row: [row[-1], row[-2], row[-3]]),
+    ("wrap", lambda row: [row[0], row[1], row[2]]),
+    ("constant", lambda row: [9.0] * 3),
+])
+def test_fill_modes(mode, expected):
+    image = np.tile(np.arange(10, dtype=np.float32) * 10, (6, 1))
+    out = ImageAugmenter(fill_mode=mode, cval=9).apply_transform(image, {"tx": 3})
+    np.testing.assert_array_equal(out[:, :7], image[:, 3:])
+    for row in out:
+        np.testing.assert_allclose(row[7:], expected(image[0]))
+
+
+@pytest.mark.parametrize("shape, dtype", [
+    ((4, 20, 20, 3), np.uint8), ((4, 20, 20), np.uint8), ((4, 20, 20, 1), np.float32),
+    ((4, 20, 20, 6), np.uint16), ((4, 20, 20, 2), np.int32), ((4, 20, 20, 3), np.float64),
+])
+def test_dtype_and_shape_preserved(shape, dtype):
+    x = (np.random.default_rng(0).random(shape) * 200).astype(dtype)
+    out = ImageAugmenter(**BOOK, seed=0).augment_batch(x)
+    assert out.dtype == dtype and out.shape == x.shape
+    assert not np.array_equal(out, x)
+
+
+@pytest.mark.parametrize("channels", [2, 6, 7])
+@pytest.mark.parametrize("dtype, atol", [(np.float32, 1e-4), (np.uint8, 0)])
+def test_channels_are_transformed_alike(channels, dtype, atol):
+    x = np.repeat(_images(4, channels=1), channels, axis=3).astype(dtype)
+    out = ImageAugmenter(**BOOK, seed=0).augment_batch(x).astype(np.float64)
+    for c in range(1, channels):
+        np.testing.assert_allclose(out[..., c], out[..., 0], atol=atol)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(rotation_range=-1), dict(shear_range=-0.1), dict(width_shift_range=-0.2),
+    dict(height_shift_range="big"), dict(zoom_range=-0.1), dict(zoom_range=1.5),
+    dict(zoom_range=(1.2, 0.8)), dict(zoom_range=(0, 1)), dict(fill_mode="mirror"),
+    dict(cval="black"), dict(width_shift_range=[]),
+])
+def test_bad_parameters_raise(kwargs):
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=name):
+        ImageAugmenter(**kwargs)
+
+
+def test_bad_images_raise():
+    aug = ImageAugmenter(**BOOK)
+    with pytest.raises(ValueError, match="images"):
+        aug.augment_batch(np.zeros((5, 5)))
+    with pytest.raises(ValueError, match="x must"):
+        aug.random_transform(np.zeros(5))
+
+
+def test_flow_batches_cover_the_data_each_epoch_and_run_forever():
+    x = _images(10)
+    y = np.arange(10)
+    flow = ImageAugmenter(**BOOK, seed=0).flow(x, y, batch_size=4, seed=5)
+    assert len(flow) == 3
+    labels = [flow[i][1] for i in range(len(flow))]
+    assert [len(batch) for batch in labels] == [4, 4, 2]
+    assert sorted(np.concatenate(labels)) == list(range(10))
+    seen = [next(flow) for _ in range(7)]
+    assert seen[0][0].shape == (4, 24, 24, 3) and seen[0][0].dtype == np.uint8
+    assert not np.array_equal(seen[0][1], seen[3][1])  # reshuffled for epoch 2
+    first = ImageAugmenter(**BOOK, seed=1).flow(x, y, batch_size=4, seed=5)[0]
+    second = ImageAugmenter(**BOOK, seed=2).flow(x, y, batch_size=4, seed=5)[0]
+    np.testing.assert_array_equal(first[0], second[0])
+
+
+def test_flow_without_labels_and_with_weights():
+    x = _images(6)
+    aug = ImageAugmenter(horizontal_flip=True)
+    assert aug.flow(x, batch_size=6, shuffle=False)[0].shape == x.shape
+    (images, labels, weights) = aug.flow(x, np.arange(6), sample_weight=np.ones(6), batch_size=3)[1]
+    assert images.shape[0] == labels.shape[0] == weights.shape[0] == 3
+
+
+def test_flow_bad_input_raises():
+    aug = ImageAugmenter()
+    with pytest.raises(ValueError, match="y must"):
+        aug.flow(_images(4), np.arange(3))
+    with pytest.raises(ValueError, match="batch_size"):
+        aug.flow(_images(4), np.arange(4), batch_size=0)
+    with pytest.raises(ValueError, match="x must"):
+        aug.flow(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="sample_weight"):
+        aug.flow(_images(4), np.arange(4), sample_weight=np.ones(2))
+
+
+def test_flow_save_to_dir_writes_images(tmp_path):
+    out = tmp_path / "aug"
+    image = _images(1)
+    flow = ImageAugmenter(**BOOK).flow(image, batch_size=1, save_to_dir=str(out),
+                                       save_prefix="image", save_format="png")
+    for (total, _) in enumerate(flow, start=1):
+        if total == 5:
+            break
+    files = sorted(os.listdir(out))
+    assert len(files) == 5 and all(f.startswith("image_") and f.endswith(".png") for f in files)
+    floats = ImageAugmenter().flow(image.astype(np.float32) / 255, batch_size=1,
+                                   save_to_dir=str(tmp_path / "f"), save_format="jpg")
+    floats[0]
+    assert len(os.listdir(tmp_path / "f")) == 1
+    with pytest.raises(ValueError, match="save_format"):
+        ImageAugmenter().flow(image, batch_size=1, save_to_dir=str(out), save_format="nope")
+
+
+def test_model_fit_on_flow():
+    import keras
+
+    x = _images(16, size=12).astype("float32") / 255
+    y = keras.utils.to_categorical(np.arange(16) % 2, 2)
+    model = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(ImageAugmenter(**BOOK).flow(x, y, batch_size=8), epochs=1, verbose=0)
+    assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("view", [lambda x: x[:, ::2], lambda x: x[:, :, ::2], lambda x: x[..., ::-1],
+                                  lambda x: np.asfortranarray(x)])
+def test_strided_views_give_the_same_result_as_copies(view):
+    x = view(_images(4, size=20))
+    expected = ImageAugmenter(**BOOK, seed=5).augment_batch(np.ascontiguousarray(x))
+    np.testing.assert_array_equal(ImageAugmenter(**BOOK, seed=5).augment_batch(x), expected)

@@ -1,0 +1,112 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
+from pyimagesearch.utils import load_checkpoint
+
+
+def _data(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    return x, (x[:, 0] > 0).astype("int64")
+
+
+def _model(learning_rate=0.05):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _history(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_monitor_and_checkpoint_then_resume(tmp_path, capsys):
+    (x, y) = _data()
+    (fig, history, checkpoints) = (tmp_path / "plot.png", tmp_path / "h.json", tmp_path / "ckpt")
+    model = _model()
+    model.fit(x, y, validation_data=(x, y), epochs=3, batch_size=8, verbose=0, callbacks=[
+        TrainingMonitor(str(fig), jsonPath=str(history)),
+        EpochCheckpoint(str(checkpoints), every=1),
+    ])
+    first = _history(history)
+    assert set(first) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(values) == 3 for values in first.values())
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(checkpoints)) == ["epoch_1.keras", "epoch_2.keras", "epoch_3.keras"]
+
+    resumed = load_checkpoint(str(checkpoints / "epoch_2.keras"), learning_rate=0.01)
+    assert float(keras.ops.convert_to_numpy(resumed.optimizer.learning_rate)) == pytest.approx(0.01)
+    assert keras.ops.convert_to_numpy(resumed.optimizer.iterations) == 4  # optimizer state came back
+    output = capsys.readouterr().out
+    assert "old learning rate: 0.05" in output and "new learning rate: 0.01" in output
+    np.testing.assert_allclose(resumed.predict(x, verbose=0),
+                               keras.models.load_model(checkpoints / "epoch_2.keras").predict(x, verbose=0))
+
+    resumed.fit(x, y, validation_data=(x, y), epochs=2, batch_size=8, verbose=0, callbacks=[
+        TrainingMonitor(str(fig), jsonPath=str(history), startAt=2),
+        EpochCheckpoint(str(checkpoints), every=1, startAt=2),
+    ])
+    second = _history(history)
+    assert all(len(values) == 4 for values in second.values())
+    assert second["loss"][:2] == first["loss"][:2]
+    assert second["loss"][2] != first["loss"][2]
+    assert sorted(os.listdir(checkpoints)) == [f"epoch_{n}.keras" for n in range(1, 5)]
+    assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
+
+
+def test_checkpoint_every_counts_from_start_at(tmp_path):
+    (x, y) = _data()
+    _model().fit(x, y, epochs=5, verbose=0, callbacks=[EpochCheckpoint(tmp_path / "c", every=3, startAt=1)])
+    assert sorted(os.listdir(tmp_path / "c")) == ["epoch_3.keras", "epoch_6.keras"]
+
+
+def test_monitor_without_validation_and_with_learning_rate(tmp_path):
+    (x, y) = _data()
+    monitor = TrainingMonitor(tmp_path / "p.png", jsonPath=tmp_path / "h.json")
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1))
+    _model().fit(x, y, epochs=2, verbose=0, callbacks=[scheduler, monitor])
+    history = _history(tmp_path / "h.json")
+    assert "val_loss" not in history
+    assert history["learning_rate"] == pytest.approx([0.1, 0.05])
+    assert (tmp_path / "p.png").stat().st_size > 0
+    labels = [line.get_label() for line in monitor.plot().axes[0].get_lines()]
+    assert labels == ["train_loss", "train_accuracy"]
+
+
+def test_monitor_start_at_zero_ignores_old_history_and_warns_when_missing(tmp_path):
+    (x, y) = _data()
+    (tmp_path / "h.json").write_text(json.dumps({"loss": [9.0, 9.0, 9.0]}))
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[TrainingMonitor(None, tmp_path / "h.json")])
+    assert len(_history(tmp_path / "h.json")["loss"]) == 1
+    with pytest.warns(UserWarning, match="does not exist"):
+        _model().fit(x, y, epochs=1, verbose=0,
+                     callbacks=[TrainingMonitor(None, tmp_path / "missing.json", startAt=3)])
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="startAt"):
+        TrainingMonitor(tmp_path / "p.png", startAt=-1)
+    with pytest.raises(ValueError, match="figPath"):
+        TrainingMonitor(None)
+    with pytest.raises(ValueError, match="every"):
+        EpochCheckpoint(tmp_path, every=0)
+    with pytest.raises(ValueError, match="startAt"):
+        EpochCheckpoint(tmp_path, startAt=-2)
+    with pytest.raises(FileNotFoundError, match="nope.keras"):
+        load_checkpoint(tmp_path / "nope.keras")
+    model = _model()
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="learning_rate"):
+        load_checkpoint(tmp_path / "m.keras", learning_rate=-1)
+    bare = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    bare.save(tmp_path / "bare.keras")
+    with pytest.raises(ValueError, match="without an optimizer"):
+        load_checkpoint(tmp_path / "bare.keras", learning_rate=0.1)
+    assert getattr(load_checkpoint(tmp_path / "bare.keras"), "optimizer", None) is None
