@@ -1,0 +1,87 @@
+"""Write randomly augmented copies of one image, and a montage of them.
+
+Practitioner Bundle, chapter 2 ("Data Augmentation"), augmentation_demo.py:
+the book's ImageDataGenerator parameters, here with pyimagesearch's
+ImageAugmenter (Keras 3 no longer ships ImageDataGenerator).
+
+Usage:
+    python augmentation_demo.py --image jemma.png --output output --total 10
+"""
+
+import argparse
+import math
+import os
+import sys
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-i", "--image", required=True, help="path to the input image")
+    parser.add_argument("-o", "--output", required=True,
+                        help="folder to store the augmented images in")
+    parser.add_argument("-p", "--prefix", default="image",
+                        help="file-name prefix of the augmented images (default: image)")
+    parser.add_argument("-t", "--total", type=int, default=10,
+                        help="number of augmented images to write (default: 10)")
+    parser.add_argument("-m", "--montage", default=None,
+                        help="montage PNG of the augmented images "
+                             "(default: OUTPUT/PREFIX_montage.png)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="random seed, for reproducible images")
+    return parser
+
+
+def run(args):
+    import cv2
+    import numpy as np
+    from imutils import build_montages
+
+    if args.total < 1:
+        raise ValueError(f"--total must be a positive integer, got {args.total}.")
+    # load the input image (OpenCV, BGR) and add a batch dimension
+    print("[INFO] loading example image...")
+    image = cv2.imread(args.image)
+    if image is None:
+        raise FileNotFoundError(f"could not read an image at --image {args.image!r}")
+    batch = np.expand_dims(image, axis=0)
+
+    from pyimagesearch.augmentation import ImageAugmenter  # imports Keras: after the checks
+
+    # the book's augmentation parameters
+    aug = ImageAugmenter(rotation_range=30, width_shift_range=0.1,
+                         height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
+                         horizontal_flip=True, fill_mode="nearest", seed=args.seed)
+    print("[INFO] generating images...")
+    imageGen = aug.flow(batch, batch_size=1, save_to_dir=args.output,
+                        save_prefix=args.prefix, save_format="jpg", seed=args.seed)
+
+    # every batch drawn is also written to --output; stop after --total
+    augmented = []
+    for generated in imageGen:
+        augmented.append(generated[0])
+        if len(augmented) == args.total:
+            break
+    print(f"[INFO] wrote {len(augmented)} augmented images to {args.output}")
+
+    (h, w) = image.shape[:2]
+    columns = min(5, len(augmented))
+    rows = math.ceil(len(augmented) / columns)
+    montage = build_montages(augmented, (w, h), (columns, rows))[0]
+    montagePath = args.montage or os.path.join(args.output, f"{args.prefix}_montage.png")
+    os.makedirs(os.path.dirname(os.path.abspath(montagePath)), exist_ok=True)
+    if not cv2.imwrite(montagePath, montage):
+        raise ValueError(f"could not write the montage to {montagePath!r}")
+    print(f"[INFO] montage saved to {montagePath}")
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"[ERROR] {error}")
+
+
+if __name__ == "__main__":
+    main()

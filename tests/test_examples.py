@@ -1,0 +1,369 @@
+"""The chapter 2-7 example scripts, run as subprocesses on tiny synthetic data.
+
+Every script runs once on data in the real on-disk layout (class folders, a
+miniature cifar-10-batches-py), for 1 epoch at 32x32 with random weights where
+the book uses ImageNet weights; the tests check the files it writes and the
+metrics it prints. Data, the features file (ch03 -> ch04) and the ensemble
+(ch06) are built once per module.
+"""
+
+import csv
+import importlib.util
+import json
+import re
+import zipfile
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+from datagen import EXAMPLES, run_script, write_cifar10_dir, write_image_tree
+
+FLOWERS = ("bluebell", "crocus", "daisy", "iris", "sunflower", "tulip")  # > 5: rank-5 shown
+
+SCRIPTS = (
+    "ch02_data_augmentation/augmentation_demo.py",
+    "ch02_data_augmentation/minivggnet_flowers17.py",
+    "ch02_data_augmentation/minivggnet_flowers17_data_aug.py",
+    "ch03_feature_extraction/extract_features.py",
+    "ch03_feature_extraction/train_model.py",
+    "ch04_rank_accuracy/rank_accuracy.py",
+    "ch05_fine_tuning/inspect_model.py",
+    "ch05_fine_tuning/finetune_flowers17.py",
+    "ch06_ensembles/train_models.py",
+    "ch06_ensembles/test_ensemble.py",
+    "ch07_optimizers/compare_optimizers.py",
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+def percentages(stdout, name):
+    """Values of every `[INFO] ... {name}: X%` line, in [0, 100]."""
+    values = [float(v) for v in re.findall(rf"{re.escape(name)}: (\d+\.\d+)%", stdout)]
+    assert all(0.0 <= v <= 100.0 for v in values), values
+    return values
+
+
+def keras_config(path):
+    """The `config.json` of a `.keras` archive (no Keras import needed)."""
+    assert zipfile.is_zipfile(path), f"{path} is not a .keras archive"
+    with zipfile.ZipFile(path) as archive:
+        return json.load(archive.open("config.json"))
+
+
+def output_units(config):
+    """Units of the model's last Dense layer (its number of classes)."""
+    dense = [layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense"]
+    return dense[-1]["config"]["units"]
+
+
+def assert_png(path):
+    image = cv2.imread(str(path))
+    assert image is not None and image.size > 0, f"{path} is not a readable image"
+    return image
+
+
+def assert_one_line_error(result, *fragments):
+    """A failed run that ends with one `[ERROR] ...` sentence and no traceback."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("[ERROR] "), result.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in last, last
+    return last
+
+
+def assert_report(stdout, names):
+    """A scikit-learn classification report naming every class."""
+    assert "precision" in stdout and "recall" in stdout
+    for name in names:
+        assert re.search(rf"^\s*{name}\s+\d", stdout, re.MULTILINE), f"no report row for {name}"
+
+
+# ---------------------------------------------------------------- data
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("examples")
+
+
+@pytest.fixture(scope="module")
+def flowers(root):
+    """Flowers-17 layout: `flowers17/{class}/{image}.jpg`, 6 classes x 4 images."""
+    folder = root / "flowers17"
+    write_image_tree(folder, classes=FLOWERS, per_class=4, size=(40, 32))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cifar(root):
+    """A miniature cifar-10-batches-py: 5 x 8 training and 10 test images."""
+    folder = root / "cifar-10-batches-py"
+    write_cifar10_dir(folder, per_batch=8, test_size=10)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def features(root, flowers):
+    """ch03 extract_features.py output (random VGG16 at 32x32: 512 features)."""
+    path = root / "hdf5" / "features.hdf5"
+    result = run_script("ch03_feature_extraction/extract_features.py",
+                        "--dataset", flowers, "--output", path, "--weights", "none",
+                        "--image-size", 32, "--batch-size", 8, "--buffer-size", 10)
+    return path, result
+
+
+@pytest.fixture(scope="module")
+def classifier(root, features):
+    """ch03 train_model.py output: the pickled classifier and the run."""
+    path = root / "flowers17.cpickle"
+    result = run_script("ch03_feature_extraction/train_model.py",
+                        "--db", features[0], "--model", path, "--jobs", 1)
+    return path, result
+
+
+@pytest.fixture(scope="module")
+def ensemble(root, cifar):
+    """ch06 train_models.py output: 2 members, 1 epoch each."""
+    (output, models) = (root / "ensemble_output", root / "ensemble_models")
+    result = run_script("ch06_ensembles/train_models.py",
+                        "--output", output, "--models", models, "--num-models", 2,
+                        "--cifar-dir", cifar, "--epochs", 1, "--batch-size", 16, "--seed", 1)
+    return output, models, result
+
+
+# ---------------------------------------------------------------- --help
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_is_fast_and_documented(script):
+    # -X importtime lists every module imported: --help must not pay for TensorFlow
+    result = run_script(script, "--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.stdout.startswith("usage: ")
+    assert "tensorflow" not in result.stderr and "keras" not in result.stderr
+    source = (EXAMPLES / script).read_text()
+    assert "Practitioner Bundle, chapter" in source and "Usage:" in source
+    assert source.rstrip().endswith('if __name__ == "__main__":\n    main()')
+
+
+# ---------------------------------------------------------------- chapter 2
+
+def test_augmentation_demo_writes_images_and_montage(root, flowers):
+    image = next((flowers / "daisy").iterdir())
+    output = root / "augmented"
+    result = run_script("ch02_data_augmentation/augmentation_demo.py",
+                        "--image", image, "--output", output, "--prefix", "daisy",
+                        "--total", 5, "--seed", 3)
+    original = cv2.imread(str(image))
+    written = sorted(output.glob("daisy_*.jpg"))
+    assert len(written) == 5, result.stdout
+    augmented = [assert_png(path) for path in written]
+    assert all(a.shape == original.shape for a in augmented)
+    # the images really are transformed: not all (JPEG-noisy) copies of the input
+    assert max(np.abs(a.astype(int) - original).mean() for a in augmented) > 5
+    montage = assert_png(output / "daisy_montage.png")
+    (h, w) = original.shape[:2]
+    assert montage.shape == (h, 5 * w, 3)
+    assert "[INFO] generating images..." in result.stdout
+
+
+def test_augmentation_demo_unreadable_image(root):
+    result = run_script("ch02_data_augmentation/augmentation_demo.py",
+                        "--image", root / "missing.jpg", "--output", root / "unused",
+                        check=False)
+    assert_one_line_error(result, "missing.jpg")
+
+
+@pytest.mark.parametrize("script", ["minivggnet_flowers17.py", "minivggnet_flowers17_data_aug.py"])
+def test_minivggnet_flowers17(root, flowers, script):
+    stem = script[:-3]
+    (model, plot) = (root / f"{stem}.keras", root / f"{stem}.png")
+    result = run_script(f"ch02_data_augmentation/{script}", "--dataset", flowers,
+                        "--model", model, "--plot", plot, "--epochs", 1,
+                        "--batch-size", 8, "--image-size", 32,
+                        *(["--seed", 0] if "data_aug" in script else []))
+    assert "[INFO] loading images..." in result.stdout
+    assert_report(result.stdout, FLOWERS)
+    assert len(percentages(result.stdout, "rank-1")) == 1
+    assert len(percentages(result.stdout, "rank-5")) == 1
+    config = keras_config(model)
+    assert output_units(config) == len(FLOWERS)
+    assert config["config"]["layers"][0]["config"]["batch_shape"] == [None, 32, 32, 3]
+    assert config["compile_config"]["optimizer"]["config"]["learning_rate"] == pytest.approx(0.05)
+    assert_png(plot)
+
+
+# ---------------------------------------------------------------- chapters 3 and 4
+
+def test_extract_features_writes_hdf5(features):
+    (path, result) = features
+    with h5py.File(path, "r") as db:
+        assert db["features"].shape == (len(FLOWERS) * 4, 512)
+        assert db["features"].dtype == np.float32
+        labels = db["labels"][:]
+        names = [n.decode() if isinstance(n, bytes) else n for n in db["label_names"][:]]
+    assert names == list(FLOWERS)
+    assert sorted(np.bincount(labels, minlength=len(FLOWERS))) == [4] * len(FLOWERS)
+    assert not np.array_equal(labels, np.sort(labels)), "rows are not shuffled"
+    assert f"{len(FLOWERS) * 4} images, {len(FLOWERS)} classes" in result.stdout
+
+
+def test_extract_features_refuses_to_overwrite(features, flowers):
+    result = run_script("ch03_feature_extraction/extract_features.py",
+                        "--dataset", flowers, "--output", features[0], "--weights", "none",
+                        "--image-size", 32, check=False)
+    assert_one_line_error(result, "already exists")
+
+
+def test_train_model_reports_and_pickles(classifier):
+    (path, result) = classifier
+    assert path.is_file() and path.stat().st_size > 0
+    assert "[INFO] best hyperparameters: {'C':" in result.stdout
+    assert_report(result.stdout, FLOWERS)
+    assert len(percentages(result.stdout, "rank-1")) == 1
+
+
+def test_rank_accuracy_matches_train_model(features, classifier):
+    result = run_script("ch04_rank_accuracy/rank_accuracy.py",
+                        "--db", features[0], "--model", classifier[0])
+    (rank1,) = percentages(result.stdout, "rank-1")
+    (rank5,) = percentages(result.stdout, "rank-5")
+    assert rank5 >= rank1
+    # same model, same test rows: train_model.py's accuracy is this rank-1
+    assert percentages(classifier[1].stdout, "rank-1") == [rank1]
+
+
+def test_rank_accuracy_missing_model(features, root):
+    result = run_script("ch04_rank_accuracy/rank_accuracy.py",
+                        "--db", features[0], "--model", root / "none.cpickle", check=False)
+    assert_one_line_error(result, "none.cpickle")
+
+
+# ---------------------------------------------------------------- chapter 5
+
+@pytest.mark.parametrize(("include_top", "layers"), [(0, 19), (1, 23)])
+def test_inspect_model(include_top, layers):
+    result = run_script("ch05_fine_tuning/inspect_model.py",
+                        "--include-top", include_top, "--weights", "none")
+    rows = re.findall(r"^\[INFO\] (\d+)\t(\w+)\t(\w+)$", result.stdout, re.MULTILINE)
+    assert [int(i) for (i, _, _) in rows] == list(range(layers))
+    assert rows[15][1:] == ("Conv2D", "block5_conv1")
+    assert rows[-1][2] == ("predictions" if include_top else "block5_pool")
+
+
+def test_inspect_model_missing_weights(root):
+    result = run_script("ch05_fine_tuning/inspect_model.py", "--include-top", 0,
+                        "--weights", root / "vgg16.h5", check=False)
+    assert_one_line_error(result, "vgg16.h5")
+
+
+def test_finetune_flowers17(root, flowers):
+    model = root / "flowers17_finetuned.keras"
+    result = run_script("ch05_fine_tuning/finetune_flowers17.py",
+                        "--dataset", flowers, "--model", model, "--weights", "none",
+                        "--image-size", 32, "--warmup-epochs", 1, "--epochs", 1,
+                        "--batch-size", 8, "--seed", 0)
+    out = result.stdout
+    assert out.index("evaluating after initialization") < out.index("evaluating after fine-tuning")
+    assert len(percentages(out, "rank-1")) == 2 and len(percentages(out, "rank-5")) == 2
+    assert_report(out, FLOWERS)
+    config = keras_config(model)
+    assert output_units(config) == len(FLOWERS)
+    trainable = {layer["config"]["name"]: layer["config"].get("trainable")
+                 for layer in config["config"]["layers"]}
+    # network surgery: blocks 1-4 stay frozen, block 5 and the new head train
+    assert not any(trainable[f"block{b}_pool"] for b in range(1, 5))
+    assert trainable["block4_conv3"] is False
+    assert all(trainable[name] for name in ("block5_conv1", "block5_conv3", "block5_pool"))
+    assert config["compile_config"]["optimizer"]["class_name"] == "SGD"
+    assert_png(root / "flowers17_finetuned.png")
+
+
+# ---------------------------------------------------------------- chapter 6
+
+def test_train_models_writes_members(ensemble):
+    (output, models, result) = ensemble
+    for i in range(2):
+        config = keras_config(models / f"model_{i}.keras")
+        assert output_units(config) == 10
+        optimizer = config["compile_config"]["optimizer"]
+        assert optimizer["class_name"] == "SGD"
+        assert optimizer["config"]["momentum"] == pytest.approx(0.9)
+        assert optimizer["config"]["nesterov"] is True
+        schedule = optimizer["config"]["learning_rate"]
+        # the book's decay=0.01 / epochs, here with 1 epoch
+        assert schedule["class_name"] == "InverseTimeDecay"
+        assert schedule["config"]["initial_learning_rate"] == pytest.approx(0.01)
+        assert schedule["config"]["decay_rate"] == pytest.approx(0.01)
+        report = (output / f"model_{i}.txt").read_text()
+        assert_report(report, ("airplane", "truck"))
+        assert len(percentages(report, "rank-1")) == 1
+        assert_png(output / f"model_{i}.png")
+    assert len(percentages(result.stdout, "rank-1")) == 2
+
+
+def test_test_ensemble(ensemble, cifar):
+    result = run_script("ch06_ensembles/test_ensemble.py",
+                        "--models", ensemble[1], "--cifar-dir", cifar, "--batch-size", 4)
+    out = result.stdout
+    assert len(percentages(out, "model_0.keras rank-1")) == 1
+    assert len(percentages(out, "model_1.keras rank-1")) == 1
+    assert_report(out, ("airplane", "automobile", "truck"))
+    assert len(percentages(out, "rank-1")) == 3  # two members, the ensemble
+    assert len(percentages(out, "rank-5")) == 1
+
+
+def test_test_ensemble_without_models(root, cifar):
+    empty = root / "no_models"
+    empty.mkdir()
+    result = run_script("ch06_ensembles/test_ensemble.py", "--models", empty,
+                        "--cifar-dir", cifar, check=False)
+    assert_one_line_error(result, "model_*.keras")
+
+
+def test_missing_cifar_dir_is_one_clear_line(root):
+    result = run_script("ch06_ensembles/train_models.py", "--output", root / "x",
+                        "--models", root / "y", "--cifar-dir", "/missing", check=False)
+    assert_one_line_error(result, "/missing", "cifar-10-batches-py")
+
+
+# ---------------------------------------------------------------- chapter 7
+
+def test_compare_optimizers(root, cifar):
+    output = root / "optimizers"
+    chosen = ("sgd_nesterov", "adam", "adadelta")
+    result = run_script("ch07_optimizers/compare_optimizers.py", "--output", output,
+                        "--cifar-dir", cifar, "--subset", 16, "--epochs", 2,
+                        "--batch-size", 8, "--optimizers", *chosen)
+    with open(output / "optimizers.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["optimizer"] for row in rows] == list(chosen)
+    # identical starting points
+    assert len({row["initial_weights_sha1"] for row in rows}) == 1
+    for row in rows:
+        assert 0.0 <= float(row["val_accuracy"]) <= 1.0
+        assert np.isfinite(float(row["val_loss"]))
+        assert row["optimizer"] in result.stdout
+    report = json.loads((output / "optimizers.json").read_text())
+    assert report["settings"]["train_images"] == 16
+    assert report["settings"]["validation_images"] == 10
+    for name in chosen:
+        assert len(report["histories"][name]["val_loss"]) == 2
+        assert len(report["histories"][name]["val_accuracy"]) == 2
+    # the CSV's figures are the last epoch of each history
+    assert float(rows[1]["val_loss"]) == pytest.approx(report["histories"]["adam"]["val_loss"][-1])
+    assert_png(output / "optimizers.png")
+
+
+def test_compare_optimizers_builds_every_book_optimizer():
+    keras = pytest.importorskip("keras")
+    spec = importlib.util.spec_from_file_location(
+        "compare_optimizers", EXAMPLES / "ch07_optimizers" / "compare_optimizers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.OPTIMIZERS) == {"sgd", "sgd_nesterov", "rmsprop", "adam", "nadam",
+                                      "adagrad", "adadelta"}
+    for (class_name, kwargs, _) in module.OPTIMIZERS.values():
+        optimizer = getattr(keras.optimizers, class_name)(**kwargs)
+        assert float(optimizer.learning_rate) == pytest.approx(kwargs["learning_rate"])
