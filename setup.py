@@ -30,7 +30,13 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pyimagesearch", "pyimagesearch.*"]),
     install_requires=read_requirements(),
-    extras_require={"test": ["pytest>=8"], "jax": ["jax[cpu]>=0.4.30"]},
+    extras_require={
+        # jax runs the multi-backend test; without it that test skips
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "jax[cpu]>=0.4.30"],
+        "jax": ["jax[cpu]>=0.4.30"],
+        # Keras 2's ImageDataGenerator, the baseline of benchmarks/bench_augment.py
+        "bench": ["tf-keras>=2.21,<2.22"],
+    },
     entry_points={"console_scripts": ["pyimagesearch = pyimagesearch.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

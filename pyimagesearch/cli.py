@@ -13,7 +13,14 @@ import sys
 from pyimagesearch import __version__
 
 # command name -> module under pyimagesearch.commands
-COMMANDS = {}
+COMMANDS = {
+    "demo": "demo",
+    "inspect-model": "inspect_model",
+    "build-dataset": "build_dataset",
+    "extract-features": "extract_features",
+    "train-classifier": "train_classifier",
+    "rank-accuracy": "rank_accuracy",
+}
 
 
 def build_parser():
