@@ -1,0 +1,51 @@
+import json
+import re
+
+import h5py
+
+from pyimagesearch.cli import main
+
+
+def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
+    output = tmp_path / "demo"
+    status = main(["demo", "--output", str(output), "--epochs", "1", "--checkpoint-every", "1",
+                   "--batch-size", "128"])
+    out = capsys.readouterr().out
+    assert status == 0
+    rows = dict(re.findall(r"^\s+(plain \(resize\)|10-crop over-sampled)\s+([\d.]+)%\s+[\d.]+%$", out, re.M))
+    assert set(rows) == {"plain (resize)", "10-crop over-sampled"}
+    assert all(0.0 <= float(value) <= 100.0 for value in rows.values())
+
+    with h5py.File(output / "hdf5" / "train.hdf5") as db:
+        assert db["images"].shape[1:] == (32, 32, 3) and db["images"].dtype == "uint8"
+        assert [name for name in db["label_names"].asstr()] == [str(d) for d in range(10)]
+    sizes = {}
+    for split in ("train", "val", "test"):
+        with h5py.File(output / "hdf5" / f"{split}.hdf5") as db:
+            sizes[split] = len(db["labels"])
+    assert sum(sizes.values()) == 1797 and sizes["test"] > sizes["val"] > 0
+    assert set(json.loads((output / "hdf5" / "mean.json").read_text())) == {"R", "G", "B"}
+
+    history = json.loads((output / "training.json").read_text())
+    assert len(history["loss"]) == 1 and "val_accuracy" in history and "learning_rate" in history
+    assert (output / "training.png").read_bytes()[:4] == b"\x89PNG"
+    assert (output / "checkpoints" / "epoch_1.keras").is_file()
+    assert (output / "model.keras").is_file()
+    for path in ("training.png", "training.json", "checkpoints", "model.keras"):
+        assert str(output / path) in out
+
+
+def test_demo_rejects_unknown_model_before_writing(tmp_path, capsys):
+    status = main(["demo", "--output", str(tmp_path / "demo"), "--model", "nosuchnet"])
+    assert status == 2
+    assert "model must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
+def test_demo_rejects_non_positive_epochs(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--epochs", "0"])
+    assert exit_info.value.code == 2
+    assert "must be a positive integer" in capsys.readouterr().err
