@@ -9,7 +9,7 @@
    on the uint8 file) vs the book's generator (per-image preprocess() with the
    book's PatchPreprocessor/MeanPreprocessor/ImageToArrayPreprocessor on its
    float64 file);
-3. build throughput from a JPEG folder: build_hdf5_splits (one process per
+3. build throughput from a JPEG folder: build_hdf5_splits (one thread per
    core) vs the book's single-process build (imread + AspectAwarePreprocessor +
    float64 writer), and vs build_hdf5_splits(workers=1);
 4. the generator through model.predict at workers=2 vs workers=1 (threads

@@ -39,7 +39,7 @@ def add_arguments(parser):
                         help="test images, a count or a fraction (default: 0.1)")
     parser.add_argument("--random-state", type=int, default=42, help="split seed (default: 42)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="decoding processes (default: one per CPU core)")
+                        help="decoding threads (default: one per CPU core)")
     parser.add_argument("--means", default="mean.json",
                         help="file name of the means JSON in --output (default: mean.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")

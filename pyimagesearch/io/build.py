@@ -1,13 +1,15 @@
 """Build train/val/test HDF5 files from an image folder (chapters 9 to 11).
 
-Decoding and resizing run in a pool of worker processes; the parent writes the
-rows in order, so the result does not depend on the number of workers.
+Decoding and resizing run in a pool of threads (OpenCV releases the GIL); the
+calling thread writes the rows in order, so the result does not depend on the
+number of workers.
 """
 
+import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
-import multiprocessing
 import os
 
 import cv2
@@ -15,6 +17,7 @@ import numpy as np
 
 from pyimagesearch.datasets import label_from_parent, label_from_prefix, list_images
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
+from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
 from pyimagesearch.utils.atomic import atomic_output
 from pyimagesearch.utils.progress import progress_bar
 
@@ -101,7 +104,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         val_size: validation images, a count or a fraction of all images (0: none).
         test_size: test images, a count or a fraction of all images (0: none).
         random_state: seed of the stratified splits.
-        workers: decoding processes (None: one per CPU core; 1: in-process).
+        workers: decoding threads (None: one per CPU core; 1: in the calling thread).
         means_name: file name of the means JSON in `output_dir`.
         bufSize: rows the writers buffer before writing.
         overwrite: whether existing output files may be replaced.
@@ -116,9 +119,6 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
             outputs without `overwrite`, or no readable training image.
     """
     from sklearn.model_selection import train_test_split
-
-    # imported before the pool forks, so that workers inherit it
-    from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor  # noqa: F401
 
     paths, names = labelled_images(images, labels, label_from)
     width, height = _check_size(size)
@@ -234,8 +234,6 @@ def _load_image(task):
     Returns:
         `(image, (B, G, R) sums)`, or `(None, None)` if the file is unreadable.
     """
-    from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
-
     path, width, height = task
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
@@ -245,21 +243,30 @@ def _load_image(task):
     return image, np.array(cv2.sumElems(image)[:3])
 
 
-def _init_worker():
-    cv2.setNumThreads(1)
-
-
 @contextlib.contextmanager
-def _image_pool(workers, chunksize=8):
-    """Yields an ordered `map(tasks)` over `_load_image`, in `workers` processes."""
+def _image_pool(workers, window=256):
+    """Yields an ordered `map(tasks)` over `_load_image` in `workers` threads.
+
+    OpenCV releases the GIL while decoding and resizing, so threads run in
+    parallel without pickling images between processes (or forking a process
+    that already runs OpenCV's and TensorFlow's thread pools). At most
+    `window` images are in flight, whatever the consumer's pace.
+    """
     if workers == 1:
         yield lambda tasks: map(_load_image, tasks)
         return
-    # spawn, not fork: a child forked from a parent that already ran OpenCV's
-    # thread pool (or TensorFlow) can deadlock inside OpenCV
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker) as pool:
-        yield lambda tasks: pool.imap(_load_image, tasks, chunksize=chunksize)
+    with concurrent.futures.ThreadPoolExecutor(workers) as threads:
+        yield lambda tasks: _bounded_map(threads, _load_image, tasks, window)
+
+
+def _bounded_map(executor, function, items, window):
+    pending = collections.deque()
+    for item in items:
+        pending.append(executor.submit(function, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _check_size(size):
