@@ -94,3 +94,51 @@ def run_script(script, *args, cwd=None, timeout=600, env=None, check=True):
     if check:
         assert result.returncode == 0, f"{script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-4000:]}"
     return result
+
+
+def write_tiny_imagenet(root, wnids=("n01443537", "n01629819", "n01641577", "n01644900"),
+                        train_per_class=6, val_per_class=2, size=(32, 32), seed=0):
+    """Writes a miniature `tiny-imagenet-200` tree in the real layout.
+
+    `wnids.txt`; `words.txt` (every WordNet id with its names, plus unrelated
+    entries, as the real file lists all of WordNet); `train/{wnid}/images/{wnid}_{i}.JPEG`
+    with `train/{wnid}/{wnid}_boxes.txt`; `val/images/val_{i}.JPEG` with
+    `val/val_annotations.txt` (image, wnid, box); `test/images/test_{i}.JPEG` (unlabelled).
+
+    Returns:
+        `{"root": Path, "words": {wnid: names}, "val": [(file name, wnid), ...]}`.
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    names = ["goldfish, Carassius auratus", "European fire salamander, Salamandra salamandra",
+             "common newt, Triturus vulgaris", "tailed frog, bell toad, ribbed toad",
+             "bullfrog, Rana catesbeiana", "American alligator, Alligator mississipiensis"]
+    words = {wnid: names[i % len(names)] for (i, wnid) in enumerate(wnids)}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "wnids.txt").write_text("".join(f"{wnid}\n" for wnid in wnids))
+    entries = [("n00001740", "entity"), *words.items(), ("n99999999", "unrelated synset")]
+    (root / "words.txt").write_text("".join(f"{wnid}\t{name}\n" for (wnid, name) in entries))
+    (width, height) = size
+    for (label, wnid) in enumerate(wnids):
+        folder = root / "train" / wnid / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        boxes = []
+        for i in range(train_per_class):
+            cv2.imwrite(str(folder / f"{wnid}_{i}.JPEG"), class_image(rng, label, size))
+            boxes.append(f"{wnid}_{i}.JPEG\t0\t0\t{width - 1}\t{height - 1}\n")
+        (root / "train" / wnid / f"{wnid}_boxes.txt").write_text("".join(boxes))
+    val_images = root / "val" / "images"
+    val_images.mkdir(parents=True, exist_ok=True)
+    val = []
+    for i in range(val_per_class * len(wnids)):
+        label = int(rng.integers(len(wnids))) if i >= len(wnids) else i
+        name = f"val_{i}.JPEG"
+        cv2.imwrite(str(val_images / name), class_image(rng, label, size))
+        val.append((name, wnids[label]))
+    (root / "val" / "val_annotations.txt").write_text(
+        "".join(f"{name}\t{wnid}\t0\t0\t{width - 1}\t{height - 1}\n" for (name, wnid) in val))
+    test_images = root / "test" / "images"
+    test_images.mkdir(parents=True, exist_ok=True)
+    for i in range(2):
+        cv2.imwrite(str(test_images / f"test_{i}.JPEG"), class_image(rng, i % len(wnids), size))
+    return {"root": root, "words": words, "val": val}

@@ -35,6 +35,8 @@ def run(args):
     for path in (config.TEST_HDF5, config.DATASET_MEAN):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path!r} not found: run build_dogs_vs_cats.py first.")
+    if not os.path.isfile(args.model):
+        raise FileNotFoundError(f"model {args.model!r} not found.")
 
     from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.preprocessing import (CropPreprocessor, ImageToArrayPreprocessor,
