@@ -15,7 +15,7 @@ add_gpu_arguments(parser)
 dist = configure(args)                      # policy, strategy, global batch size
 trainGen = HDF5DatasetGenerator(path, dist.batch_size, ...)
 with dist.scope():
-    model = dist.float32_output(Network.build(...))
+    model = Network.build(...)   # the book's networks end in a float32 softmax
     model.compile(...)
 model.fit(trainGen, ...)
 ```
@@ -74,35 +74,6 @@ class Distribution:
         if self.strategy is None:
             return contextlib.nullcontext()
         return self.strategy.scope()
-
-    def float32_output(self, model):
-        """The model with its final activation computed in float32 under mixed precision.
-
-        Keras' mixed-precision guide asks for a float32 output layer (a float16
-        softmax loses precision and can give NaN losses). The book's networks
-        end with `Activation("softmax")` built under the global policy; under
-        `mixed_float16` it is rebuilt here with `dtype="float32"`, same name,
-        so saved models load as before. Without mixed precision the model is
-        returned unchanged.
-
-        TODO(lead): the networks could build their final activation with
-        `dtype="float32"` themselves, which makes this unnecessary.
-        """
-        if not self.mixed_precision:
-            return model
-        import keras
-
-        last = model.layers[-1]
-        if keras.backend.standardize_dtype(last.compute_dtype) == "float32":
-            return model
-        if not isinstance(last, keras.layers.Activation):
-            raise ValueError(
-                f"the model's last layer {last.name!r} is a {type(last).__name__}, not an "
-                "Activation: cannot make its output float32."
-            )
-        outputs = keras.layers.Activation(last.activation, dtype="float32",
-                                          name=last.name)(model.layers[-2].output)
-        return keras.Model(model.inputs, outputs, name=model.name)
 
 
 def configure(args, batch_size=None):

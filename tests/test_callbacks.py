@@ -110,3 +110,36 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="without an optimizer"):
         load_checkpoint(tmp_path / "bare.keras", learning_rate=0.1)
     assert getattr(load_checkpoint(tmp_path / "bare.keras"), "optimizer", None) is None
+
+
+def test_monitor_records_learning_rate_whatever_the_callback_order(tmp_path):
+    (x, y) = _data()
+    monitor = TrainingMonitor(None, jsonPath=tmp_path / "h.json")
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1))
+    _model().fit(x, y, epochs=2, verbose=0, callbacks=[monitor, scheduler])
+    assert _history(tmp_path / "h.json")["learning_rate"] == pytest.approx([0.1, 0.05])
+
+
+def test_checkpoint_save_last_off_the_grid(tmp_path):
+    (x, y) = _data()
+    checkpoint = EpochCheckpoint(tmp_path / "c", every=5, startAt=2, saveLast=True)
+    _model().fit(x, y, epochs=4, verbose=0, callbacks=[checkpoint])
+    assert sorted(os.listdir(tmp_path / "c")) == ["epoch_5.keras", "epoch_6.keras"]
+    assert checkpoint.lastPath == str(tmp_path / "c" / "epoch_6.keras")
+    plain = EpochCheckpoint(tmp_path / "d", every=5)
+    _model().fit(x, y, epochs=2, verbose=0, callbacks=[plain])
+    assert not (tmp_path / "d").exists() and plain.lastPath is None
+
+
+def test_resume_epoch():
+    from pyimagesearch.utils import resume_epoch
+
+    assert resume_epoch() == 0
+    assert resume_epoch("checkpoints/epoch_25.keras") == 25
+    assert resume_epoch("checkpoints/anything.keras", startEpoch=40) == 40
+    with pytest.raises(ValueError, match="pass --start-epoch"):
+        resume_epoch("checkpoints/best.keras")
+    with pytest.raises(ValueError, match="must be 0 for a new network"):
+        resume_epoch(None, startEpoch=3)
+    with pytest.raises(ValueError, match="must be 0 for a new network"):
+        resume_epoch("checkpoints/epoch_2.keras", startEpoch=-1)

@@ -1,3 +1,4 @@
+import os
 import cv2
 import numpy as np
 import pytest
@@ -107,3 +108,26 @@ def test_write_digits_dataset(tmp_path):
         write_digits_dataset(str(tmp_path / "digits"))
     with pytest.raises(ValueError, match="size"):
         write_digits_dataset(str(tmp_path / "other"), size=4)
+
+
+def test_tiny_imagenet_metadata(tmp_path):
+    from pyimagesearch.datasets import read_val_annotations, read_wnids, readable_names
+
+    (tmp_path / "wnids.txt").write_text("n01\nn02\n\nn03\n")
+    (tmp_path / "words.txt").write_text("n01\tgoldfish, Carassius auratus\nn02\tcat\nn03\tcat, true cat\n")
+    (tmp_path / "val.txt").write_text("val_0.JPEG\tn02\t0\t0\t10\t10\n\nval_1.JPEG\tn01\t1\t1\t5\t5\n")
+    assert read_wnids(tmp_path / "wnids.txt") == ["n01", "n02", "n03"]
+    assert readable_names(["n01", "n02", "n03", "n09"], tmp_path / "words.txt") == [
+        "goldfish", "cat (n02)", "cat (n03)", "n09"]
+    assert readable_names(["n01"], tmp_path / "missing.txt") == ["n01"]
+    paths, wnids = read_val_annotations(tmp_path / "val.txt", "val/images")
+    assert paths == [os.path.join("val/images", "val_0.JPEG"), os.path.join("val/images", "val_1.JPEG")]
+    assert wnids == ["n02", "n01"]
+    with pytest.raises(FileNotFoundError, match="tiny-imagenet-200"):
+        read_wnids(tmp_path / "nope.txt")
+    (tmp_path / "bad.txt").write_text("only-one-field\n")
+    with pytest.raises(ValueError, match="line 1"):
+        read_val_annotations(tmp_path / "bad.txt", "val/images")
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(ValueError, match="no validation image"):
+        read_val_annotations(tmp_path / "empty.txt", "val/images")

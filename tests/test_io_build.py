@@ -8,6 +8,7 @@ import pytest
 
 from pyimagesearch import cli
 from pyimagesearch.io import build_hdf5_splits, labelled_images
+from pyimagesearch.preprocessing import AspectAwarePreprocessor
 
 
 def _image(rng, extension):
@@ -189,3 +190,30 @@ def test_bad_arguments(folder, tmp_path, kwargs, match):
 def test_no_paths():
     with pytest.raises(ValueError, match="at least one image path"):
         labelled_images([])
+
+
+def test_given_validation_set_is_written_as_val(folder, tmp_path):
+    rng = np.random.default_rng(1)
+    val_paths = []
+    for i, name in enumerate(["pandas", "cats", "pandas"]):
+        path = tmp_path / f"val_{i}.png"
+        cv2.imwrite(str(path), _image(rng, ".png"))
+        val_paths.append(str(path))
+    report = build_hdf5_splits(folder, tmp_path / "out", size=8, test_size=3, workers=1, verbose=False,
+                               val_images=val_paths, val_labels=["pandas", "cats", "pandas"])
+    assert report.counts == {"train": 12, "val": 3, "test": 3}
+    images, labels, names = _read(report.paths["val"])
+    assert names == ["cats", "dogs", "pandas"]
+    assert labels.tolist() == [2, 0, 2]
+    expected = AspectAwarePreprocessor(8, 8).preprocess(cv2.imread(val_paths[1]))
+    np.testing.assert_array_equal(images[1], expected)
+
+
+def test_given_validation_set_errors(folder, tmp_path):
+    path = tmp_path / "v.png"
+    cv2.imwrite(str(path), np.zeros((9, 9, 3), np.uint8))
+    with pytest.raises(ValueError, match="lack: \\['wolves'\\]"):
+        build_hdf5_splits(folder, tmp_path / "out", size=8, val_images=[str(path)], val_labels=["wolves"])
+    with pytest.raises(ValueError, match="val_size=3 and val_images"):
+        build_hdf5_splits(folder, tmp_path / "out", size=8, val_size=3, val_images=[str(path)], val_labels=["cats"])
+    assert not (tmp_path / "out").exists()

@@ -325,3 +325,24 @@ def test_every_network_runs_a_forward_pass_on_the_jax_backend():
     assert "resnet-tiny (2, 200)" in lines
     assert len([line for line in lines if line.endswith(")")]) == 8
     assert "tensorflow imported: False" in lines
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ShallowNet.build(16, 16, 3, 3),
+        lambda: LeNet.build(16, 16, 1, 3),
+        lambda: MiniVGGNet.build(16, 16, 3, 3),
+        lambda: MiniGoogLeNet.build(16, 16, 3, 3),
+        lambda: ResNet.build(16, 16, 3, 3, (1, 1, 1), (8, 8, 16, 32)),
+    ],
+)
+def test_softmax_stays_float32_under_mixed_precision(build):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.layers[1].compute_dtype == "float16"
+    assert model.layers[-1].compute_dtype == "float32"
+    assert keras.backend.standardize_dtype(model.outputs[0].dtype) == "float32"

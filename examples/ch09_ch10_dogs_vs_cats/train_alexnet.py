@@ -93,8 +93,8 @@ def run(args):
     print("[INFO] compiling model...")
     with dist.scope():
         opt = keras.optimizers.Adam(learning_rate=args.learning_rate)
-        model = dist.float32_output(AlexNet.build(width=size, height=size, depth=3,
-                                                  classes=config.NUM_CLASSES, reg=0.0002))
+        model = AlexNet.build(width=size, height=size, depth=3,
+                              classes=config.NUM_CLASSES, reg=0.0002)
         model.compile(loss="binary_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     # the babysitter: plot and JSON history after every epoch

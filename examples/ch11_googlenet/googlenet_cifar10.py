@@ -93,8 +93,8 @@ def run(args):
     print("[INFO] compiling model...")
     with dist.scope():
         opt = keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=0.9)
-        model = dist.float32_output(MiniGoogLeNet.build(width=32, height=32, depth=3,
-                                                        classes=len(labelNames)))
+        model = MiniGoogLeNet.build(width=32, height=32, depth=3,
+                                    classes=len(labelNames))
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     print("[INFO] training network...")

@@ -28,7 +28,6 @@ Usage:
 
 import argparse
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -69,21 +68,6 @@ def build_parser():
     return parser
 
 
-def start_epoch(args):
-    """The epoch this run starts at: --start-epoch, the checkpoint's epoch_N, or 0."""
-    if args.start_epoch is not None:
-        if args.start_epoch < 0 or (args.model is None and args.start_epoch > 0):
-            raise ValueError("--start-epoch must be 0 for a new network and >= 0 with --model.")
-        return args.start_epoch
-    if args.model is None:
-        return 0
-    match = re.fullmatch(r"epoch_(\d+)\.keras", os.path.basename(args.model))
-    if match is None:
-        raise ValueError(f"cannot read the epoch from {args.model!r} (not epoch_N.keras): "
-                         "pass --start-epoch.")
-    return int(match.group(1))
-
-
 def run(args):
     from pyimagesearch.datasets import CIFAR10_LABELS, load_cifar10
 
@@ -91,7 +75,9 @@ def run(args):
         raise ValueError("--epochs and --every must be positive integers.")
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be a positive number, got {args.lr}.")
-    startAt = start_epoch(args)
+    from pyimagesearch.utils import resume_epoch
+
+    startAt = resume_epoch(args.model, args.start_epoch)
     if args.model is not None and not os.path.isfile(args.model):
         raise FileNotFoundError(f"checkpoint {args.model!r} not found.")
     print("[INFO] loading CIFAR-10 data...")
@@ -105,7 +91,6 @@ def run(args):
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
     from pyimagesearch.utils import evaluate_predictions, load_checkpoint
-    from pyimagesearch.utils.atomic import atomic_output
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
@@ -128,8 +113,8 @@ def run(args):
         if args.model is None:
             # a new network
             print("[INFO] compiling model...")
-            model = dist.float32_output(ResNet.build(32, 32, 3, len(labelNames), args.stages,
-                                                     args.filters, reg=0.0005))
+            model = ResNet.build(32, 32, 3, len(labelNames), args.stages,
+                                 args.filters, reg=0.0005)
             opt = keras.optimizers.SGD(learning_rate=args.lr or INIT_LR)
             model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
         else:
@@ -144,7 +129,7 @@ def run(args):
     figPath = os.path.join(args.output, "resnet56_cifar10.png")
     jsonPath = os.path.join(args.output, "resnet56_cifar10.json")
     callbacks = [
-        EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt),
+        EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt, saveLast=True),
         TrainingMonitor(figPath, jsonPath=jsonPath, startAt=startAt),
     ]
 
@@ -153,11 +138,7 @@ def run(args):
               validation_data=(testX, testY), initial_epoch=startAt,
               epochs=startAt + args.epochs, callbacks=callbacks, verbose=2)
 
-    # the run's last epoch, unless EpochCheckpoint has just saved it
     last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
-    if (startAt + args.epochs) % args.every:
-        with atomic_output(last) as temporary:
-            model.save(temporary)
 
     print("[INFO] evaluating network...")
     predictions = model.predict(testX, batch_size=dist.batch_size, verbose=0)

@@ -98,8 +98,8 @@ def run(args):
     print("[INFO] compiling model...")
     with dist.scope():
         opt = keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=0.9)
-        model = dist.float32_output(ResNet.build(32, 32, 3, len(labelNames), args.stages,
-                                                 args.filters, reg=0.0005))
+        model = ResNet.build(32, 32, 3, len(labelNames), args.stages,
+                             args.filters, reg=0.0005)
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     print("[INFO] training network...")

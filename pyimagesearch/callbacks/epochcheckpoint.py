@@ -20,12 +20,17 @@ class EpochCheckpoint(keras.callbacks.Callback):
         outputPath: folder for the checkpoints (created if missing).
         every: save every this many epochs.
         startAt: the epoch training resumes from.
+        saveLast: also save the last epoch when training ends off the
+            `every` grid, so a stopped run always resumes from where it ended.
+
+    Attributes:
+        lastPath: the checkpoint written last, or None.
 
     Raises:
         ValueError: `every` is not a positive integer or `startAt` is negative.
     """
 
-    def __init__(self, outputPath, every=5, startAt=0):
+    def __init__(self, outputPath, every=5, startAt=0, saveLast=False):
         super().__init__()
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}.")
@@ -34,10 +39,20 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.outputPath = os.fspath(outputPath)
         self.every = int(every)
         self.intEpoch = int(startAt)
+        self.saveLast = saveLast
+        self.lastPath = None
 
     def on_epoch_end(self, epoch, logs=None):
         self.intEpoch += 1
         if self.intEpoch % self.every == 0:
-            path = os.path.join(self.outputPath, f"epoch_{self.intEpoch}.keras")
-            with atomic_output(path) as temporary:
-                self.model.save(temporary, overwrite=True)
+            self._save()
+
+    def on_train_end(self, logs=None):
+        if self.saveLast and self.intEpoch % self.every != 0:
+            self._save()
+
+    def _save(self):
+        path = os.path.join(self.outputPath, f"epoch_{self.intEpoch}.keras")
+        with atomic_output(path) as temporary:
+            self.model.save(temporary, overwrite=True)
+        self.lastPath = path

@@ -15,7 +15,7 @@ class TrainingMonitor(keras.callbacks.Callback):
     """Saves the history and a plot of it after every epoch (the book's babysitter).
 
     Every value Keras logs (`loss`, `accuracy`, `val_loss`, `val_accuracy`,
-    `learning_rate`, ...) is recorded as a float. After each epoch the history
+    ...) is recorded as a float, and so is the optimizer's learning rate. After each epoch the history
     is written to `jsonPath` (atomically) and loss and accuracy curves, training
     and validation, are drawn to `figPath`.
 
@@ -65,7 +65,13 @@ class TrainingMonitor(keras.callbacks.Callback):
             )
 
     def on_epoch_end(self, epoch, logs=None):
-        for (key, value) in (logs or {}).items():
+        logs = dict(logs or {})
+        if "learning_rate" not in logs and "lr" not in logs:
+            # LearningRateScheduler logs the rate only to callbacks after it in the list
+            optimizer = getattr(self.model, "optimizer", None)
+            if optimizer is not None:
+                logs["learning_rate"] = optimizer.learning_rate
+        for (key, value) in logs.items():
             try:
                 value = float(np.asarray(value))
             except (TypeError, ValueError):

@@ -1,4 +1,4 @@
-"""Datasets: SimpleDatasetLoader, image listing, label-from-path helpers, CIFAR-10, the demo digits."""
+"""Datasets: SimpleDatasetLoader, image listing, label-from-path helpers, CIFAR-10, Tiny ImageNet metadata, the demo digits."""
 
 from pyimagesearch.datasets.cifar10 import CIFAR10_LABELS, load_cifar10
 from pyimagesearch.datasets.digits import write_digits_dataset
@@ -9,6 +9,7 @@ from pyimagesearch.datasets.paths import (
     list_images,
 )
 from pyimagesearch.datasets.simpledatasetloader import SimpleDatasetLoader
+from pyimagesearch.datasets.tinyimagenet import read_val_annotations, read_wnids, readable_names
 
 __all__ = [
     "CIFAR10_LABELS",
@@ -18,5 +19,8 @@ __all__ = [
     "label_from_prefix",
     "list_images",
     "load_cifar10",
+    "read_val_annotations",
+    "read_wnids",
+    "readable_names",
     "write_digits_dataset",
 ]

@@ -83,9 +83,9 @@ def labelled_images(images, labels=None, label_from="parent"):
 
 
 def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
-                      size=256, val_size=0.1, test_size=0.1, random_state=42,
+                      size=256, val_size=None, test_size=0.1, random_state=42,
                       workers=None, means_name="mean.json", bufSize=1000,
-                      overwrite=False, verbose=True):
+                      overwrite=False, verbose=True, val_images=None, val_labels=None):
     """Builds stratified train/val/test HDF5 files and the training set's means.
 
     Images are decoded, resized aspect-aware (scale, then centre-crop) to
@@ -101,14 +101,19 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         labels: one label per path; None derives them with `label_from`.
         label_from: "parent" (`{class}/{image}`) or "prefix" (`cat.11866.jpg`).
         size: output size, an int for squares or `(width, height)`.
-        val_size: validation images, a count or a fraction of all images (0: none).
+        val_size: validation images, a count or a fraction of all images (0: none);
+            0.1 by default, 0 when `val_images` is given.
         test_size: test images, a count or a fraction of all images (0: none).
         random_state: seed of the stratified splits.
         workers: decoding threads (None: one per CPU core; 1: in the calling thread).
-        means_name: file name of the means JSON in `output_dir`.
+        means_name: file name of the means JSON in `output_dir` (or a path).
         bufSize: rows the writers buffer before writing.
         overwrite: whether existing output files may be replaced.
         verbose: whether to show progress bars and the final summary.
+        val_images: a given validation set instead of one split off `images`
+            (Tiny ImageNet's `val/`): a folder or a sequence of paths.
+        val_labels: the labels of `val_images` (None derives them with
+            `label_from`); each must be a class of the training images.
 
     Returns:
         A `BuildReport`.
@@ -125,6 +130,13 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     workers = _check_workers(workers)
     class_names, encoded = np.unique(np.asarray(names), return_inverse=True)
     n = len(paths)
+    if val_images is not None:
+        if val_size:
+            raise ValueError(f"val_size={val_size!r} and val_images are both given; pass one of them.")
+        val_size = 0
+        paths, encoded, given_val = _append_given(paths, encoded, class_names, val_images, val_labels, label_from)
+    elif val_size is None:
+        val_size = 0.1
     n_test = _split_count(test_size, n, "test_size")
     n_val = _split_count(val_size, n, "val_size")
     if n - n_test - n_val < len(class_names):
@@ -139,7 +151,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                 f"classes: a stratified split needs at least one image per class."
             )
     needed = 1 + (n_test > 0) + (n_val > 0)
-    per_class = np.bincount(encoded, minlength=len(class_names))
+    per_class = np.bincount(encoded[:n], minlength=len(class_names))
     if per_class.min() < needed:
         small = str(class_names[per_class.argmin()])
         raise ValueError(
@@ -156,6 +168,8 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                 random_state=random_state,
             )
             splits["train"], splits[name] = keep, held
+    if val_images is not None:
+        splits["val"] = given_val
     splits = {name: splits[name] for name in SPLITS if name in splits}
     outputs = {name: os.path.join(output_dir, f"{name}.hdf5") for name in splits}
     means_path = os.path.join(output_dir, means_name)
@@ -267,6 +281,20 @@ def _bounded_map(executor, function, items, window):
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
+
+
+def _append_given(paths, encoded, class_names, images, labels, label_from):
+    """Appends a given split's paths and encoded labels; returns them and its row indexes."""
+    given_paths, given_names = labelled_images(images, labels, label_from)
+    unknown = sorted(set(given_names) - set(class_names.tolist()))
+    if unknown:
+        raise ValueError(
+            f"val_labels holds classes the training images lack: {unknown[:5]}"
+            f"{' ...' if len(unknown) > 5 else ''}."
+        )
+    given_encoded = np.searchsorted(class_names, np.asarray(given_names))
+    rows = np.arange(len(paths), len(paths) + len(given_paths))
+    return paths + given_paths, np.concatenate([encoded, given_encoded]), rows
 
 
 def _check_size(size):

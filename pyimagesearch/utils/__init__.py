@@ -2,7 +2,7 @@
 
 from pyimagesearch.utils.plots import plot_history
 from pyimagesearch.utils.ranked import rank5_accuracy, rank_accuracy
-from pyimagesearch.utils.checkpoints import load_checkpoint
+from pyimagesearch.utils.checkpoints import load_checkpoint, resume_epoch
 from pyimagesearch.utils.classifier import evaluate_classifier, train_classifier
 from pyimagesearch.utils.ensemble import ensemble_predict
 from pyimagesearch.utils.evaluation import evaluate_predictions

@@ -2,6 +2,7 @@
 
 import numbers
 import os
+import re
 
 
 def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
@@ -52,3 +53,30 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
         print(f"[INFO] old learning rate: {old:.6g}")
         print(f"[INFO] new learning rate: {new:.6g}")
     return model
+
+
+def resume_epoch(path=None, startEpoch=None):
+    """The epoch a run resumes at: `startEpoch`, else the N of an `epoch_N.keras` path, else 0.
+
+    Args:
+        path: the checkpoint training resumes from, or None for a new network.
+        startEpoch: the epoch given explicitly (the scripts' `--start-epoch`).
+
+    Returns:
+        The number of epochs already trained.
+
+    Raises:
+        ValueError: a negative `startEpoch`, a positive one without `path`, or
+            a `path` whose name does not hold its epoch.
+    """
+    if startEpoch is not None:
+        if startEpoch < 0 or (path is None and startEpoch > 0):
+            raise ValueError("--start-epoch must be 0 for a new network and >= 0 with --model.")
+        return int(startEpoch)
+    if path is None:
+        return 0
+    match = re.fullmatch(r"epoch_(\d+)\.keras", os.path.basename(os.fspath(path)))
+    if match is None:
+        raise ValueError(f"cannot read the epoch from {os.fspath(path)!r} (not epoch_N.keras): "
+                         "pass --start-epoch.")
+    return int(match.group(1))

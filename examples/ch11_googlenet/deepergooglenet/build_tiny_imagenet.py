@@ -7,10 +7,10 @@ images per class is taken from them, since the dataset's own test images carry
 no labels; the validation split is the dataset's val/images, labelled by
 val/val_annotations.txt. Images are stored as uint8 64x64 BGR rows in
 train.hdf5, val.hdf5 and test.hdf5 with the WordNet ids as class names, and the
-RGB means of the training split are written to the means JSON. Paths and sizes
-come from config/tiny_imagenet_config.py (TINY_IMAGENET_ROOT, ...). The
-training and test splits are built by pyimagesearch.io.build_hdf5_splits,
-which decodes in parallel and skips (and lists) unreadable images.
+RGB means of the training split are written to the means JSON, all by
+pyimagesearch.io.build_hdf5_splits (which decodes in parallel and skips and
+lists unreadable images). Paths and sizes come from
+config/tiny_imagenet_config.py (TINY_IMAGENET_ROOT, ...).
 The HDF5 files also serve chapter 12's resnet_tinyimagenet scripts.
 
 Usage:
@@ -36,72 +36,8 @@ def build_parser():
     return parser
 
 
-def read_wnids(path):
-    """The WordNet ids of wnids.txt, one a line."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path!r} not found: TINY_IMAGENET_ROOT must be the "
-                                "extracted tiny-imagenet-200 folder.")
-    with open(path) as f:
-        return [line.strip() for line in f if line.strip()]
-
-
-def read_val_annotations(path, images):
-    """The validation image paths and WordNet ids of val_annotations.txt."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path!r} not found: TINY_IMAGENET_ROOT must be the "
-                                "extracted tiny-imagenet-200 folder.")
-    (paths, wnids) = ([], [])
-    with open(path) as f:
-        for (number, line) in enumerate(f, 1):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 2:
-                raise ValueError(f"{path!r} line {number}: expected '<image>\\t<wnid>\\t...', "
-                                 f"got {line.strip()!r}.")
-            paths.append(os.path.join(images, fields[0]))
-            wnids.append(fields[1])
-    if not paths:
-        raise ValueError(f"{path!r} lists no validation image.")
-    return paths, wnids
-
-
-def write_val(paths, labels, classNames, overwrite):
-    """Writes the given validation split to VAL_HDF5; returns (rows, skipped paths).
-
-    TODO(lead): build_hdf5_splits cannot take a given validation set (Tiny
-    ImageNet's val/ folder), so its rows are written here with the writer.
-    """
-    import cv2
-
-    from pyimagesearch.io import HDF5DatasetWriter
-    from pyimagesearch.preprocessing import AspectAwarePreprocessor
-    from pyimagesearch.utils.progress import progress_bar
-
-    size = config.IMAGE_SIZE
-    aap = AspectAwarePreprocessor(size, size)
-    skipped = []
-    with HDF5DatasetWriter((len(paths), size, size, 3), config.VAL_HDF5, dtype="uint8",
-                           overwrite=overwrite) as writer:
-        writer.storeClassLabels(classNames)
-        bar = progress_bar("Building val: ", len(paths))
-        for (i, (path, label)) in enumerate(zip(paths, labels)):
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
-            if image is None:
-                skipped.append(path)
-            else:
-                writer.add([aap.preprocess(image)], [label])
-            bar.update(i + 1)
-        bar.finish()
-        if len(skipped) == len(paths):
-            raise ValueError(f"no readable validation image in {config.VAL_IMAGES!r}.")
-    return writer.idx, skipped
-
-
 def run(args):
-    import numpy as np
-
-    from pyimagesearch.datasets import list_images
+    from pyimagesearch.datasets import list_images, read_val_annotations, read_wnids
     from pyimagesearch.io import build_hdf5_splits
 
     # the classes, and the training images labelled by their train/{wnid}/images folder
@@ -119,7 +55,6 @@ def run(args):
     if missing:
         raise ValueError(f"{config.TRAIN_IMAGES!r} has no images for {missing[:5]}.")
     classNames = sorted(wnids)
-    encoder = {wnid: i for (i, wnid) in enumerate(classNames)}
 
     # the validation images and their labels from val_annotations.txt
     (valPaths, valWnids) = read_val_annotations(config.VAL_MAPPINGS, config.VAL_IMAGES)
@@ -127,41 +62,22 @@ def run(args):
     if unknown:
         raise ValueError(f"{config.VAL_MAPPINGS!r} labels images with {unknown[:5]}, not "
                          f"listed in {config.WORDNET_IDS!r}.")
-    valLabels = np.array([encoder[w] for w in valWnids])
 
-    outputs = [config.TRAIN_HDF5, config.VAL_HDF5, config.TEST_HDF5, config.DATASET_MEAN]
-    if not args.overwrite:
-        for path in outputs:
-            if os.path.exists(path):
-                raise ValueError(f"output {path!r} already exists; delete it or pass --overwrite.")
-
-    print(f"[INFO] building {config.VAL_HDF5} from {config.VAL_IMAGES}...")
-    (valCount, skipped) = write_val(valPaths, valLabels, classNames, args.overwrite)
-
-    print(f"[INFO] building the training and test splits from {config.TRAIN_IMAGES}...")
-    try:
-        report = build_hdf5_splits(
-            trainPaths, config.HDF5_PATH, labels=trainLabels, size=config.IMAGE_SIZE,
-            val_size=0, test_size=config.NUM_TEST_IMAGES,
-            means_name=os.path.basename(config.DATASET_MEAN), workers=args.workers,
-            overwrite=args.overwrite,
-        )
-    except BaseException:
-        # all or nothing: no validation file without its training split
-        os.remove(config.VAL_HDF5)
-        raise
+    print(f"[INFO] building the splits: train and test from {config.TRAIN_IMAGES}, "
+          f"val from {config.VAL_IMAGES}...")
+    report = build_hdf5_splits(
+        trainPaths, config.HDF5_PATH, labels=trainLabels, size=config.IMAGE_SIZE,
+        test_size=config.NUM_TEST_IMAGES, val_images=valPaths, val_labels=valWnids,
+        means_name=config.DATASET_MEAN, workers=args.workers, overwrite=args.overwrite,
+    )
     # the same label encoding in every split
     assert report.class_names == classNames
     print(f"[INFO] {len(classNames)} classes")
     print(f"[INFO] train: {report.counts['train']} images -> {report.paths['train']}")
-    print(f"[INFO] val: {valCount} images -> {config.VAL_HDF5}")
+    print(f"[INFO] val: {report.counts['val']} images -> {report.paths['val']}")
     print(f"[INFO] test: {report.counts['test']} images -> {report.paths['test']}")
     means = ", ".join(f"{channel}={value:.2f}" for (channel, value) in report.means.items())
     print(f"[INFO] means ({means}) -> {report.means_path}")
-    if skipped:
-        print(f"[INFO] skipped {len(skipped)} unreadable validation image(s):")
-        for path in skipped:
-            print(f"  {path}")
 
 
 def main(argv=None):

@@ -31,25 +31,6 @@ def build_parser():
     return parser
 
 
-def readable_names(wnids, path):
-    """Each WordNet id's first name in words.txt ("goldfish, Carassius auratus" -> goldfish).
-
-    A name shared by several classes gets its WordNet id appended; an id that
-    words.txt lacks (or a missing words.txt) keeps the id.
-    """
-    words = {}
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                (wnid, _, names) = line.rstrip("\n").partition("\t")
-                words[wnid] = names.split(",")[0].strip()
-    else:
-        print(f"[INFO] {path} not found: classes are shown by their WordNet ids")
-    names = [words.get(wnid) or wnid for wnid in wnids]
-    return [f"{name} ({wnid})" if names.count(name) > 1 else name
-            for (name, wnid) in zip(names, wnids)]
-
-
 def run(args):
     for path in (config.TEST_HDF5, config.DATASET_MEAN):
         if not os.path.isfile(path):
@@ -57,6 +38,7 @@ def run(args):
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"model {args.model!r} not found.")
 
+    from pyimagesearch.datasets import readable_names
     from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
                                              SimplePreprocessor)
@@ -78,6 +60,8 @@ def run(args):
                  for name in testGen.db["label_names"][:]]
         labels = testGen.db["labels"][:]
         predictions = model.predict(testGen, verbose=1)
+    if not os.path.isfile(config.WORD_LABELS):
+        print(f"[INFO] {config.WORD_LABELS} not found: classes are shown by their WordNet ids")
     evaluate_predictions(predictions, labels, readable_names(wnids, config.WORD_LABELS))
 
 

@@ -26,7 +26,6 @@ Usage:
 
 import argparse
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -66,27 +65,14 @@ def build_parser():
     return parser
 
 
-def start_epoch(args):
-    """The epoch this run starts at: --start-epoch, the checkpoint's epoch_N, or 0."""
-    if args.start_epoch is not None:
-        if args.start_epoch < 0 or (args.model is None and args.start_epoch > 0):
-            raise ValueError("--start-epoch must be 0 for a new network and >= 0 with --model.")
-        return args.start_epoch
-    if args.model is None:
-        return 0
-    match = re.fullmatch(r"epoch_(\d+)\.keras", os.path.basename(args.model))
-    if match is None:
-        raise ValueError(f"cannot read the epoch from {args.model!r} (not epoch_N.keras): "
-                         "pass --start-epoch.")
-    return int(match.group(1))
-
-
 def run(args):
     if args.epochs < 1 or args.every < 1:
         raise ValueError("--epochs and --every must be positive integers.")
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be a positive number, got {args.lr}.")
-    startAt = start_epoch(args)
+    from pyimagesearch.utils import resume_epoch
+
+    startAt = resume_epoch(args.model, args.start_epoch)
     for path in (config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path!r} not found: run build_tiny_imagenet.py first.")
@@ -103,7 +89,6 @@ def run(args):
     from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
                                              SimplePreprocessor)
     from pyimagesearch.utils import load_checkpoint
-    from pyimagesearch.utils.atomic import atomic_output
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
@@ -131,9 +116,9 @@ def run(args):
         if args.model is None:
             # a new network
             print("[INFO] compiling model...")
-            model = dist.float32_output(DeeperGoogLeNet.build(width=size, height=size, depth=3,
-                                                              classes=config.NUM_CLASSES,
-                                                              reg=0.0002))
+            model = DeeperGoogLeNet.build(width=size, height=size, depth=3,
+                                          classes=config.NUM_CLASSES,
+                                          reg=0.0002)
             opt = keras.optimizers.Adam(learning_rate=args.lr or INIT_LR)
             model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
             print(f"[INFO] learning rate: {args.lr or INIT_LR:.6g}")
@@ -146,7 +131,7 @@ def run(args):
 
     # checkpoints every --every epochs and the babysitter, both resuming at startAt
     callbacks = [
-        EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt),
+        EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt, saveLast=True),
         TrainingMonitor(config.FIG_PATH, jsonPath=config.JSON_PATH, startAt=startAt),
     ]
 
@@ -154,11 +139,7 @@ def run(args):
     model.fit(trainGen, validation_data=valGen, initial_epoch=startAt,
               epochs=startAt + args.epochs, callbacks=callbacks, verbose=2)
 
-    # the run's last epoch, unless EpochCheckpoint has just saved it
     last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
-    if (startAt + args.epochs) % args.every:
-        with atomic_output(last) as temporary:
-            model.save(temporary)
     trainGen.close()
     valGen.close()
     print(f"[INFO] last checkpoint {last}, plot {config.FIG_PATH}, history {config.JSON_PATH}")

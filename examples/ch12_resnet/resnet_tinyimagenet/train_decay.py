@@ -107,9 +107,9 @@ def run(args):
 
     print("[INFO] compiling model...")
     with dist.scope():
-        model = dist.float32_output(ResNet.build(size, size, 3, config.NUM_CLASSES, args.stages,
-                                                 args.filters, reg=0.0005,
-                                                 dataset="tiny_imagenet"))
+        model = ResNet.build(size, size, 3, config.NUM_CLASSES, args.stages,
+                             args.filters, reg=0.0005,
+                             dataset="tiny_imagenet")
         opt = keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=0.9)
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 

@@ -72,5 +72,5 @@ class AlexNet:
             model.add(layers.Dropout(0.5))
 
         model.add(layers.Dense(classes, kernel_regularizer=l2(reg)))
-        model.add(layers.Activation("softmax"))
+        model.add(layers.Activation("softmax", dtype="float32"))
         return model

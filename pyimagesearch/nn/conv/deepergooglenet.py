@@ -122,5 +122,5 @@ class DeeperGoogLeNet:
 
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(classes, kernel_regularizer=l2(reg), name="labels")(x)
-        x = layers.Activation("softmax", name="softmax")(x)
+        x = layers.Activation("softmax", dtype="float32", name="softmax")(x)
         return keras.Model(inputs, x, name="googlenet")

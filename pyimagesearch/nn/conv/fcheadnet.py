@@ -44,5 +44,5 @@ class FCHeadNet:
         headModel = layers.Flatten(name="flatten")(headModel)
         headModel = layers.Dense(D, activation="relu")(headModel)
         headModel = layers.Dropout(0.5)(headModel)
-        headModel = layers.Dense(classes, activation="softmax")(headModel)
+        headModel = layers.Dense(classes, activation="softmax", dtype="float32")(headModel)
         return headModel

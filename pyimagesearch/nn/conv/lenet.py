@@ -39,5 +39,5 @@ class LeNet:
         model.add(layers.Dense(500))
         model.add(layers.Activation("relu"))
         model.add(layers.Dense(classes))
-        model.add(layers.Activation("softmax"))
+        model.add(layers.Activation("softmax", dtype="float32"))
         return model

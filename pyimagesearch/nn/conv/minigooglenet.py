@@ -97,5 +97,5 @@ class MiniGoogLeNet:
 
         x = layers.Flatten()(x)
         x = layers.Dense(classes)(x)
-        x = layers.Activation("softmax")(x)
+        x = layers.Activation("softmax", dtype="float32")(x)
         return keras.Model(inputs, x, name="googlenet")

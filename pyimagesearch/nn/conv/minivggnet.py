@@ -42,5 +42,5 @@ class MiniVGGNet:
         model.add(layers.BatchNormalization())
         model.add(layers.Dropout(0.5))
         model.add(layers.Dense(classes))
-        model.add(layers.Activation("softmax"))
+        model.add(layers.Activation("softmax", dtype="float32"))
         return model

@@ -117,7 +117,7 @@ class ResNet:
 
         x = layers.Flatten()(x)
         x = layers.Dense(classes, kernel_regularizer=l2(reg))(x)
-        x = layers.Activation("softmax")(x)
+        x = layers.Activation("softmax", dtype="float32")(x)
         return keras.Model(inputs, x, name="resnet")
 
 

@@ -30,5 +30,5 @@ class ShallowNet:
         model.add(layers.Activation("relu"))
         model.add(layers.Flatten())
         model.add(layers.Dense(classes))
-        model.add(layers.Activation("softmax"))
+        model.add(layers.Activation("softmax", dtype="float32"))
         return model
