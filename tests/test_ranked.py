@@ -85,3 +85,14 @@ def test_evaluate_predictions_checks_class_names():
 
     with pytest.raises(ValueError, match="classNames must name each of the 3"):
         evaluate_predictions(np.zeros((2, 3)), [0, 1], ["a", "b"])
+
+
+@pytest.mark.parametrize("classes, levels", [(100, 50), (100, 3), (12, 1000)])
+def test_matches_brute_force_across_tie_densities(classes, levels):
+    # few labels ranking in the top 5 (many classes) and many (few classes), with and without ties
+    rng = np.random.default_rng(classes + levels)
+    preds = rng.integers(0, levels, (400, classes)).astype("float32")
+    labels = rng.integers(0, classes, 400)
+    result = rank_accuracy(preds, labels, ranks=(1, 3, 5))
+    for k in (1, 3, 5):
+        assert result[k] == pytest.approx(reference(preds, labels, k))

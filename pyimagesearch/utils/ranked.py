@@ -29,7 +29,7 @@ def rank_accuracy(preds, labels, ranks=(1, 5)):
     for k in ranks:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"ranks must hold positive integers, got {k!r}.")
-    position = _positions(preds, labels)
+    position = _positions(preds, labels, max(ranks, default=1))
     if len(labels) == 0:
         return {k: 0.0 for k in ranks}
     return {k: float(np.mean(position < k)) for k in ranks}
@@ -49,16 +49,22 @@ def rank5_accuracy(preds, labels):
     return accuracy[1], accuracy[5]
 
 
-def _positions(preds, labels):
-    """0-based rank of each row's true label (0 = highest score)."""
+def _positions(preds, labels, limit):
+    """0-based rank of each row's true label (0 = highest score), exact below `limit`."""
     true_scores = preds[np.arange(len(labels)), labels][:, np.newaxis]
     # summing a uint8 view of the mask is markedly faster than count_nonzero(axis=1)
     position = (preds > true_scores).view(np.uint8).sum(axis=1, dtype=np.int64)
-    equal = preds == true_scores
-    if np.count_nonzero(equal) > len(labels):  # some row has a tie with its label
-        tied = np.flatnonzero(equal.view(np.uint8).sum(axis=1) > 1)
-        higher_index = np.arange(preds.shape[1]) > labels[tied, np.newaxis]
-        position[tied] += np.count_nonzero(equal[tied] & higher_index, axis=1)
+    # a tie ranked ahead (higher class index) only matters while the label ranks below `limit`
+    rows = np.flatnonzero(position < limit)
+    if rows.size > len(labels) // 4:
+        equal = preds == true_scores
+        if np.count_nonzero(equal) == len(labels):
+            return position  # no score equals a row's true score but itself
+        rows = rows[equal[rows].view(np.uint8).sum(axis=1) > 1]
+    if rows.size:
+        tied = preds[rows] == true_scores[rows]
+        tied &= np.arange(preds.shape[1]) > labels[rows, np.newaxis]
+        position[rows] += tied.view(np.uint8).sum(axis=1, dtype=np.int64)
     return position
 
 
