@@ -126,7 +126,8 @@ def print_results(results):
     print()
     for label, key in (("plot", "plot"), ("history", "history"), ("checkpoints", "checkpoints"),
                        ("model", "model"), ("HDF5 files", "hdf5")):
-        print(f"  {label:<12} {results['paths'][key]}")
+        if os.path.exists(results["paths"][key]):  # no checkpoint before the first --checkpoint-every
+            print(f"  {label:<12} {results['paths'][key]}")
 
 
 def _paths(output):
