@@ -69,5 +69,27 @@ def main(argv=None):
         return 2
 
 
+def run_main(parser, run, argv=None):
+    """Runs a script's `run(args)` on the parsed command line, the examples' `main`.
+
+    Bad input (a `ValueError` or `FileNotFoundError`: a missing dataset, file
+    or download) ends the process with one line, `[ERROR] ...`, and exit
+    status 1, instead of a traceback.
+
+    Args:
+        parser: the script's `argparse.ArgumentParser`.
+        run: a function of the parsed arguments.
+        argv: arguments without the program name; `sys.argv[1:]` when None.
+
+    Returns:
+        What `run` returns.
+    """
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"[ERROR] {error}")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,16 +10,18 @@ Usage:
 """
 
 import argparse
-import sys
+
+from pyimagesearch.cli import run_main
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser(name="minivggnet_flowers17", description=__doc__):
+    """The book's switches; `name` sets the default model and plot file names."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("-d", "--dataset", required=True,
                         help="path to the input dataset ({class}/{image} folders)")
-    parser.add_argument("-m", "--model", default="minivggnet_flowers17.keras",
+    parser.add_argument("-m", "--model", default=f"{name}.keras",
                         help="path of the trained model to save (.keras)")
-    parser.add_argument("-p", "--plot", default="minivggnet_flowers17.png",
+    parser.add_argument("-p", "--plot", default=f"{name}.png",
                         help="path of the loss/accuracy plot")
     parser.add_argument("-e", "--epochs", type=int, default=100,
                         help="training epochs (default: 100)")
@@ -32,7 +34,8 @@ def build_parser():
     return parser
 
 
-def run(args):
+def run(args, aug=None, title="Training Loss and Accuracy (MiniVGGNet, Flowers-17)"):
+    """Trains and evaluates MiniVGGNet; training batches come from `aug.flow` when given."""
     import keras
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder
@@ -70,8 +73,14 @@ def run(args):
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     print("[INFO] training network...")
-    H = model.fit(trainX, trainY, validation_data=(testX, testY),
-                  batch_size=args.batch_size, epochs=args.epochs, verbose=1)
+    if aug is None:
+        H = model.fit(trainX, trainY, validation_data=(testX, testY),
+                      batch_size=args.batch_size, epochs=args.epochs, verbose=1)
+    else:
+        # the book's fit_generator(..., steps_per_epoch=len(trainX) // 32): in Keras 3
+        # model.fit takes the flow directly, one pass over trainX per epoch
+        H = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
+                      validation_data=(testX, testY), epochs=args.epochs, verbose=1)
 
     print("[INFO] evaluating network...")
     predictions = model.predict(testX, batch_size=args.batch_size)
@@ -79,17 +88,12 @@ def run(args):
 
     print("[INFO] serializing network...")
     model.save(args.model)
-    plot_history(H, args.plot, title="Training Loss and Accuracy (MiniVGGNet, Flowers-17)")
+    plot_history(H, args.plot, title=title)
     print(f"[INFO] model saved to {args.model}, plot saved to {args.plot}")
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except FileNotFoundError as error:
-        sys.exit(f"[ERROR] {error}")
+    run_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

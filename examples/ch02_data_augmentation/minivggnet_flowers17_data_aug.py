@@ -10,98 +10,31 @@ Usage:
     python minivggnet_flowers17_data_aug.py --dataset ../datasets/flowers17/images
 """
 
-import argparse
-import sys
+from minivggnet_flowers17 import build_parser as baseline_parser
+from minivggnet_flowers17 import run as train
+
+from pyimagesearch.cli import run_main
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-d", "--dataset", required=True,
-                        help="path to the input dataset ({class}/{image} folders)")
-    parser.add_argument("-m", "--model", default="minivggnet_flowers17_data_aug.keras",
-                        help="path of the trained model to save (.keras)")
-    parser.add_argument("-p", "--plot", default="minivggnet_flowers17_data_aug.png",
-                        help="path of the loss/accuracy plot")
-    parser.add_argument("-e", "--epochs", type=int, default=100,
-                        help="training epochs (default: 100)")
-    parser.add_argument("-b", "--batch-size", type=int, default=32,
-                        help="mini-batch size (default: 32)")
-    parser.add_argument("--learning-rate", type=float, default=0.05,
-                        help="SGD learning rate (default: 0.05)")
+    parser = baseline_parser("minivggnet_flowers17_data_aug", __doc__)
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the augmentation, for reproducible runs")
-    parser.add_argument("--image-size", type=int, default=64,
-                        help="side of the square network input (default: 64)")
     return parser
 
 
 def run(args):
-    import keras
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import LabelEncoder
-
     from pyimagesearch.augmentation import ImageAugmenter
-    from pyimagesearch.datasets import SimpleDatasetLoader, list_images
-    from pyimagesearch.nn.conv import MiniVGGNet
-    from pyimagesearch.preprocessing import AspectAwarePreprocessor, ImageToArrayPreprocessor
-    from pyimagesearch.utils import evaluate_predictions, plot_history
 
     # the image generator for data augmentation (the book's parameters)
     aug = ImageAugmenter(rotation_range=30, width_shift_range=0.1,
                          height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
                          horizontal_flip=True, fill_mode="nearest", seed=args.seed)
-
-    # grab the image paths; the class names are the folder names
-    print("[INFO] loading images...")
-    imagePaths = list_images(args.dataset)
-
-    # load the images, resize them preserving the aspect ratio, scale to [0, 1]
-    aap = AspectAwarePreprocessor(args.image_size, args.image_size)
-    iap = ImageToArrayPreprocessor()
-    sdl = SimpleDatasetLoader(preprocessors=[aap, iap])
-    (data, labels) = sdl.load(imagePaths, verbose=500)
-    data = data.astype("float32") / 255.0
-
-    # 75% training, 25% testing
-    (trainX, testX, trainY, testY) = train_test_split(
-        data, labels, test_size=0.25, random_state=42)
-
-    # one-hot labels (LabelEncoder + to_categorical also works with two classes)
-    le = LabelEncoder().fit(labels)
-    classNames = [str(name) for name in le.classes_]
-    trainY = keras.utils.to_categorical(le.transform(trainY), len(classNames))
-    testY = keras.utils.to_categorical(le.transform(testY), len(classNames))
-
-    print("[INFO] compiling model...")
-    opt = keras.optimizers.SGD(learning_rate=args.learning_rate)
-    model = MiniVGGNet.build(width=args.image_size, height=args.image_size, depth=3,
-                             classes=len(classNames))
-    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-
-    print("[INFO] training network...")
-    # the book's fit_generator(..., steps_per_epoch=len(trainX) // 32): in Keras 3
-    # model.fit takes the flow directly, one pass over trainX per epoch
-    H = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
-                  validation_data=(testX, testY), epochs=args.epochs, verbose=1)
-
-    print("[INFO] evaluating network...")
-    predictions = model.predict(testX, batch_size=args.batch_size)
-    evaluate_predictions(predictions, testY, classNames)
-
-    print("[INFO] serializing network...")
-    model.save(args.model)
-    plot_history(H, args.plot,
-                 title="Training Loss and Accuracy (MiniVGGNet, Flowers-17, augmented)")
-    print(f"[INFO] model saved to {args.model}, plot saved to {args.plot}")
+    train(args, aug=aug, title="Training Loss and Accuracy (MiniVGGNet, Flowers-17, augmented)")
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except FileNotFoundError as error:
-        sys.exit(f"[ERROR] {error}")
+    run_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

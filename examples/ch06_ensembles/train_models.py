@@ -16,7 +16,8 @@ Usage:
 """
 
 import argparse
-import sys
+
+from pyimagesearch.cli import run_main
 
 
 def build_parser():
@@ -105,12 +106,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"[ERROR] {error}")
+    run_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

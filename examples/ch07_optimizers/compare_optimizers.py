@@ -20,7 +20,8 @@ Usage:
 """
 
 import argparse
-import sys
+
+from pyimagesearch.cli import run_main
 
 # name -> (keras.optimizers class, keyword arguments, label); the learning
 # rates are Keras 2's defaults, the ones the book discusses
@@ -184,12 +185,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"[ERROR] {error}")
+    run_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ Usage:
 import argparse
 import sys
 
+from pyimagesearch.cli import run_main
+
 try:
     from config import dogs_vs_cats_config as config
 except ValueError as error:
@@ -58,12 +60,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"[ERROR] {error}")
+    run_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

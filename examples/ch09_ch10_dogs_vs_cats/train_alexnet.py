@@ -25,6 +25,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from distribute import add_gpu_arguments, configure  # noqa: E402
 
+from pyimagesearch.cli import run_main  # noqa: E402
+
 try:
     from config import dogs_vs_cats_config as config
 except ValueError as error:
@@ -114,12 +116,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"[ERROR] {error}")
+    run_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

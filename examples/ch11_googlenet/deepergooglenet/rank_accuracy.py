@@ -16,6 +16,8 @@ import argparse
 import os
 import sys
 
+from pyimagesearch.cli import run_main
+
 try:
     from config import tiny_imagenet_config as config
 except ValueError as error:
@@ -66,12 +68,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"[ERROR] {error}")
+    run_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":
