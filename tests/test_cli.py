@@ -39,3 +39,20 @@ def test_headless_cv2_imports_without_display():
         [sys.executable, "-c", "import cv2; print(cv2.__version__)"], capture_output=True, text=True, env=env, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_run_main_turns_bad_input_into_one_line(capsys):
+    import argparse
+
+    from pyimagesearch.cli import run_main
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--path")
+
+    def run(args):
+        raise FileNotFoundError(f"dataset {args.path!r} not found")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(parser, run, ["--path", "/nowhere"])
+    assert exit_info.value.code == "[ERROR] dataset '/nowhere' not found"
+    assert run_main(parser, lambda args: args.path, ["--path", "x"]) == "x"

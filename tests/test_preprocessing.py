@@ -199,3 +199,19 @@ def test_chaining_preserves_integer_until_float_step(image):
         image = p.preprocess(image)
     assert image.dtype == np.uint8
     assert ImageToArrayPreprocessor().preprocess(image).dtype == np.float32
+
+
+def test_apply_preprocessors_batch_path_and_per_image_path(image):
+    from pyimagesearch.preprocessing import apply_preprocessors
+
+    class BookOnly:  # the book's protocol: preprocess(image) only
+        def preprocess(self, one):
+            return one[::2, ::2]
+
+    batch = np.stack([image, image[::-1]])
+    mean = MeanPreprocessor(1, 2, 3)
+    batched = apply_preprocessors(batch, [mean, ImageToArrayPreprocessor("channels_first")])
+    assert batched.shape == (2, 3, 40, 60) and batched.dtype == np.float32
+    mixed = apply_preprocessors(batch, [BookOnly(), mean])
+    np.testing.assert_array_equal(mixed[1], mean.preprocess(image[::-1][::2, ::2]))
+    assert apply_preprocessors(batch, []) is not None and apply_preprocessors(batch, []).shape == batch.shape

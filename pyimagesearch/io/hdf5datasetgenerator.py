@@ -8,6 +8,8 @@ import h5py
 import keras
 import numpy as np
 
+from pyimagesearch.preprocessing.chain import apply_preprocessors
+
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):
     """Streams `(images, labels)` batches from a file written by `HDF5DatasetWriter`.
@@ -124,7 +126,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         stop = min(start + self.batchSize, self._start + self.numImages)
         images = self.db[self.dataKey][start:stop]
         labels = self._labels[start:stop]
-        images = self._preprocess(images)
+        images = apply_preprocessors(images, self.preprocessors)
         if self.aug is not None:
             images = self.aug.augment_batch(images)
         if self.binarize:
@@ -216,17 +218,3 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         if self.shuffle:
             return self._rng.permutation(len(self))
         return np.arange(len(self))
-
-    def _preprocess(self, images):
-        if not self.preprocessors:
-            return images
-        if all(callable(getattr(p, "preprocess_batch", None)) for p in self.preprocessors):
-            for p in self.preprocessors:
-                images = p.preprocess_batch(images)
-            return np.asarray(images)
-        processed = []
-        for image in images:
-            for p in self.preprocessors:
-                image = p.preprocess(image)
-            processed.append(image)
-        return np.array(processed)

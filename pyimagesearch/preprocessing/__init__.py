@@ -1,6 +1,7 @@
 """Image preprocessors: `preprocess(image)` for one image, `preprocess_batch(images)` for many."""
 
 from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
+from pyimagesearch.preprocessing.chain import apply_preprocessors
 from pyimagesearch.preprocessing.croppreprocessor import CropPreprocessor
 from pyimagesearch.preprocessing.imagetoarraypreprocessor import ImageToArrayPreprocessor
 from pyimagesearch.preprocessing.meanpreprocessor import MeanPreprocessor
@@ -14,4 +15,5 @@ __all__ = [
     "MeanPreprocessor",
     "PatchPreprocessor",
     "SimplePreprocessor",
+    "apply_preprocessors",
 ]

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from pyimagesearch.preprocessing.chain import apply_preprocessors
+
 
 def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=64, verbose=0):
     """Predicts every image as the mean prediction over its crops.
@@ -54,10 +56,7 @@ def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=6
 
         def __getitem__(self, index):
             chunk = images[index * self.per_batch:(index + 1) * self.per_batch]
-            crops = _crop(cropper, chunk)
-            for preprocessor in preprocessors:
-                crops = _apply(preprocessor, crops)
-            return (np.asarray(crops),)
+            return (apply_preprocessors(_crop(cropper, chunk), preprocessors),)
 
     predictions = np.asarray(model.predict(_Crops(), verbose=verbose))
     return predictions.reshape(len(images), crops_per_image, -1).mean(axis=1)
@@ -71,9 +70,3 @@ def _crop(cropper, images):
     else:
         crops = np.stack([np.asarray(cropper.preprocess(image)) for image in images])
     return crops.reshape((-1,) + crops.shape[2:])
-
-
-def _apply(preprocessor, crops):
-    if hasattr(preprocessor, "preprocess_batch"):
-        return np.asarray(preprocessor.preprocess_batch(crops))
-    return np.stack([np.asarray(preprocessor.preprocess(crop)) for crop in crops])
