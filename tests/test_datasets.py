@@ -131,3 +131,19 @@ def test_tiny_imagenet_metadata(tmp_path):
     (tmp_path / "empty.txt").write_text("\n")
     with pytest.raises(ValueError, match="no validation image"):
         read_val_annotations(tmp_path / "empty.txt", "val/images")
+
+
+def test_prepare_cifar10_scales_subtracts_mean_and_one_hots(tmp_path):
+    from datagen import write_cifar10_dir
+
+    from pyimagesearch.datasets import load_cifar10, prepare_cifar10
+
+    write_cifar10_dir(tmp_path / "cifar", per_batch=4, test_size=3)
+    (rawX, rawY), (rawTestX, _) = load_cifar10(tmp_path / "cifar")
+    (trainX, trainY), (testX, testY) = prepare_cifar10(tmp_path / "cifar")
+    assert trainX.dtype == np.float32 and trainX.max() <= 1.0
+    np.testing.assert_allclose(trainX, rawX / 255.0, rtol=1e-6)
+    assert trainY.shape == (20, 10) and (trainY.argmax(axis=1) == rawY).all()
+    (centredX, _), (centredTestX, _) = prepare_cifar10(tmp_path / "cifar", subtract_mean=True)
+    np.testing.assert_allclose(centredX.mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(centredTestX, rawTestX / 255.0 - (rawX / 255.0).mean(axis=0), atol=1e-5)

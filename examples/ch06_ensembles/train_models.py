@@ -45,13 +45,13 @@ def build_parser():
 def run(args):
     import os
 
-    from pyimagesearch.datasets import CIFAR10_LABELS, load_cifar10
+    from pyimagesearch.datasets import CIFAR10_LABELS, prepare_cifar10
 
     if args.num_models < 1 or args.epochs < 1:
         raise ValueError("--num-models and --epochs must be positive integers.")
 
     print("[INFO] loading CIFAR-10 data...")
-    ((trainX, trainY), (testX, testY)) = load_cifar10(args.cifar_dir)
+    ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir)
 
     # Keras and the networks only once the data is there (a missing folder fails fast)
     import keras
@@ -60,11 +60,7 @@ def run(args):
     from pyimagesearch.nn.conv import MiniVGGNet
     from pyimagesearch.utils import evaluate_predictions, plot_history
 
-    trainX = trainX.astype("float32") / 255.0
-    testX = testX.astype("float32") / 255.0
     labelNames = list(CIFAR10_LABELS)
-    trainY = keras.utils.to_categorical(trainY, len(labelNames))
-    testY = keras.utils.to_categorical(testY, len(labelNames))
 
     os.makedirs(args.output, exist_ok=True)
     os.makedirs(args.models, exist_ok=True)

@@ -96,7 +96,7 @@ def run(args):
     import os
     import time
 
-    from pyimagesearch.datasets import CIFAR10_LABELS, load_cifar10
+    from pyimagesearch.datasets import CIFAR10_LABELS, prepare_cifar10
 
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be positive integers.")
@@ -105,7 +105,7 @@ def run(args):
     optimizers = list(dict.fromkeys(args.optimizers))
 
     print("[INFO] loading CIFAR-10 data...")
-    ((trainX, trainY), (testX, testY)) = load_cifar10(args.cifar_dir)
+    ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir)
 
     # Keras and the network only once the data is there (a missing folder fails fast)
     import keras
@@ -114,10 +114,6 @@ def run(args):
 
     if args.subset is not None:
         (trainX, trainY) = (trainX[:args.subset], trainY[:args.subset])
-    trainX = trainX.astype("float32") / 255.0
-    testX = testX.astype("float32") / 255.0
-    trainY = keras.utils.to_categorical(trainY, len(CIFAR10_LABELS))
-    testY = keras.utils.to_categorical(testY, len(CIFAR10_LABELS))
     print(f"[INFO] {len(trainX)} training and {len(testX)} validation images")
 
     # one set of initial weights, shared by every run

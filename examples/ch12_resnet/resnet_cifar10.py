@@ -71,7 +71,7 @@ def build_parser():
 
 
 def run(args):
-    from pyimagesearch.datasets import CIFAR10_LABELS, load_cifar10
+    from pyimagesearch.datasets import CIFAR10_LABELS, prepare_cifar10
 
     if args.epochs < 1 or args.every < 1:
         raise ValueError("--epochs and --every must be positive integers.")
@@ -83,11 +83,10 @@ def run(args):
     if args.model is not None and not os.path.isfile(args.model):
         raise FileNotFoundError(f"checkpoint {args.model!r} not found.")
     print("[INFO] loading CIFAR-10 data...")
-    ((trainX, trainY), (testX, testY)) = load_cifar10(args.cifar_dir)
+    ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir, subtract_mean=True)
     dist = configure(args)
 
     import keras
-    import numpy as np
 
     from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
@@ -97,15 +96,7 @@ def run(args):
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 
-    # floats in [0, 1], then mean subtraction with the training set's mean image
-    trainX = trainX.astype("float32") / 255.0
-    testX = testX.astype("float32") / 255.0
-    mean = np.mean(trainX, axis=0)
-    trainX -= mean
-    testX -= mean
     labelNames = list(CIFAR10_LABELS)
-    trainY = keras.utils.to_categorical(trainY, len(labelNames))
-    testY = keras.utils.to_categorical(testY, len(labelNames))
 
     # the image generator for data augmentation
     aug = ImageAugmenter(width_shift_range=0.1, height_shift_range=0.1,

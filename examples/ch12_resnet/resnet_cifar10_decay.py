@@ -54,16 +54,15 @@ def build_parser():
 
 
 def run(args):
-    from pyimagesearch.datasets import CIFAR10_LABELS, load_cifar10
+    from pyimagesearch.datasets import CIFAR10_LABELS, prepare_cifar10
 
     if args.epochs < 1:
         raise ValueError("--epochs must be a positive integer.")
     print("[INFO] loading CIFAR-10 data...")
-    ((trainX, trainY), (testX, testY)) = load_cifar10(args.cifar_dir)
+    ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir, subtract_mean=True)
     dist = configure(args)
 
     import keras
-    import numpy as np
 
     from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.callbacks import TrainingMonitor
@@ -73,15 +72,7 @@ def run(args):
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 
-    # floats in [0, 1], then mean subtraction with the training set's mean image
-    trainX = trainX.astype("float32") / 255.0
-    testX = testX.astype("float32") / 255.0
-    mean = np.mean(trainX, axis=0)
-    trainX -= mean
-    testX -= mean
     labelNames = list(CIFAR10_LABELS)
-    trainY = keras.utils.to_categorical(trainY, len(labelNames))
-    testY = keras.utils.to_categorical(testY, len(labelNames))
 
     # the image generator for data augmentation
     aug = ImageAugmenter(width_shift_range=0.1, height_shift_range=0.1,

@@ -1,6 +1,6 @@
 """Datasets: SimpleDatasetLoader, image listing, label-from-path helpers, CIFAR-10, Tiny ImageNet metadata, the demo digits."""
 
-from pyimagesearch.datasets.cifar10 import CIFAR10_LABELS, load_cifar10
+from pyimagesearch.datasets.cifar10 import CIFAR10_LABELS, load_cifar10, prepare_cifar10
 from pyimagesearch.datasets.digits import write_digits_dataset
 from pyimagesearch.datasets.paths import (
     IMAGE_EXTENSIONS,
@@ -19,6 +19,7 @@ __all__ = [
     "label_from_prefix",
     "list_images",
     "load_cifar10",
+    "prepare_cifar10",
     "read_val_annotations",
     "read_wnids",
     "readable_names",

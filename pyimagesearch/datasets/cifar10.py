@@ -57,3 +57,28 @@ def _read_batch(folder, name):
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), np.asarray(batch[b"labels"], dtype=np.int64)
+
+
+def prepare_cifar10(cifar_dir=None, subtract_mean=False):
+    """CIFAR-10 as the book's scripts feed it to a network.
+
+    Images become float32 in [0, 1] (chapters 6 and 7) and, with
+    `subtract_mean`, minus the training set's mean image (chapters 11 and 12);
+    labels become one-hot float32 rows.
+
+    Args:
+        cifar_dir: see `load_cifar10`.
+        subtract_mean: subtract the training images' mean image from both splits.
+
+    Returns:
+        `((trainX, trainY), (testX, testY))`.
+    """
+    (trainX, trainY), (testX, testY) = load_cifar10(cifar_dir)
+    trainX = trainX.astype("float32") / 255.0
+    testX = testX.astype("float32") / 255.0
+    if subtract_mean:
+        mean = trainX.mean(axis=0)
+        trainX -= mean
+        testX -= mean
+    classes = np.eye(len(CIFAR10_LABELS), dtype="float32")
+    return (trainX, classes[trainY]), (testX, classes[testY])

@@ -7,8 +7,6 @@ socket errors; here it becomes one sentence naming the file to supply instead.
 import os
 import re
 
-import keras
-
 # registry name -> keras.applications constructor name
 APPLICATIONS = {
     "vgg16": "VGG16",
@@ -51,13 +49,15 @@ def build_application(name, include_top=True, weights="imagenet", input_shape=No
         raise ValueError(
             f"Unknown network name={name!r}; expected one of {sorted(APPLICATIONS)}."
         )
-    constructor = getattr(keras.applications, APPLICATIONS[key])
     if weights is None or str(weights).lower() == "none":
         weights = None
     elif weights != "imagenet":
         weights = os.fspath(weights)
         if not os.path.isfile(weights):
             raise FileNotFoundError(f"weights file not found: {weights!r}")
+    import keras  # after the checks, so that bad arguments fail without loading a backend
+
+    constructor = getattr(keras.applications, APPLICATIONS[key])
     try:
         return constructor(
             include_top=include_top, weights=weights, input_shape=input_shape, **kwargs
