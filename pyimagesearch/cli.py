@@ -63,9 +63,8 @@ def main(argv=None):
         return 0
     try:
         return args._run(args) or 0
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"pyimagesearch {args.command}: error: {message}", file=sys.stderr)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"pyimagesearch {args.command}: error: {error}", file=sys.stderr)
         return 2
 
 
