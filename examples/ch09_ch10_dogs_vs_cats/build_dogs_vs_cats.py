@@ -16,7 +16,6 @@ Usage:
 """
 
 import argparse
-import os
 import sys
 
 from pyimagesearch.cli import run_main

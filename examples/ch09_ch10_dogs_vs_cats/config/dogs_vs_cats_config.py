@@ -15,20 +15,11 @@ The HDF5 file names (train.hdf5, val.hdf5, test.hdf5) are those the builder writ
 """
 
 import os
+import sys
 
-
-def _env_int(name, default):
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise ValueError(f"environment variable {name} must be a positive integer, got {value!r}.")
-    return number
-
+# the examples/ folder, for settings.py (the environment-variable parsing)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from settings import env_int  # noqa: E402
 
 DATASET_ROOT = os.environ.get("DOGS_VS_CATS_ROOT", os.path.join("..", "datasets", "kaggle_dogs_vs_cats"))
 
@@ -37,12 +28,12 @@ IMAGES_PATH = os.path.join(DATASET_ROOT, "train")
 
 # the number of classes, and the validation and test images taken from the training data
 NUM_CLASSES = 2
-NUM_VAL_IMAGES = _env_int("DOGS_VS_CATS_VAL_PER_CLASS", 1250) * NUM_CLASSES
-NUM_TEST_IMAGES = _env_int("DOGS_VS_CATS_TEST_PER_CLASS", 1250) * NUM_CLASSES
+NUM_VAL_IMAGES = env_int("DOGS_VS_CATS_VAL_PER_CLASS", 1250) * NUM_CLASSES
+NUM_TEST_IMAGES = env_int("DOGS_VS_CATS_TEST_PER_CLASS", 1250) * NUM_CLASSES
 
 # stored image size (aspect-aware resize) and network input size (random patches / crops)
-IMAGE_SIZE = _env_int("DOGS_VS_CATS_IMAGE_SIZE", 256)
-CROP_SIZE = _env_int("DOGS_VS_CATS_CROP_SIZE", 227)
+IMAGE_SIZE = env_int("DOGS_VS_CATS_IMAGE_SIZE", 256)
+CROP_SIZE = env_int("DOGS_VS_CATS_CROP_SIZE", 227)
 
 # the HDF5 datasets and the RGB means of the training set, side by side
 HDF5_PATH = os.environ.get("DOGS_VS_CATS_HDF5", os.path.join(DATASET_ROOT, "hdf5"))

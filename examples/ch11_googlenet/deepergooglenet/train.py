@@ -30,6 +30,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from distribute import add_gpu_arguments, configure  # noqa: E402
+from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,  # noqa: E402
+                                 build_generators, fit_resumable, load_resumed, resume_start)
 
 from pyimagesearch.cli import run_main  # noqa: E402
 
@@ -43,76 +45,30 @@ INIT_LR = 1e-3
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-c", "--checkpoints", default=config.CHECKPOINTS_PATH,
-                        help=f"folder of the checkpoints (default: {config.CHECKPOINTS_PATH})")
-    parser.add_argument("-m", "--model", default=None,
-                        help="checkpoint to resume training from (default: a new network)")
-    parser.add_argument("-s", "--start-epoch", type=int, default=None,
-                        help="epoch the checkpoint was saved at (default: read from its "
-                             "name, epoch_N.keras; 0 for a new network)")
-    parser.add_argument("--lr", type=float, default=None,
-                        help=f"learning rate: of a new network (default: {INIT_LR}) or the new "
-                             "rate of a resumed one (default: the checkpoint's)")
-    parser.add_argument("-e", "--epochs", type=int, default=10,
-                        help="epochs to train in this run (default: 10)")
-    parser.add_argument("-b", "--batch-size", type=int, default=64,
-                        help="mini-batch size per replica (default: 64)")
+    add_resume_arguments(parser, config.CHECKPOINTS_PATH, INIT_LR)
     parser.add_argument("--every", type=int, default=5,
                         help="save a checkpoint every this many epochs (default: 5)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="threads preparing batches (default: 1)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed of the weights, batch order and augmentation")
+    add_worker_arguments(parser)
     add_gpu_arguments(parser)
     return parser
 
 
 def run(args):
-    if args.epochs < 1 or args.every < 1:
-        raise ValueError("--epochs and --every must be positive integers.")
-    if args.lr is not None and not args.lr > 0:
-        raise ValueError(f"--lr must be a positive number, got {args.lr}.")
-    from pyimagesearch.utils import resume_epoch
-
-    startAt = resume_epoch(args.model, args.start_epoch)
-    for path in (config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path!r} not found: run build_tiny_imagenet.py first.")
-    if args.model is not None and not os.path.isfile(args.model):
-        raise FileNotFoundError(f"checkpoint {args.model!r} not found.")
+    startAt = resume_start(args, config)
     dist = configure(args)
 
     import keras
 
-    from pyimagesearch.augmentation import ImageAugmenter
-    from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
-    from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.nn.conv import DeeperGoogLeNet
-    from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
-                                             SimplePreprocessor)
-    from pyimagesearch.utils import load_checkpoint
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 
-    # the training image generator for data augmentation
-    aug = ImageAugmenter(rotation_range=18, zoom_range=0.15, width_shift_range=0.2,
-                         height_shift_range=0.2, shear_range=0.15, horizontal_flip=True,
-                         fill_mode="nearest", seed=args.seed)
-
-    # the RGB means of the training set, and the image preprocessors
+    # the augmented training batches and the validation batches: resized to
+    # IMAGE_SIZE, mean-subtracted (the training set's RGB means)
     size = config.IMAGE_SIZE
-    sp = SimplePreprocessor(size, size)
-    mp = MeanPreprocessor.from_json(config.DATASET_MEAN)
-    iap = ImageToArrayPreprocessor()
-
-    # the training and validation dataset generators
-    trainGen = HDF5DatasetGenerator(config.TRAIN_HDF5, dist.batch_size, aug=aug,
-                                    preprocessors=[sp, mp, iap], classes=config.NUM_CLASSES,
-                                    shuffle=True, seed=args.seed, workers=args.workers,
-                                    max_queue_size=2 * args.workers + 8)
-    valGen = HDF5DatasetGenerator(config.VAL_HDF5, dist.batch_size, preprocessors=[sp, mp, iap],
-                                  classes=config.NUM_CLASSES, workers=args.workers)
+    (trainGen, valGen) = build_generators(config, dist.batch_size, seed=args.seed,
+                                          workers=args.workers)
 
     with dist.scope():
         if args.model is None:
@@ -126,25 +82,11 @@ def run(args):
             print(f"[INFO] learning rate: {args.lr or INIT_LR:.6g}")
         else:
             # the checkpoint, with its optimizer state, and optionally a new learning rate
-            print(f"[INFO] loading {args.model} (epoch {startAt})...")
-            model = load_checkpoint(args.model, learning_rate=args.lr)
-            rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-            print(f"[INFO] learning rate: {rate:.6g}")
+            model = load_resumed(args.model, startAt, learning_rate=args.lr)
 
-    # checkpoints every --every epochs and the babysitter, both resuming at startAt
-    callbacks = [
-        EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt, saveLast=True),
-        TrainingMonitor(config.FIG_PATH, jsonPath=config.JSON_PATH, startAt=startAt),
-    ]
-
-    print(f"[INFO] training epochs {startAt + 1} to {startAt + args.epochs}...")
-    model.fit(trainGen, validation_data=valGen, initial_epoch=startAt,
-              epochs=startAt + args.epochs, callbacks=callbacks, verbose=2)
-
-    last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
-    trainGen.close()
-    valGen.close()
-    print(f"[INFO] last checkpoint {last}, plot {config.FIG_PATH}, history {config.JSON_PATH}")
+    # checkpoints every --every epochs (and the last) and the babysitter, both
+    # resuming at startAt
+    fit_resumable(model, trainGen, valGen, args, startAt, config)
 
 
 def main(argv=None):

@@ -17,7 +17,10 @@ import argparse
 import os
 import sys
 
-from pyimagesearch.cli import run_main
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tinyimagenet_common import evaluate_test_split  # noqa: E402
+
+from pyimagesearch.cli import run_main  # noqa: E402
 
 try:
     from config import tiny_imagenet_config as config
@@ -35,38 +38,10 @@ def build_parser():
 
 
 def run(args):
-    for path in (config.TEST_HDF5, config.DATASET_MEAN):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path!r} not found: run chapter 11's "
-                                    "deepergooglenet/build_tiny_imagenet.py first.")
-    if not os.path.isfile(args.model):
-        raise FileNotFoundError(f"model {args.model!r} not found.")
-
-    from pyimagesearch.datasets import readable_names
-    from pyimagesearch.io import HDF5DatasetGenerator
-    from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
-                                             SimplePreprocessor)
-    from pyimagesearch.utils import evaluate_predictions, load_checkpoint
-
-    # the RGB means of the training set, and the image preprocessors
-    size = config.IMAGE_SIZE
-    sp = SimplePreprocessor(size, size)
-    mp = MeanPreprocessor.from_json(config.DATASET_MEAN)
-    iap = ImageToArrayPreprocessor()
-
-    print("[INFO] loading model...")
-    model = load_checkpoint(args.model)
-
-    print("[INFO] predicting on test data...")
-    with HDF5DatasetGenerator(config.TEST_HDF5, args.batch_size, preprocessors=[sp, mp, iap],
-                              classes=config.NUM_CLASSES) as testGen:
-        wnids = [name.decode() if isinstance(name, bytes) else str(name)
-                 for name in testGen.db["label_names"][:]]
-        labels = testGen.db["labels"][:]
-        predictions = model.predict(testGen, verbose=1)
-    if not os.path.isfile(config.WORD_LABELS):
-        print(f"[INFO] {config.WORD_LABELS} not found: classes are shown by their WordNet ids")
-    evaluate_predictions(predictions, labels, readable_names(wnids, config.WORD_LABELS))
+    # the test split resized and mean-subtracted as in training, predicted by the model,
+    # scored with rank-1 and rank-5, and the report by WordNet names
+    evaluate_test_split(config, args.model, args.batch_size,
+                        builder="chapter 11's deepergooglenet/build_tiny_imagenet.py")
 
 
 def main(argv=None):

@@ -26,6 +26,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from distribute import add_gpu_arguments, configure  # noqa: E402
+from tinyimagenet_common import add_worker_arguments, build_generators, require_files  # noqa: E402
 
 from pyimagesearch.cli import run_main  # noqa: E402
 
@@ -51,10 +52,7 @@ def build_parser():
                         help="residual modules per stage (default: 3 4 6)")
     parser.add_argument("--filters", type=int, nargs="+", default=[64, 128, 256, 512],
                         help="filters of the stem and of each stage (default: 64 128 256 512)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="threads preparing batches (default: 1)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed of the weights, batch order and augmentation")
+    add_worker_arguments(parser)
     add_gpu_arguments(parser)
     return parser
 
@@ -62,43 +60,24 @@ def build_parser():
 def run(args):
     if args.epochs < 1:
         raise ValueError("--epochs must be a positive integer.")
-    for path in (config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path!r} not found: run chapter 11's "
-                                    "deepergooglenet/build_tiny_imagenet.py first.")
+    require_files((config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN),
+                  builder="chapter 11's deepergooglenet/build_tiny_imagenet.py")
     dist = configure(args)
 
     import keras
 
-    from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.callbacks import TrainingMonitor
-    from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.nn.conv import ResNet
-    from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
-                                             SimplePreprocessor)
     from pyimagesearch.utils import PolynomialDecay
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 
-    # the training image generator for data augmentation
-    aug = ImageAugmenter(rotation_range=18, zoom_range=0.15, width_shift_range=0.2,
-                         height_shift_range=0.2, shear_range=0.15, horizontal_flip=True,
-                         fill_mode="nearest", seed=args.seed)
-
-    # the RGB means of the training set, and the image preprocessors
+    # the augmented training batches and the validation batches: resized to
+    # IMAGE_SIZE, mean-subtracted (the training set's RGB means)
     size = config.IMAGE_SIZE
-    sp = SimplePreprocessor(size, size)
-    mp = MeanPreprocessor.from_json(config.DATASET_MEAN)
-    iap = ImageToArrayPreprocessor()
-
-    # the training and validation dataset generators
-    trainGen = HDF5DatasetGenerator(config.TRAIN_HDF5, dist.batch_size, aug=aug,
-                                    preprocessors=[sp, mp, iap], classes=config.NUM_CLASSES,
-                                    shuffle=True, seed=args.seed, workers=args.workers,
-                                    max_queue_size=2 * args.workers + 8)
-    valGen = HDF5DatasetGenerator(config.VAL_HDF5, dist.batch_size, preprocessors=[sp, mp, iap],
-                                  classes=config.NUM_CLASSES, workers=args.workers)
+    (trainGen, valGen) = build_generators(config, dist.batch_size, seed=args.seed,
+                                          workers=args.workers)
 
     # the learning-rate schedule and the babysitter (after the schedule, so that the
     # history records each epoch's learning rate)

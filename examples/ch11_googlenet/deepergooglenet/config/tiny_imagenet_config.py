@@ -14,20 +14,12 @@ The HDF5 file names (train.hdf5, val.hdf5, test.hdf5) are those the builder writ
 """
 
 import os
+import sys
 
-
-def _env_int(name, default):
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise ValueError(f"environment variable {name} must be a positive integer, got {value!r}.")
-    return number
-
+# the examples/ folder, for settings.py (the environment-variable parsing)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))))
+from settings import env_int  # noqa: E402
 
 DATASET_ROOT = os.environ.get("TINY_IMAGENET_ROOT", os.path.join("..", "datasets", "tiny-imagenet-200"))
 
@@ -39,11 +31,11 @@ WORDNET_IDS = os.path.join(DATASET_ROOT, "wnids.txt")
 WORD_LABELS = os.path.join(DATASET_ROOT, "words.txt")
 
 # the number of classes, and the test images taken (stratified) from the training data
-NUM_CLASSES = _env_int("TINY_IMAGENET_NUM_CLASSES", 200)
-NUM_TEST_IMAGES = _env_int("TINY_IMAGENET_TEST_PER_CLASS", 50) * NUM_CLASSES
+NUM_CLASSES = env_int("TINY_IMAGENET_NUM_CLASSES", 200)
+NUM_TEST_IMAGES = env_int("TINY_IMAGENET_TEST_PER_CLASS", 50) * NUM_CLASSES
 
 # stored image size, also the network's input size
-IMAGE_SIZE = _env_int("TINY_IMAGENET_IMAGE_SIZE", 64)
+IMAGE_SIZE = env_int("TINY_IMAGENET_IMAGE_SIZE", 64)
 
 # the HDF5 datasets and the RGB means of the training set, side by side
 HDF5_PATH = os.environ.get("TINY_IMAGENET_HDF5", os.path.join(DATASET_ROOT, "hdf5"))

@@ -12,50 +12,45 @@ Instead of editing the paths, set them in the environment:
 
 The HDF5 files are those chapter 11's deepergooglenet/build_tiny_imagenet.py writes
 (train.hdf5, val.hdf5, test.hdf5 and the means): build them once for both chapters.
+The dataset settings are therefore chapter 11's config's, loaded from its file;
+only the outputs below are this project's own.
 """
 
+import importlib.util
 import os
 
-
-def _env_int(name, default):
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise ValueError(f"environment variable {name} must be a positive integer, got {value!r}.")
-    return number
-
-
-DATASET_ROOT = os.environ.get("TINY_IMAGENET_ROOT", os.path.join("..", "datasets", "tiny-imagenet-200"))
+# chapter 11's config (deepergooglenet/config/tiny_imagenet_config.py): the dataset,
+# its HDF5 files and means, read from the same environment variables
+_CH11_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+    "ch11_googlenet", "deepergooglenet", "config", "tiny_imagenet_config.py")
+_spec = importlib.util.spec_from_file_location("ch11_tiny_imagenet_config", _CH11_CONFIG)
+_ch11 = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_ch11)
 
 # the training and validation images, the validation labels, and the class names
-TRAIN_IMAGES = os.path.join(DATASET_ROOT, "train")
-VAL_IMAGES = os.path.join(DATASET_ROOT, "val", "images")
-VAL_MAPPINGS = os.path.join(DATASET_ROOT, "val", "val_annotations.txt")
-WORDNET_IDS = os.path.join(DATASET_ROOT, "wnids.txt")
-WORD_LABELS = os.path.join(DATASET_ROOT, "words.txt")
+DATASET_ROOT = _ch11.DATASET_ROOT
+TRAIN_IMAGES = _ch11.TRAIN_IMAGES
+VAL_IMAGES = _ch11.VAL_IMAGES
+VAL_MAPPINGS = _ch11.VAL_MAPPINGS
+WORDNET_IDS = _ch11.WORDNET_IDS
+WORD_LABELS = _ch11.WORD_LABELS
 
-# the number of classes, and the test images taken (stratified) from the training data
-NUM_CLASSES = _env_int("TINY_IMAGENET_NUM_CLASSES", 200)
-NUM_TEST_IMAGES = _env_int("TINY_IMAGENET_TEST_PER_CLASS", 50) * NUM_CLASSES
+# the number of classes, the test images taken from the training data, the image size
+NUM_CLASSES = _ch11.NUM_CLASSES
+NUM_TEST_IMAGES = _ch11.NUM_TEST_IMAGES
+IMAGE_SIZE = _ch11.IMAGE_SIZE
 
-# stored image size, also the network's input size
-IMAGE_SIZE = _env_int("TINY_IMAGENET_IMAGE_SIZE", 64)
-
-# the HDF5 datasets and the RGB means of the training set, side by side
-HDF5_PATH = os.environ.get("TINY_IMAGENET_HDF5", os.path.join(DATASET_ROOT, "hdf5"))
-TRAIN_HDF5 = os.path.join(HDF5_PATH, "train.hdf5")
-VAL_HDF5 = os.path.join(HDF5_PATH, "val.hdf5")
-TEST_HDF5 = os.path.join(HDF5_PATH, "test.hdf5")
-DATASET_MEAN = os.path.join(HDF5_PATH, "tiny-image-net-200-mean.json")
+# the HDF5 datasets and the RGB means of the training set
+HDF5_PATH = _ch11.HDF5_PATH
+TRAIN_HDF5 = _ch11.TRAIN_HDF5
+VAL_HDF5 = _ch11.VAL_HDF5
+TEST_HDF5 = _ch11.TEST_HDF5
+DATASET_MEAN = _ch11.DATASET_MEAN
 
 # outputs: the checkpoints (train.py), the model of train_decay.py (evaluated by
 # rank_accuracy.py), the training plot and history of each
-OUTPUT_PATH = os.environ.get("TINY_IMAGENET_OUTPUT", "output")
+OUTPUT_PATH = _ch11.OUTPUT_PATH
 CHECKPOINTS_PATH = os.path.join(OUTPUT_PATH, "resnet_checkpoints")
 MODEL_PATH = os.path.join(OUTPUT_PATH, "resnet_tinyimagenet.keras")
 FIG_PATH = os.path.join(OUTPUT_PATH, "resnet_tinyimagenet.png")

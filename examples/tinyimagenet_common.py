@@ -1,0 +1,178 @@
+"""The steps that chapter 11's and chapter 12's Tiny ImageNet scripts share.
+
+DeeperGoogLeNet (ch11_googlenet/deepergooglenet/) and ResNet
+(ch12_resnet/resnet_tinyimagenet/) train on the same HDF5 files with the same
+preprocessing and augmentation, resume the same way ("ctrl + c" method) and are
+scored the same way; each script keeps its own network, optimizer and schedule.
+`config` is the script's `config/tiny_imagenet_config.py` module. A script
+imports this module as it imports `distribute.py`:
+
+```python
+sys.path.insert(0, EXAMPLES_FOLDER)
+from tinyimagenet_common import build_generators, require_files
+```
+
+Keras and the library are imported inside the functions, so that `--help` and
+the checks of missing files stay fast.
+"""
+
+import os
+
+
+def require_files(paths, builder="build_tiny_imagenet.py"):
+    """Raises FileNotFoundError, naming the script that builds it, for the first missing path."""
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path!r} not found: run {builder} first.")
+
+
+def add_worker_arguments(parser):
+    """Adds `--workers` and `--seed` to a training script's parser."""
+    parser.add_argument("--workers", type=int, default=1,
+                        help="threads preparing batches (default: 1)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the weights, batch order and augmentation")
+    return parser
+
+
+def add_resume_arguments(parser, checkpoints, init_lr):
+    """Adds the "ctrl + c" switches: -c/--checkpoints, -m/--model, -s/--start-epoch, --lr,
+    -e/--epochs and -b/--batch-size."""
+    parser.add_argument("-c", "--checkpoints", default=checkpoints,
+                        help=f"folder of the checkpoints (default: {checkpoints})")
+    parser.add_argument("-m", "--model", default=None,
+                        help="checkpoint to resume training from (default: a new network)")
+    parser.add_argument("-s", "--start-epoch", type=int, default=None,
+                        help="epoch the checkpoint was saved at (default: read from its "
+                             "name, epoch_N.keras; 0 for a new network)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"learning rate: of a new network (default: {init_lr}) or the new "
+                             "rate of a resumed one (default: the checkpoint's)")
+    parser.add_argument("-e", "--epochs", type=int, default=10,
+                        help="epochs to train in this run (default: 10)")
+    parser.add_argument("-b", "--batch-size", type=int, default=64,
+                        help="mini-batch size per replica (default: 64)")
+    return parser
+
+
+def resume_start(args, config, builder="build_tiny_imagenet.py"):
+    """Checks the "ctrl + c" switches and files; returns the epoch to start at.
+
+    Raises:
+        ValueError: a non-positive --epochs, --every or --lr.
+        FileNotFoundError: a missing HDF5 file, means file or checkpoint.
+    """
+    if args.epochs < 1 or args.every < 1:
+        raise ValueError("--epochs and --every must be positive integers.")
+    if args.lr is not None and not args.lr > 0:
+        raise ValueError(f"--lr must be a positive number, got {args.lr}.")
+    from pyimagesearch.utils import resume_epoch
+
+    startAt = resume_epoch(args.model, args.start_epoch)
+    require_files((config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN), builder)
+    if args.model is not None and not os.path.isfile(args.model):
+        raise FileNotFoundError(f"checkpoint {args.model!r} not found.")
+    return startAt
+
+
+def preprocessors(config):
+    """The image preprocessors: resize to IMAGE_SIZE, subtract the training set's RGB
+    means, and convert to an array."""
+    from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
+                                             SimplePreprocessor)
+
+    size = config.IMAGE_SIZE
+    sp = SimplePreprocessor(size, size)
+    mp = MeanPreprocessor.from_json(config.DATASET_MEAN)
+    iap = ImageToArrayPreprocessor()
+    return [sp, mp, iap]
+
+
+def build_generators(config, batch_size, seed=None, workers=1):
+    """The training generator (augmented: rotation 18, zoom 0.15, shifts 0.2, shear
+    0.15, horizontal flips; shuffled) and the validation generator.
+
+    Returns:
+        (trainGen, valGen), two `HDF5DatasetGenerator`s; close both after training.
+    """
+    from pyimagesearch.augmentation import ImageAugmenter
+    from pyimagesearch.io import HDF5DatasetGenerator
+
+    # the training image generator for data augmentation
+    aug = ImageAugmenter(rotation_range=18, zoom_range=0.15, width_shift_range=0.2,
+                         height_shift_range=0.2, shear_range=0.15, horizontal_flip=True,
+                         fill_mode="nearest", seed=seed)
+
+    # the training and validation dataset generators
+    steps = preprocessors(config)
+    trainGen = HDF5DatasetGenerator(config.TRAIN_HDF5, batch_size, aug=aug,
+                                    preprocessors=steps, classes=config.NUM_CLASSES,
+                                    shuffle=True, seed=seed, workers=workers,
+                                    max_queue_size=2 * workers + 8)
+    valGen = HDF5DatasetGenerator(config.VAL_HDF5, batch_size, preprocessors=steps,
+                                  classes=config.NUM_CLASSES, workers=workers)
+    return trainGen, valGen
+
+
+def load_resumed(path, startAt, learning_rate=None):
+    """The checkpoint at `path`, with its optimizer state, and optionally a new learning rate."""
+    import keras
+
+    from pyimagesearch.utils import load_checkpoint
+
+    print(f"[INFO] loading {path} (epoch {startAt})...")
+    model = load_checkpoint(path, learning_rate=learning_rate)
+    rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    print(f"[INFO] learning rate: {rate:.6g}")
+    return model
+
+
+def fit_resumable(model, trainGen, valGen, args, startAt, config):
+    """Trains epochs startAt + 1 to startAt + --epochs, checkpointing every --every
+    epochs (and the last) and writing the plot and history at FIG_PATH and JSON_PATH;
+    closes the generators."""
+    from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
+
+    # checkpoints every --every epochs and the babysitter, both resuming at startAt
+    callbacks = [
+        EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt, saveLast=True),
+        TrainingMonitor(config.FIG_PATH, jsonPath=config.JSON_PATH, startAt=startAt),
+    ]
+
+    print(f"[INFO] training epochs {startAt + 1} to {startAt + args.epochs}...")
+    model.fit(trainGen, validation_data=valGen, initial_epoch=startAt,
+              epochs=startAt + args.epochs, callbacks=callbacks, verbose=2)
+
+    last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
+    trainGen.close()
+    valGen.close()
+    print(f"[INFO] last checkpoint {last}, plot {config.FIG_PATH}, history {config.JSON_PATH}")
+
+
+def evaluate_test_split(config, model_path, batch_size, builder="build_tiny_imagenet.py"):
+    """Rank-1 and rank-5 accuracy and the classification report of a model on TEST_HDF5,
+    each class named by its WordNet name from WORD_LABELS (by its id if absent)."""
+    require_files((config.TEST_HDF5, config.DATASET_MEAN), builder)
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(f"model {model_path!r} not found.")
+
+    from pyimagesearch.datasets import readable_names
+    from pyimagesearch.io import HDF5DatasetGenerator
+    from pyimagesearch.utils import evaluate_predictions, load_checkpoint
+
+    # the RGB means of the training set, and the image preprocessors
+    steps = preprocessors(config)
+
+    print("[INFO] loading model...")
+    model = load_checkpoint(model_path)
+
+    print("[INFO] predicting on test data...")
+    with HDF5DatasetGenerator(config.TEST_HDF5, batch_size, preprocessors=steps,
+                              classes=config.NUM_CLASSES) as testGen:
+        wnids = [name.decode() if isinstance(name, bytes) else str(name)
+                 for name in testGen.db["label_names"][:]]
+        labels = testGen.db["labels"][:]
+        predictions = model.predict(testGen, verbose=1)
+    if not os.path.isfile(config.WORD_LABELS):
+        print(f"[INFO] {config.WORD_LABELS} not found: classes are shown by their WordNet ids")
+    evaluate_predictions(predictions, labels, readable_names(wnids, config.WORD_LABELS))
