@@ -1,9 +1,12 @@
-"""Small synthetic datasets in the real on-disk layouts, for the tests."""
+"""Small synthetic datasets in the real on-disk layouts, and checks of the scripts' outputs, for the tests."""
 
+import json
 import os
 import pickle
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -142,3 +145,47 @@ def write_tiny_imagenet(root, wnids=("n01443537", "n01629819", "n01641577", "n01
     for i in range(2):
         cv2.imwrite(str(test_images / f"test_{i}.JPEG"), class_image(rng, i % len(wnids), size))
     return {"root": root, "words": words, "val": val}
+
+
+def percentages(stdout, name):
+    """Values of every `... {name}: X%` line, in [0, 100]."""
+    values = [float(v) for v in re.findall(rf"{re.escape(name)}: (\d+\.\d+)%", stdout)]
+    assert all(0.0 <= v <= 100.0 for v in values), values
+    return values
+
+
+def keras_config(path):
+    """The `config.json` of a `.keras` archive (no Keras import needed)."""
+    assert zipfile.is_zipfile(path), f"{path} is not a .keras archive"
+    with zipfile.ZipFile(path) as archive:
+        return json.load(archive.open("config.json"))
+
+
+def output_units(config):
+    """Units of the model's last Dense layer (its number of classes)."""
+    dense = [layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense"]
+    return dense[-1]["config"]["units"]
+
+
+def assert_png(path):
+    image = cv2.imread(str(path))
+    assert image is not None and image.size > 0, f"{path} is not a readable image"
+    return image
+
+
+def assert_one_line_error(result, *fragments):
+    """A failed run that ends with one `[ERROR] ...` sentence and no traceback."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("[ERROR] "), result.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in last, last
+    return last
+
+
+def assert_report(stdout, names):
+    """A scikit-learn classification report with a row for every class name."""
+    assert "precision" in stdout and "recall" in stdout
+    for name in names:
+        assert re.search(rf"^\s*{re.escape(name)}\s+\d", stdout, re.MULTILINE), f"no report row for {name}"

@@ -11,13 +11,13 @@ import csv
 import importlib.util
 import json
 import re
-import zipfile
 
 import cv2
 import h5py
 import numpy as np
 import pytest
-from datagen import EXAMPLES, run_script, write_cifar10_dir, write_image_tree
+from datagen import (EXAMPLES, assert_one_line_error, assert_png, assert_report, keras_config,
+                     output_units, percentages, run_script, write_cifar10_dir, write_image_tree)
 
 FLOWERS = ("bluebell", "crocus", "daisy", "iris", "sunflower", "tulip")  # > 5: rank-5 shown
 
@@ -37,49 +37,6 @@ SCRIPTS = (
 
 
 # ---------------------------------------------------------------- helpers
-
-def percentages(stdout, name):
-    """Values of every `[INFO] ... {name}: X%` line, in [0, 100]."""
-    values = [float(v) for v in re.findall(rf"{re.escape(name)}: (\d+\.\d+)%", stdout)]
-    assert all(0.0 <= v <= 100.0 for v in values), values
-    return values
-
-
-def keras_config(path):
-    """The `config.json` of a `.keras` archive (no Keras import needed)."""
-    assert zipfile.is_zipfile(path), f"{path} is not a .keras archive"
-    with zipfile.ZipFile(path) as archive:
-        return json.load(archive.open("config.json"))
-
-
-def output_units(config):
-    """Units of the model's last Dense layer (its number of classes)."""
-    dense = [layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense"]
-    return dense[-1]["config"]["units"]
-
-
-def assert_png(path):
-    image = cv2.imread(str(path))
-    assert image is not None and image.size > 0, f"{path} is not a readable image"
-    return image
-
-
-def assert_one_line_error(result, *fragments):
-    """A failed run that ends with one `[ERROR] ...` sentence and no traceback."""
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("[ERROR] "), result.stderr[-2000:]
-    for fragment in fragments:
-        assert fragment in last, last
-    return last
-
-
-def assert_report(stdout, names):
-    """A scikit-learn classification report naming every class."""
-    assert "precision" in stdout and "recall" in stdout
-    for name in names:
-        assert re.search(rf"^\s*{name}\s+\d", stdout, re.MULTILINE), f"no report row for {name}"
 
 
 # ---------------------------------------------------------------- data

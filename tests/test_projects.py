@@ -13,14 +13,14 @@ models are built once per module and shared by the scripts that consume them.
 
 import json
 import re
-import zipfile
 
 import cv2
 import h5py
 import numpy as np
 import pytest
-from datagen import (EXAMPLES, run_script, write_cifar10_dir, write_kaggle_folder,
-                     write_tiny_imagenet)
+from datagen import (EXAMPLES, assert_one_line_error, assert_png, assert_report, keras_config,
+                     output_units, percentages, run_script, write_cifar10_dir,
+                     write_kaggle_folder, write_tiny_imagenet)
 
 SCRIPTS = (
     "ch09_ch10_dogs_vs_cats/build_dogs_vs_cats.py",
@@ -59,27 +59,9 @@ CIFAR_TEST = 10
 
 # ---------------------------------------------------------------- helpers
 
-def percentages(stdout, name):
-    """Values of every `... {name}: X%` line, in [0, 100]."""
-    values = [float(v) for v in re.findall(rf"{re.escape(name)}: (\d+\.\d+)%", stdout)]
-    assert all(0.0 <= v <= 100.0 for v in values), values
-    return values
-
-
-def keras_config(path):
-    """The `config.json` of a `.keras` archive (no Keras import needed)."""
-    assert zipfile.is_zipfile(path), f"{path} is not a .keras archive"
-    with zipfile.ZipFile(path) as archive:
-        return json.load(archive.open("config.json"))
-
 
 def layers_of(config):
     return config["config"]["layers"]
-
-
-def output_units(config):
-    dense = [layer for layer in layers_of(config) if layer["class_name"] == "Dense"]
-    return dense[-1]["config"]["units"]
 
 
 def input_shape(config):
@@ -89,29 +71,6 @@ def input_shape(config):
 
 def optimizer_of(config):
     return config["compile_config"]["optimizer"]
-
-
-def assert_png(path):
-    image = cv2.imread(str(path))
-    assert image is not None and image.size > 0, f"{path} is not a readable image"
-
-
-def assert_one_line_error(result, *fragments):
-    """A failed run that ends with one `[ERROR] ...` sentence and no traceback."""
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("[ERROR] "), result.stderr[-2000:]
-    for fragment in fragments:
-        assert fragment in last, last
-    return last
-
-
-def assert_report(stdout, names):
-    """A scikit-learn classification report with a row for every class name."""
-    assert "precision" in stdout and "recall" in stdout
-    for name in names:
-        assert re.search(rf"^\s*{re.escape(name)}\s+\d", stdout, re.MULTILINE), f"no report row for {name}"
 
 
 def history(path):
