@@ -40,10 +40,12 @@ def describe_error(error):
         The sentence, without a trailing newline.
     """
     path = getattr(error, "filename", None)
+    code = getattr(error, "errno", None)
+    if isinstance(error, OSError) and path is None and code == errno.ENOSPC:
+        return "no space left on the device: free some space or write to another disk."
     if not isinstance(error, OSError) or path is None:
         return " ".join(str(error).split()) or type(error).__name__
     path = repr(str(path))
-    code = error.errno
     if code == errno.ENOSPC:
         return f"no space left on the device writing {path}: free some space or write to another disk."
     if code == errno.EROFS:

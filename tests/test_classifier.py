@@ -230,3 +230,21 @@ def test_clear_errors(tmp_path, capsys):
         f.create_dataset("label_names", data=["a", "b"], dtype=h5py.string_dtype("utf-8"))
     with pytest.raises(ValueError, match="outside the 2 label_names"):
         train_classifier(outside, tmp_path / "s.skops", verbose=0)
+
+
+def test_full_disk_while_saving_names_the_model_file(tmp_path, capsys, monkeypatch):
+    db = tmp_path / "features.hdf5"
+    _features(db)
+
+    def full(model, path):
+        with open(path, "wb") as handle:
+            handle.write(b"PK")
+        raise OSError(28, "No space left on device")  # as zipfile reports it: no file name
+
+    monkeypatch.setattr(skops.io, "dump", full)
+    model = tmp_path / "m.skops"
+    assert main(["train-classifier", "--db", str(db), "--model", str(model), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"error: no space left on the device writing {str(model)!r}: "
+                        "free some space or write to another disk.\n")
+    assert os.listdir(tmp_path) == ["features.hdf5"]  # no model, no temporary file

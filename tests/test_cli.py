@@ -66,6 +66,7 @@ def test_run_main_turns_bad_input_into_one_line(capsys):
     (PermissionError(13, "Permission denied", "/data/out"), ["permission denied for '/data/out'"]),
     (OSError(28, "No space left on device", "/data/out/train.hdf5"),
      ["no space left on the device writing '/data/out/train.hdf5'", "free some space"]),
+    (OSError(28, "No space left on device"), ["no space left on the device: free some space"]),
     (OSError(30, "Read-only file system", "/mnt/ro"), ["'/mnt/ro' is on a read-only file system"]),
     (NotADirectoryError(20, "Not a directory", "/data/file/x"), ["'/data/file/x'", "is a file, not a folder"]),
     (IsADirectoryError(21, "Is a directory", "/data"), ["'/data' is a folder"]),

@@ -44,8 +44,10 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
 
     Raises:
         FileNotFoundError: `db_path` does not exist.
-        ValueError: a dataset is missing, labels lie outside `label_names`,
-            `split` leaves no rows on a side, or training rows hold one class.
+        OSError: `model_path` cannot be written (naming it).
+        ValueError: `db_path` is not an HDF5 file, a dataset is missing, labels
+            lie outside `label_names`, `split` leaves no rows on a side, or
+            training rows hold one class.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import classification_report
@@ -71,8 +73,13 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
         print(f"[INFO] accuracy: {accuracy * 100:.2f}%")
     import skops.io
 
-    with atomic_output(model_path) as temporary:
-        skops.io.dump(model, temporary)
+    try:
+        with atomic_output(model_path) as temporary:
+            skops.io.dump(model, temporary)
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror or str(error), os.fspath(model_path)) from error
     return {"best_params": dict(search.best_params_), "accuracy": accuracy, "report": report}
 
 
