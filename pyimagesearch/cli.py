@@ -7,6 +7,7 @@ Command modules import TensorFlow/Keras only inside ``run`` so that
 """
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -21,6 +22,45 @@ COMMANDS = {
     "train-classifier": "train_classifier",
     "rank-accuracy": "rank_accuracy",
 }
+
+
+# what a command meets when its inputs or outputs are wrong: a bad value or file
+# format (ValueError) or a failed system call (OSError: a missing or existing
+# path, no permission, a full disk). Any other exception is a bug: traceback.
+EXPECTED_ERRORS = (ValueError, OSError)
+
+
+def describe_error(error):
+    """One sentence for an expected error, naming the path and what to do.
+
+    Args:
+        error: an instance of one of `EXPECTED_ERRORS`.
+
+    Returns:
+        The sentence, without a trailing newline.
+    """
+    path = getattr(error, "filename", None)
+    code = getattr(error, "errno", None)
+    if isinstance(error, OSError) and path is None and code == errno.ENOSPC:
+        return "no space left on the device: free some space or write to another disk."
+    if not isinstance(error, OSError) or path is None:
+        return " ".join(str(error).split()) or type(error).__name__
+    path = repr(str(path))
+    if code == errno.ENOSPC:
+        return f"no space left on the device writing {path}: free some space or write to another disk."
+    if code == errno.EROFS:
+        return f"{path} is on a read-only file system: choose a writable location."
+    if isinstance(error, PermissionError):
+        return f"permission denied for {path}: choose a location you may use or change its permissions."
+    if isinstance(error, FileExistsError):
+        return f"{path} already exists and is in the way: remove it or choose another path."
+    if isinstance(error, NotADirectoryError):
+        return f"{path}: part of this path is a file, not a folder: choose another path."
+    if isinstance(error, IsADirectoryError):
+        return f"{path} is a folder, where a file is expected: give a file path."
+    if isinstance(error, FileNotFoundError):
+        return f"{path}: no such file or folder."
+    return f"{path}: {error.strerror or error}."
 
 
 def build_parser():
@@ -54,7 +94,8 @@ def main(argv=None):
         argv: arguments without the program name; `sys.argv[1:]` when None.
 
     Returns:
-        The process exit status.
+        The process exit status: 0, 2 for bad input or output (one line on
+        stderr, `pyimagesearch COMMAND: error: ...`), 130 after Ctrl-C.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -63,17 +104,22 @@ def main(argv=None):
         return 0
     try:
         return args._run(args) or 0
-    except (ValueError, FileNotFoundError) as error:
-        print(f"pyimagesearch {args.command}: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"pyimagesearch {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as error:
+        print(f"pyimagesearch {args.command}: error: {describe_error(error)}", file=sys.stderr)
         return 2
 
 
 def run_main(parser, run, argv=None):
     """Runs a script's `run(args)` on the parsed command line, the examples' `main`.
 
-    Bad input (a `ValueError` or `FileNotFoundError`: a missing dataset, file
-    or download) ends the process with one line, `[ERROR] ...`, and exit
-    status 1, instead of a traceback.
+    Bad input or output (one of `EXPECTED_ERRORS`: a missing dataset, file or
+    download, an unwritable or full output) ends the process with one line,
+    `[ERROR] ...`, and exit status 1, instead of a traceback; Ctrl-C ends it
+    with `[INFO] interrupted` and status 130. Other errors are bugs and keep
+    their traceback.
 
     Args:
         parser: the script's `argparse.ArgumentParser`.
@@ -86,8 +132,11 @@ def run_main(parser, run, argv=None):
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"[ERROR] {error}")
+    except KeyboardInterrupt:
+        print("[INFO] interrupted", file=sys.stderr)
+        sys.exit(130)
+    except EXPECTED_ERRORS as error:
+        sys.exit(f"[ERROR] {describe_error(error)}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 import os
+
 import cv2
 import numpy as np
 import pytest
@@ -29,6 +30,9 @@ def test_list_images_sorted_recursive_by_extension(tree):
 def test_list_images_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         list_images(tmp_path / "missing")
+    (tmp_path / "image.jpg").write_bytes(b"x")
+    with pytest.raises(FileNotFoundError, match="image.jpg' is a file, not a folder"):
+        list_images(tmp_path / "image.jpg")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no image files"):
         list_images(tmp_path / "empty")
@@ -79,6 +83,35 @@ def test_load_cifar10_missing_batch(tmp_path):
     (tmp_path / "cifar").mkdir()
     with pytest.raises(FileNotFoundError, match="data_batch_1"):
         load_cifar10(tmp_path / "cifar")
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_load_cifar10_refuses_a_crafted_batch_without_running_it(tmp_path):
+    import pickle
+
+    from datagen import write_cifar10_dir
+
+    from pyimagesearch.datasets import load_cifar10
+
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar10_dir(folder, per_batch=2, test_size=2)
+    marker = tmp_path / "code-ran"
+    with open(folder / "test_batch", "wb") as handle:
+        pickle.dump({b"data": _RunsCode(marker), b"labels": [0]}, handle)
+    with pytest.raises(ValueError, match=r"test_batch' is not a CIFAR-10 batch .*posix.mkdir"):
+        load_cifar10(folder)
+    assert not marker.exists()
+    with open(folder / "test_batch", "wb") as handle:
+        pickle.dump([1, 2, 3], handle)
+    with pytest.raises(ValueError, match="has no data and labels"):
+        load_cifar10(folder)
 
 
 def test_load_cifar10_offline_fails_with_one_sentence(monkeypatch):

@@ -2,8 +2,10 @@ import json
 import re
 
 import h5py
+import pytest
 
 from pyimagesearch.cli import main
+from pyimagesearch.commands.demo import run_demo
 
 
 def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
@@ -36,9 +38,14 @@ def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
 
 
 def test_demo_rejects_unknown_model_before_writing(tmp_path, capsys):
-    status = main(["demo", "--output", str(tmp_path / "demo"), "--model", "nosuchnet"])
-    assert status == 2
-    assert "model must be one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--output", str(tmp_path / "demo"), "--model", "nosuchnet"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Unknown network --model='nosuchnet'; expected one of" in err and "'minivggnet'" in err
+    assert not (tmp_path / "demo").exists()
+    with pytest.raises(ValueError, match="expected one of"):
+        run_demo(str(tmp_path / "demo"), model="nosuchnet")
     assert not (tmp_path / "demo").exists()
 
 

@@ -11,6 +11,8 @@ import csv
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 
 import cv2
 import h5py
@@ -74,8 +76,8 @@ def features(root, flowers):
 
 @pytest.fixture(scope="module")
 def classifier(root, features):
-    """ch03 train_model.py output: the pickled classifier and the run."""
-    path = root / "flowers17.cpickle"
+    """ch03 train_model.py output: the classifier (a skops file) and the run."""
+    path = root / "flowers17.skops"
     result = run_script("ch03_feature_extraction/train_model.py",
                         "--db", features[0], "--model", path, "--jobs", 1)
     return path, result
@@ -135,7 +137,8 @@ def test_augmentation_demo_unreadable_image(root):
 @pytest.mark.parametrize("script", ["minivggnet_flowers17.py", "minivggnet_flowers17_data_aug.py"])
 def test_minivggnet_flowers17(root, flowers, script):
     stem = script[:-3]
-    (model, plot) = (root / f"{stem}.keras", root / f"{stem}.png")
+    # the augmented run plots to SVG, whose text (the title) can be read back
+    (model, plot) = (root / f"{stem}.keras", root / (f"{stem}.svg" if "data_aug" in script else f"{stem}.png"))
     result = run_script(f"ch02_data_augmentation/{script}", "--dataset", flowers,
                         "--model", model, "--plot", plot, "--epochs", 1,
                         "--batch-size", 8, "--image-size", 32,
@@ -148,7 +151,37 @@ def test_minivggnet_flowers17(root, flowers, script):
     assert output_units(config) == len(FLOWERS)
     assert config["config"]["layers"][0]["config"]["batch_shape"] == [None, 32, 32, 3]
     assert config["compile_config"]["optimizer"]["config"]["learning_rate"] == pytest.approx(0.05)
-    assert_png(plot)
+    if "data_aug" in script:
+        # the title names the dataset by its folder, not "Flowers-17" whatever the data
+        assert "Training Loss and Accuracy (MiniVGGNet, flowers17, augmented)" in plot.read_text()
+    else:
+        assert_png(plot)
+
+
+def test_missing_dataset_is_answered_before_keras_loads(root):
+    """Each image-folder script checks --dataset before importing Keras (or TensorFlow)."""
+    code = """if True:
+        import runpy, sys
+        for script, argv in (
+            ("ch02_data_augmentation/minivggnet_flowers17.py", []),
+            ("ch02_data_augmentation/minivggnet_flowers17_data_aug.py", []),
+            ("ch05_fine_tuning/finetune_flowers17.py", ["--model", "m.keras"]),
+            ("ch03_feature_extraction/extract_features.py", ["--output", "f.hdf5"]),
+        ):
+            path = f"{EXAMPLES}/{script}"
+            sys.path.insert(0, path.rsplit("/", 1)[0])
+            sys.argv = [path, "--dataset", "no-such-folder", *argv]
+            try:
+                runpy.run_path(path, run_name="__main__")
+            except SystemExit as exit:
+                print(script, exit.code)
+        print("LOADED", sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
+    """.replace("{EXAMPLES}", str(EXAMPLES))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("[ERROR] image folder not found: 'no-such-folder'") == 4, result.stdout
+    assert "LOADED []" in result.stdout
 
 
 # ---------------------------------------------------------------- chapters 3 and 4
@@ -189,6 +222,25 @@ def test_rank_accuracy_matches_train_model(features, classifier):
     assert rank5 >= rank1
     # same model, same test rows: train_model.py's accuracy is this rank-1
     assert percentages(classifier[1].stdout, "rank-1") == [rank1]
+
+
+def test_rank_accuracy_reads_the_books_pickle_only_with_trust_pickle(features, root):
+    import pickle
+
+    from sklearn.linear_model import LogisticRegression
+
+    with h5py.File(features[0], "r") as db:
+        split = int(len(db["labels"]) * 0.75)
+        model = LogisticRegression(max_iter=200).fit(db["features"][:split], db["labels"][:split])
+    with open(root / "book.cpickle", "wb") as handle:
+        pickle.dump(model, handle)
+    refused = run_script("ch04_rank_accuracy/rank_accuracy.py",
+                         "--db", features[0], "--model", root / "book.cpickle", check=False)
+    assert_one_line_error(refused, "book.cpickle' is a pickle", "--trust-pickle")
+    trusted = run_script("ch04_rank_accuracy/rank_accuracy.py",
+                         "--db", features[0], "--model", root / "book.cpickle", "--trust-pickle")
+    assert len(percentages(trusted.stdout, "rank-1")) == 1
+    assert len(percentages(trusted.stdout, "rank-5")) == 1  # six classes: rank-5 shown
 
 
 def test_rank_accuracy_missing_model(features, root):

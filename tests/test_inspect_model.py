@@ -1,12 +1,21 @@
 """`pyimagesearch inspect-model`: layer tables for book and keras.applications networks."""
 
 import re
+import subprocess
+import sys
 
 import keras
 import pytest
 
+from keras.src.utils import file_utils
+
 from pyimagesearch import cli
 from pyimagesearch.nn.applications import WeightsUnavailableError
+
+
+def _offline(fname, origin, **kwargs):
+    raise Exception(f"URL fetch failure on {origin}: None -- [Errno -3] "
+                    "Temporary failure in name resolution")
 
 
 def _rows(text):
@@ -19,9 +28,10 @@ def _rows(text):
     ("1", 22, "predictions"),
     ("0", 18, "block5_pool"),
 ])
-def test_vgg16_lists_the_books_layer_indexes(capsys, include_top, last_index, last_name):
-    status = cli.main(["inspect-model", "vgg16", "--include-top", include_top,
-                       "--weights", "none"])
+def test_vgg16_lists_the_books_layer_indexes(capsys, monkeypatch, include_top, last_index, last_name):
+    # listing layers needs no weights: without --weights nothing is downloaded
+    monkeypatch.setattr(file_utils, "get_file", _offline)
+    status = cli.main(["inspect-model", "vgg16", "--include-top", include_top])
     out = capsys.readouterr().out
     assert status == 0
     rows = _rows(out)
@@ -46,9 +56,11 @@ def test_book_network_shows_shapes_parameters_and_trainable(capsys):
 
 
 def test_input_shape_option_rebuilds_at_another_size(capsys):
-    assert cli.main(["inspect-model", "minigooglenet", "--input-shape", "64,48,1"]) == 0
+    assert cli.main(["inspect-model", "MiniGoogLeNet", "--input-shape", "64,48,1"]) == 0
     out = capsys.readouterr().out
     assert "(None, 64, 48, 1)" in out and "(None, 64, 48, 96)" in out
+    # the totals name the network asked for (the book's model is called "googlenet")
+    assert re.search(r"^minigooglenet: \d+ layers", out, re.MULTILINE)
 
 
 def test_non_trainable_parameters_are_counted(capsys):
@@ -70,14 +82,8 @@ def test_weights_file_is_loaded_into_a_book_network(capsys, tmp_path):
 
 
 def test_offline_imagenet_weights_fail_with_one_sentence(capsys, monkeypatch):
-    from keras.src.utils import file_utils
-
-    def offline(fname, origin, **kwargs):
-        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -3] "
-                        "Temporary failure in name resolution")
-
-    monkeypatch.setattr(file_utils, "get_file", offline)
-    status = cli.main(["inspect-model", "vgg16", "--include-top", "0"])
+    monkeypatch.setattr(file_utils, "get_file", _offline)
+    status = cli.main(["inspect-model", "vgg16", "--include-top", "0", "--weights", "imagenet"])
     err = capsys.readouterr().err
     assert status == 2
     assert err.count("\n") == 1
@@ -88,9 +94,10 @@ def test_offline_imagenet_weights_fail_with_one_sentence(capsys, monkeypatch):
 
 @pytest.mark.parametrize("argv, message", [
     (["nosuchnet"], "unknown NAME 'nosuchnet'"),
+    (["minivgnet"], "'minivggnet'"),
     (["lenet", "--include-top", "0"], "--include-top 0 applies only"),
     (["lenet", "--weights", "imagenet"], "has no ImageNet weights"),
-    (["lenet", "--weights", "missing.weights.h5"], "weights file not found"),
+    (["lenet", "--weights", "missing.weights.h5"], "--weights file not found: 'missing.weights.h5'"),
     (["vgg16", "--weights", "missing.weights.h5"], "weights file not found"),
     (["lenet", "--input-shape", "28,28"], "--input-shape must be three positive"),
     (["lenet", "--input-shape", "a,b,c"], "--input-shape must be three positive"),
@@ -118,3 +125,30 @@ def test_help_describes_the_command(capsys):
     out = capsys.readouterr().out
     assert "--include-top" in out and "--weights" in out and "keras.applications" in out
     assert keras.backend.backend()  # keras import still works after the CLI ran
+
+
+def test_mistakes_are_answered_before_tensorflow_loads(tmp_path):
+    """A typo in a network name or a bad option is answered without importing Keras or TensorFlow."""
+    code = """if True:
+        import sys
+        from pyimagesearch.cli import main
+        for argv in (["inspect-model", "minivgnet"], ["inspect-model", "lenet", "--include-top", "0"],
+                     ["inspect-model", "vgg16", "--weights", "missing.h5"],
+                     ["inspect-model", "lenet", "--input-shape", "a,b,c"]):
+            assert main(argv) == 2, argv
+        try:
+            main(["demo", "--model", "minivgg", "--output", "OUT"])
+        except SystemExit as exit:
+            assert exit.code == 2
+        loaded = sorted(m for m in ("keras", "tensorflow", "jax", "torch") if m in sys.modules)
+        print("LOADED", loaded)
+    """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "LOADED []" in result.stdout
+    err = result.stderr
+    assert "unknown NAME 'minivgnet'" in err and "'minivggnet'" in err and "'vgg16'" in err
+    assert "argument --model: Unknown network --model='minivgg'; expected one of" in err
+    assert "'minivggnet'" in err.split("--model='minivgg'")[1]
+    assert not (tmp_path / "OUT").exists()

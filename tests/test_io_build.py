@@ -217,3 +217,65 @@ def test_given_validation_set_errors(folder, tmp_path):
     with pytest.raises(ValueError, match="val_size=3 and val_images"):
         build_hdf5_splits(folder, tmp_path / "out", size=8, val_size=3, val_images=[str(path)], val_labels=["cats"])
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- layouts, summary, -q
+
+def test_flat_folder_without_class_folders_names_the_two_layouts(tmp_path, capsys):
+    root = _kaggle(tmp_path)  # cat.0.jpg ... in one folder: with the default --labels parent, one class "kaggle"
+    with pytest.raises(ValueError, match=r"lie directly in .*outside any class folder"):
+        labelled_images(root)
+    status = cli.main(["build-dataset", "-d", str(root), "-o", str(tmp_path / "o"), "--size", "8"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "class subfolders" in err and "--labels parent" in err and "--labels prefix" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_image_beside_the_class_folders_is_refused(folder):
+    cv2.imwrite(str(folder / "stray.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="1 image\\(s\\) lie directly in .*'stray.jpg'"):
+        labelled_images(folder)
+
+
+def test_prefix_labels_on_class_folders_suggest_the_other_layout(folder, tmp_path, capsys):
+    # images named 0.jpg, 1.png ... inside class folders: prefixes "0", "1" ... repeat across classes
+    renamed = tmp_path / "renamed"
+    for path in sorted(folder.rglob("*.*")):
+        target = renamed / path.parent.name / f"{path.parent.name}_{path.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    with pytest.raises(ValueError, match="one label per image"):
+        labelled_images(renamed, label_from="prefix")
+    status = cli.main(["build-dataset", "-d", str(renamed), "-o", str(tmp_path / "o"), "--labels", "prefix"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "16 labels for 16 images" in err and "use --labels parent" in err
+    # the layout the flag is for still works, and explicit labels are not second-guessed
+    assert len(labelled_images(_kaggle(tmp_path), label_from="prefix")[0]) == 8
+    paths = sorted(str(p) for p in renamed.rglob("*.*"))
+    assert labelled_images(paths, labels=[str(i) for i in range(len(paths))])[1][0] == "0"
+
+
+def test_quiet_hides_only_the_progress_bars(folder, tmp_path, capsys):
+    status = cli.main(["build-dataset", "-d", str(folder), "-o", str(tmp_path / "o"), "--size", "8",
+                       "--val-size", "3", "--test-size", "3", "-q"])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "Building" not in captured.err and "%" not in captured.err
+    assert "[INFO] wrote train.hdf5 (9 rows), val.hdf5 (3 rows), test.hdf5 (3 rows) and mean.json" in captured.out
+    assert "[INFO] skipped 1 unreadable image(s):" in captured.out
+    assert str(folder / "dogs" / "broken.jpg") in captured.out
+
+
+def test_summary_says_1_row(folder, tmp_path, capsys):
+    cats = sorted(str(path) for path in (folder / "cats").iterdir())
+    build_hdf5_splits(cats, tmp_path / "o", labels=["cats"] * len(cats), size=8, val_size=1, test_size=1)
+    assert "train.hdf5 (3 rows), val.hdf5 (1 row), test.hdf5 (1 row) and mean.json" in capsys.readouterr().out
+
+
+def test_dataset_given_a_file_says_it_is_a_file(folder, tmp_path, capsys):
+    image = folder / "cats" / "0.jpg"
+    assert cli.main(["build-dataset", "-d", str(image), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"image folder {str(image)!r} is a file, not a folder" in err and err.count("\n") == 1

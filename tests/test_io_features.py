@@ -22,7 +22,7 @@ def folder(tmp_path):
     return root
 
 
-def test_cli_writes_the_networks_features(folder, tmp_path):
+def test_cli_writes_the_networks_features(folder, tmp_path, capsys):
     import keras
 
     output = tmp_path / "features.hdf5"
@@ -31,6 +31,9 @@ def test_cli_writes_the_networks_features(folder, tmp_path):
                        "--model", "vgg16", "--weights", "none", "--image-size", "32",
                        "-b", "4", "-q"])
     assert status == 0
+    captured = capsys.readouterr()  # -q hides the progress bar, not the summary
+    assert "Extracting" not in captured.err
+    assert f"[INFO] wrote 6 feature vectors of 512 values to {output}" in captured.out
 
     paths = list_images(folder)
     random.Random(42).shuffle(paths)

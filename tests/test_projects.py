@@ -304,7 +304,7 @@ def test_train_model_prints_full_precision_score(root, dogs_env, dogs_features):
     score = float(re.search(r"\[INFO\] score: ([0-9.e-]+)$", out, re.MULTILINE).group(1))
     (rank1,) = percentages(out, "rank-1")
     assert rank1 == pytest.approx(round(score * 100, 2))
-    assert (root / "dogs_output" / "dogs_vs_cats.pickle").stat().st_size > 0
+    assert (root / "dogs_output" / "dogs_vs_cats.skops").stat().st_size > 0
 
 
 # ---------------------------------------------------------------- chapter 11: GoogLeNet

@@ -77,7 +77,9 @@ def test_evaluate_predictions_prints_report_and_ranks(capsys):
     assert "c5" in report and report in out
     assert "rank-1: 83.33%" in out and "rank-5: 100.00%" in out
     evaluate_predictions(preds[:, :3], np.array([0, 1, 2, 0, 1, 2]), ["a", "b", "c"])
-    assert "rank-5" not in capsys.readouterr().out  # rank-5 is only shown beyond 5 classes
+    out = capsys.readouterr().out
+    assert "rank-5:" not in out  # rank-5 is only shown beyond 5 classes, and the output says why
+    assert out.count("rank-5 not shown: with 3 classes (5 or fewer) it is always 100%") == 1
 
 
 def test_evaluate_predictions_checks_class_names():

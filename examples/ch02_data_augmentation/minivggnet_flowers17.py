@@ -34,20 +34,30 @@ def build_parser(name="minivggnet_flowers17", description=__doc__):
     return parser
 
 
-def run(args, aug=None, title="Training Loss and Accuracy (MiniVGGNet, Flowers-17)"):
-    """Trains and evaluates MiniVGGNet; training batches come from `aug.flow` when given."""
+def run(args, aug=None):
+    """Trains and evaluates MiniVGGNet; training batches come from `aug.flow` when given.
+
+    The plot's title names the dataset by its folder (Flowers-17's is "flowers17").
+    """
+    import os
+
+    from pyimagesearch.datasets import SimpleDatasetLoader, list_images
+
+    # grab the image paths (before Keras loads, so a wrong --dataset is
+    # answered at once); the class names are the folder names
+    print("[INFO] loading images...")
+    imagePaths = list_images(args.dataset)
+    datasetName = os.path.basename(os.path.normpath(os.path.abspath(args.dataset)))
+    variant = "" if aug is None else ", augmented"
+    title = f"Training Loss and Accuracy (MiniVGGNet, {datasetName}{variant})"
+
     import keras
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder
 
-    from pyimagesearch.datasets import SimpleDatasetLoader, list_images
     from pyimagesearch.nn.conv import MiniVGGNet
     from pyimagesearch.preprocessing import AspectAwarePreprocessor, ImageToArrayPreprocessor
     from pyimagesearch.utils import evaluate_predictions, plot_history
-
-    # grab the image paths; the class names are the folder names
-    print("[INFO] loading images...")
-    imagePaths = list_images(args.dataset)
 
     # load the images, resize them preserving the aspect ratio, scale to [0, 1]
     aap = AspectAwarePreprocessor(args.image_size, args.image_size)

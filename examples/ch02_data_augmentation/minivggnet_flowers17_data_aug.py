@@ -30,7 +30,7 @@ def run(args):
     aug = ImageAugmenter(rotation_range=30, width_shift_range=0.1,
                          height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
                          horizontal_flip=True, fill_mode="nearest", seed=args.seed)
-    train(args, aug=aug, title="Training Loss and Accuracy (MiniVGGNet, Flowers-17, augmented)")
+    train(args, aug=aug)
 
 
 def main(argv=None):

@@ -56,12 +56,17 @@ def evaluate(model, testX, testY, classNames, batchSize):
 def run(args):
     import os
 
+    from pyimagesearch.datasets import SimpleDatasetLoader, list_images
+
+    # the image paths first, so that a wrong --dataset is answered before Keras loads
+    print("[INFO] loading images...")
+    imagePaths = list_images(args.dataset)
+
     import keras
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder
 
     from pyimagesearch.augmentation import ImageAugmenter
-    from pyimagesearch.datasets import SimpleDatasetLoader, list_images
     from pyimagesearch.nn.applications import build_application
     from pyimagesearch.nn.conv import FCHeadNet
     from pyimagesearch.preprocessing import AspectAwarePreprocessor, ImageToArrayPreprocessor
@@ -72,8 +77,6 @@ def run(args):
                          height_shift_range=0.1, shear_range=0.2, zoom_range=0.2,
                          horizontal_flip=True, fill_mode="nearest", seed=args.seed)
 
-    print("[INFO] loading images...")
-    imagePaths = list_images(args.dataset)
     aap = AspectAwarePreprocessor(args.image_size, args.image_size)
     iap = ImageToArrayPreprocessor()
     sdl = SimpleDatasetLoader(preprocessors=[aap, iap])

@@ -4,16 +4,16 @@ Practitioner Bundle, chapter 10 ("Competing in Kaggle: Dogs vs. Cats"),
 train_model.py: a 3-fold grid search over C in {0.0001, 0.001, 0.01, 0.1, 1.0}
 on the first 75% of the rows written by extract_features.py, a classification
 report on the remaining 25%, the accuracy printed with full precision, and the
-best estimator pickled. A thin script over pyimagesearch.utils.train_classifier.
+best estimator saved. A thin script over pyimagesearch.utils.train_classifier.
 The book reports 98.69% accuracy (the top-25 of the Kaggle leaderboard).
 
-The model is saved as a pickle: like any pickle, load it only if it comes
-from a source you trust (loading a pickle can run arbitrary code).
+The book pickled the model; a pickle runs its code when loaded, so the model
+is saved with skops.io instead (scikit-learn's secure format).
 
 Usage:
     python train_model.py
     python train_model.py --db ../datasets/kaggle_dogs_vs_cats/hdf5/features.hdf5 \\
-        --model dogs_vs_cats.pickle
+        --model dogs_vs_cats.skops
 """
 
 import argparse
@@ -35,7 +35,7 @@ def build_parser():
     parser.add_argument("-d", "--db", default=config.FEATURES_HDF5,
                         help=f"path to the HDF5 features file (default: {config.FEATURES_HDF5})")
     parser.add_argument("-m", "--model", default=config.CLASSIFIER_PATH,
-                        help=f"path of the pickled model to write (default: {config.CLASSIFIER_PATH})")
+                        help=f"path of the model to write, skops format (default: {config.CLASSIFIER_PATH})")
     parser.add_argument("-j", "--jobs", type=int, default=-1,
                         help="parallel jobs of the grid search (default: -1, all cores)")
     parser.add_argument("--split", type=float, default=0.75,
@@ -54,7 +54,7 @@ def run(args):
     print(result["report"])
     print(f"[INFO] score: {result['accuracy']!r}")
     print(f"[INFO] rank-1: {result['accuracy'] * 100:.2f}%")
-    print(f"[INFO] saved model to {args.model}")
+    print(f"[INFO] saved model to {args.model} (skops format)")
 
 
 def main(argv=None):

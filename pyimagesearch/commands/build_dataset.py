@@ -43,16 +43,19 @@ def add_arguments(parser):
     parser.add_argument("--means", default="mean.json",
                         help="file name of the means JSON in --output (default: mean.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="hide the progress bars (the summary and skipped images are still shown)")
 
 
 def run(args):
     from pyimagesearch.io.build import build_hdf5_splits
 
-    build_hdf5_splits(
+    report = build_hdf5_splits(
         args.dataset, args.output, label_from=args.labels, size=args.size,
         val_size=args.val_size, test_size=args.test_size,
         random_state=args.random_state, workers=args.workers,
         means_name=args.means, overwrite=args.overwrite, verbose=not args.quiet,
     )
+    if args.quiet:  # -q hides the progress bars only
+        print(report.summary())
     return 0

@@ -20,7 +20,7 @@ def add_arguments(parser):
     parser.add_argument("--output", default="pyimagesearch-demo",
                         help="folder for the dataset, HDF5 files, plots and models")
     parser.add_argument("--epochs", type=_positive_int, default=25, help="training epochs (default: 25)")
-    parser.add_argument("--model", default="minivggnet",
+    parser.add_argument("--model", type=_model_name, default="minivggnet",
                         help="network of pyimagesearch.nn.conv: minivggnet (default, fastest on a CPU), "
                              "minigooglenet, resnet, shallownet, lenet, ...")
     parser.add_argument("--batch-size", type=_positive_int, default=64, help="training batch size")
@@ -56,19 +56,20 @@ def run_demo(output, epochs=25, model="minivggnet", batchSize=64, learningRate=1
         A dict with the accuracies (`plain`, `oversampled`: `(rank1, rank5)`)
         and the paths of the files written.
     """
+    from pyimagesearch.nn.names import check_model_name
+
+    model = check_model_name(model, "model")  # before Keras loads: a typo is answered at once
     import keras
 
     from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.datasets import write_digits_dataset
     from pyimagesearch.io import HDF5DatasetGenerator, build_hdf5_splits
-    from pyimagesearch.nn.conv import MODEL_NAMES, build_model
+    from pyimagesearch.nn.conv import build_model
     from pyimagesearch.preprocessing import (
         CropPreprocessor, ImageToArrayPreprocessor, MeanPreprocessor, PatchPreprocessor, SimplePreprocessor)
     from pyimagesearch.utils import PolynomialDecay, predict_oversampled, rank5_accuracy
 
-    if str(model).lower() not in MODEL_NAMES:
-        raise ValueError(f"model must be one of {list(MODEL_NAMES)}, got {model!r}.")
     paths = _paths(output)
     keras.utils.set_random_seed(seed)
 
@@ -139,6 +140,17 @@ def _paths(output):
         "checkpoints": os.path.join(output, "checkpoints"),
         "model": os.path.join(output, "model.keras"),
     }
+
+
+def _model_name(text):
+    import argparse
+
+    from pyimagesearch.nn.names import check_model_name
+
+    try:
+        return check_model_name(text, "--model")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text):

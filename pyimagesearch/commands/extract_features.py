@@ -30,16 +30,19 @@ def add_arguments(parser):
                         help="rows buffered before writing (default: 1000)")
     parser.add_argument("--seed", type=int, default=42, help="shuffle seed (default: 42)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="hide the progress bar (the summary and skipped images are still shown)")
 
 
 def run(args):
     from pyimagesearch.io.features import extract_features
 
-    extract_features(
+    report = extract_features(
         args.dataset, args.output, label_from=args.labels, model=args.model,
         weights=args.weights, image_size=args.image_size, batch_size=args.batch_size,
         bufSize=args.buffer_size, pooling=args.pooling, random_state=args.seed,
         overwrite=args.overwrite, verbose=not args.quiet,
     )
+    if args.quiet:  # -q hides the progress bars only
+        print(report.summary())
     return 0

@@ -19,9 +19,9 @@ def add_arguments(parser):
                         help="keras.applications only: 1 keeps the fully-connected head, "
                              "0 drops it (default: 1)")
     parser.add_argument("--weights", default=None,
-                        help="none, imagenet or the path of a weights file (default: "
-                             "imagenet for keras.applications networks, none for the "
-                             "book's networks)")
+                        help="imagenet (keras.applications only; downloads once) or the "
+                             "path of a weights file (default: none, the layers need no "
+                             "weights)")
     parser.add_argument("--input-shape", default=None, metavar="H,W,C",
                         help="input height, width and channels, e.g. 64,64,3 (default: "
                              "the network's own)")
@@ -29,6 +29,9 @@ def add_arguments(parser):
 
 def run(args):
     """Builds the network and prints one row per layer.
+
+    The name, options and weights file are checked before Keras is imported,
+    so a mistake is answered at once.
 
     Returns:
         The exit status, 0.
@@ -39,12 +42,12 @@ def run(args):
         FileNotFoundError: a --weights file that does not exist, or ImageNet
             weights that cannot be downloaded.
     """
-    from pyimagesearch.nn.applications import APPLICATIONS, build_application
-    from pyimagesearch.nn.conv import MODEL_NAMES, build_model
+    from pyimagesearch.nn.applications import APPLICATIONS
+    from pyimagesearch.nn.names import MODEL_NAMES
 
     key = args.name.lower()
     input_shape = _parse_input_shape(args.input_shape)
-    weights = args.weights
+    weights = None if args.weights is None or args.weights.lower() == "none" else args.weights
     if key in MODEL_NAMES:
         if args.include_top == 0:
             raise ValueError("--include-top 0 applies only to keras.applications "
@@ -52,35 +55,39 @@ def run(args):
         if weights is not None and weights.lower() == "imagenet":
             raise ValueError(f"--weights imagenet: the book's {args.name} has no "
                              "ImageNet weights; give none or a weights file PATH.")
-        if weights is not None and weights.lower() != "none" \
-                and not os.path.isfile(weights):
-            raise FileNotFoundError(f"weights file not found: {weights!r}")
+    elif key not in APPLICATIONS:
+        raise ValueError(
+            f"unknown NAME {args.name!r}; expected one of the book's networks "
+            f"{list(MODEL_NAMES)} or keras.applications networks {sorted(APPLICATIONS)}."
+        )
+    if weights is not None and weights.lower() != "imagenet" and not os.path.isfile(weights):
+        raise FileNotFoundError(f"--weights file not found: {weights!r}")
+
+    if key in MODEL_NAMES:
+        from pyimagesearch.nn.conv import build_model
+
         kwargs = {}
         if input_shape is not None:
             kwargs = dict(height=input_shape[0], width=input_shape[1],
                           depth=input_shape[2])
         model = build_model(key, **kwargs)
-        if weights is not None and weights.lower() != "none":
+        if weights is not None:
             model.load_weights(weights)
-    elif key in APPLICATIONS:
-        model = build_application(
-            key, include_top=bool(args.include_top),
-            weights="imagenet" if weights is None else weights, input_shape=input_shape,
-        )
     else:
-        raise ValueError(
-            f"unknown NAME {args.name!r}; expected one of the book's networks "
-            f"{list(MODEL_NAMES)} or keras.applications networks {sorted(APPLICATIONS)}."
-        )
-    print(format_layers(model))
+        from pyimagesearch.nn.applications import build_application
+
+        model = build_application(key, include_top=bool(args.include_top), weights=weights,
+                                  input_shape=input_shape)
+    print(format_layers(model, name=key))
     return 0
 
 
-def format_layers(model):
+def format_layers(model, name=None):
     """Formats one row per layer of `model`, then the parameter totals.
 
     Args:
         model: a built `keras.Model`.
+        name: the network's name in the totals line (default: `model.name`).
 
     Returns:
         The table as a string.
@@ -97,7 +104,7 @@ def format_layers(model):
         lines.append("  ".join(cells).rstrip())
     trainable = sum(_size(w) for w in model.trainable_weights)
     total = model.count_params()
-    lines.append(f"{model.name}: {len(model.layers)} layers, {total:,} parameters "
+    lines.append(f"{name or model.name}: {len(model.layers)} layers, {total:,} parameters "
                  f"({trainable:,} trainable, {total - trainable:,} non-trainable)")
     return "\n".join(lines)
 

@@ -2,16 +2,18 @@
 
 Grid-searches C with 3-fold cross-validation on the first --split of the rows
 of a features HDF5 file (datasets features, labels, label_names), prints the
-classification report and accuracy on the remaining rows and pickles the best
-estimator. A pickle, like any pickle, must only be loaded from a trusted source.
+classification report and accuracy on the remaining rows and saves the best
+estimator with skops.io (scikit-learn's secure format; the book pickled it,
+but loading a pickle runs its code). rank-accuracy reads the file.
 """
 
-HELP = "grid-search a LogisticRegression on an HDF5 features file and pickle it"
+HELP = "grid-search a LogisticRegression on an HDF5 features file and save it (skops)"
 
 
 def add_arguments(parser):
     parser.add_argument("-d", "--db", required=True, help="HDF5 features file")
-    parser.add_argument("-m", "--model", required=True, help="output pickle of the classifier")
+    parser.add_argument("-m", "--model", required=True,
+                        help="classifier file to write, in skops format (e.g. model.skops)")
     parser.add_argument("-j", "--jobs", type=int, default=-1,
                         help="parallel jobs of the grid search (default: -1, all cores)")
     parser.add_argument("--split", type=float, default=0.75,
@@ -27,5 +29,5 @@ def run(args):
     print("[INFO] tuning hyperparameters...")
     train_classifier(args.db, args.model, jobs=args.jobs, split=args.split,
                      dataKey=args.key, max_iter=args.max_iter)
-    print(f"[INFO] saved model to {args.model}")
+    print(f"[INFO] saved model to {args.model} (skops format)")
     return 0

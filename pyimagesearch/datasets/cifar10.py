@@ -16,13 +16,16 @@ def load_cifar10(cifar_dir=None):
         cifar_dir: path of an extracted `cifar-10-batches-py` folder (the
             Python version from the dataset's home page). None downloads it
             through `keras.datasets.cifar10` (or reads Keras' cache). The
-            batches are pickles, as the dataset ships them: use a trusted copy.
+            batches are pickles, as the dataset ships them: only the batch
+            files are read, and only the NumPy types a batch holds are
+            accepted, so a crafted file cannot run code.
 
     Returns:
         `((trainX, trainY), (testX, testY))`, labels as (N,) int64 arrays.
 
     Raises:
         FileNotFoundError: `cifar_dir` lacks a batch file, or the download fails.
+        ValueError: a batch file is not a CIFAR-10 batch.
     """
     if cifar_dir is not None:
         return _load_batches(os.fspath(cifar_dir))
@@ -48,12 +51,33 @@ def _load_batches(folder):
     return (trainX, trainY), _read_batch(folder, "test_batch")
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR-10 batch: dicts, lists and bytes, plus the NumPy types of `data`.
+
+    Any other type in the file is refused before it is built, so a crafted
+    batch cannot run code.
+    """
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a type a CIFAR-10 batch holds")
+        return super().find_class(module, name)
+
+
 def _read_batch(folder, name):
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"CIFAR-10 batch file missing: {path!r}")
-    with open(path, "rb") as handle:
-        batch = pickle.load(handle, encoding="bytes")
+    try:
+        with open(path, "rb") as handle:
+            batch = _BatchUnpickler(handle, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError) as error:
+        raise ValueError(f"{path!r} is not a CIFAR-10 batch ({type(error).__name__}: {error}).") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise ValueError(f"{path!r} is not a CIFAR-10 batch: it has no data and labels.")
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), np.asarray(batch[b"labels"], dtype=np.int64)

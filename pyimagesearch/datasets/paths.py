@@ -20,6 +20,9 @@ def list_images(root, extensions=IMAGE_EXTENSIONS):
         ValueError: `root` holds no image file.
     """
     root = os.fspath(root)
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise FileNotFoundError(
+            f"image folder {root!r} is a file, not a folder: give the folder that holds the images")
     if not os.path.isdir(root):
         raise FileNotFoundError(f"image folder not found: {root!r}")
     extensions = tuple(extension.lower() for extension in extensions)

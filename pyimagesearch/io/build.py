@@ -45,6 +45,21 @@ class BuildReport:
     class_names: list
     skipped: list
 
+    def summary(self):
+        """The lines printed at the end of a build: files written, images skipped."""
+        written = ", ".join(
+            f"{os.path.basename(self.paths[name])} ({_rows(self.counts[name])})" for name in self.paths
+        )
+        lines = [f"[INFO] wrote {written} and {os.path.basename(self.means_path)}"]
+        if self.skipped:
+            lines.append(f"[INFO] skipped {len(self.skipped)} unreadable image(s):")
+            lines.extend(f"  {path}" for path in self.skipped)
+        return "\n".join(lines)
+
+
+def _rows(count):
+    return f"{count} row" if count == 1 else f"{count} rows"
+
 
 def labelled_images(images, labels=None, label_from="parent"):
     """Resolves image paths and their string labels.
@@ -59,8 +74,10 @@ def labelled_images(images, labels=None, label_from="parent"):
 
     Raises:
         FileNotFoundError: `images` is a path that is not a folder.
-        ValueError: no images, different numbers of paths and labels, or an
-            unknown `label_from`.
+        ValueError: no images, different numbers of paths and labels, an
+            unknown `label_from`, or a folder whose layout does not fit
+            `label_from` (images beside the class folders for "parent", one
+            label per image for "prefix").
     """
     if label_from not in LABEL_SOURCES:
         raise ValueError(f"label_from must be one of {sorted(LABEL_SOURCES)}, got {label_from!r}.")
@@ -72,6 +89,8 @@ def labelled_images(images, labels=None, label_from="parent"):
             raise ValueError("images must hold at least one image path, got none.")
     if labels is None:
         labels = [LABEL_SOURCES[label_from](path) for path in paths]
+        if isinstance(images, (str, os.PathLike)):
+            _check_layout(os.fspath(images), paths, labels, label_from)
     else:
         labels = [str(label) for label in labels]
         if len(labels) != len(paths):
@@ -80,6 +99,27 @@ def labelled_images(images, labels=None, label_from="parent"):
                 f"for {len(paths)} images."
             )
     return paths, labels
+
+
+LAYOUTS = ("class subfolders ({root}/{class}/{image}, labels from the folder: --labels parent) "
+           "or one flat folder of files named {class}.{id}.jpg (labels from the name: --labels prefix)")
+
+
+def _check_layout(root, paths, labels, label_from):
+    """Refuses a folder whose layout would label its images wrongly."""
+    if label_from == "parent":
+        loose = [path for path in paths if os.path.dirname(path) == root]
+        if loose:
+            raise ValueError(
+                f"{len(loose)} image(s) lie directly in {root!r} (e.g. {os.path.basename(loose[0])!r}), "
+                f"outside any class folder. The accepted layouts are {LAYOUTS}."
+            )
+    elif len(paths) > 1 and len(set(labels)) == len(paths):
+        raise ValueError(
+            f"file-name prefixes gave one label per image ({len(paths)} labels for {len(paths)} "
+            f"images in {root!r}), so no class has two images. The accepted layouts are {LAYOUTS}; "
+            "for class subfolders use --labels parent (label_from=\"parent\")."
+        )
 
 
 def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
@@ -225,21 +265,8 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         class_names=[str(c) for c in class_names], skipped=skipped,
     )
     if verbose:
-        print(_summary(report))
+        print(report.summary())
     return report
-
-
-def _summary(report):
-    lines = [
-        "[INFO] wrote " + ", ".join(
-            f"{os.path.basename(report.paths[name])} ({report.counts[name]} rows)"
-            for name in report.paths
-        ) + f" and {os.path.basename(report.means_path)}"
-    ]
-    if report.skipped:
-        lines.append(f"[INFO] skipped {len(report.skipped)} unreadable image(s):")
-        lines.extend(f"  {path}" for path in report.skipped)
-    return "\n".join(lines)
 
 
 def _load_image(task):

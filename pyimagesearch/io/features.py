@@ -45,6 +45,15 @@ class FeatureReport:
     class_names: list
     skipped: list
 
+    def summary(self):
+        """The lines printed at the end of an extraction: file written, images skipped."""
+        lines = [f"[INFO] wrote {self.count} feature vector{'' if self.count == 1 else 's'} "
+                 f"of {self.dims[0]} values to {self.output_path}"]
+        if self.skipped:
+            lines.append(f"[INFO] skipped {len(self.skipped)} unreadable image(s):")
+            lines.extend(f"  {path}" for path in self.skipped)
+        return "\n".join(lines)
+
 
 def extract_features(images, output_path, labels=None, label_from="parent",
                      model="vgg16", weights="imagenet", image_size=224,
@@ -143,11 +152,7 @@ def extract_features(images, output_path, labels=None, label_from="parent",
         class_names=[str(c) for c in class_names], skipped=skipped,
     )
     if verbose:
-        print(f"[INFO] wrote {count} feature vectors of {dims[0]} values to {output_path}")
-        if skipped:
-            print(f"[INFO] skipped {len(skipped)} unreadable image(s):")
-            for path in skipped:
-                print(f"  {path}")
+        print(report.summary())
     return report
 
 

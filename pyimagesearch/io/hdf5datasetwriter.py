@@ -1,6 +1,8 @@
 """HDF5DatasetWriter: buffered, compact, atomic writing of rows and labels to HDF5."""
 
+import contextlib
 import os
+import re
 
 import h5py
 import numpy as np
@@ -75,7 +77,9 @@ class HDF5DatasetWriter:
         self._atomic = atomic_output(outputPath)
         self._temporary = self._atomic.__enter__()
         try:
-            self.db = h5py.File(self._temporary, "w")
+            # no chunk cache: a failed write (full disk) raises at once; with dirty
+            # chunks cached, HDF5 crashes the process when it later fails to close
+            self.db = h5py.File(self._temporary, "w", rdcc_nbytes=0)
             self.labels = self.db.create_dataset(
                 "labels", (dims[0],), dtype="int64", maxshape=(dims[0],),
                 chunks=(min(dims[0], 1 << 16),),
@@ -134,15 +138,20 @@ class HDF5DatasetWriter:
             self.flush()
 
     def flush(self):
-        """Writes the buffered rows to the file."""
+        """Writes the buffered rows to the file.
+
+        Raises:
+            OSError: the write failed (a full disk), naming `outputPath`.
+        """
         self._check_open()
         if not self._buffered:
             return
         end = self.idx + self._buffered
-        self.data[self.idx:end] = np.concatenate(self._buffer["data"]).astype(
-            self.data.dtype, copy=False
-        )
-        self.labels[self.idx:end] = np.concatenate(self._buffer["labels"])
+        with _system_errors(self.outputPath):
+            self.data[self.idx:end] = np.concatenate(self._buffer["data"]).astype(
+                self.data.dtype, copy=False
+            )
+            self.labels[self.idx:end] = np.concatenate(self._buffer["labels"])
         self.idx = end
         self._buffer = {"data": [], "labels": []}
         self._buffered = 0
@@ -169,6 +178,10 @@ class HDF5DatasetWriter:
 
         Closing with fewer rows than `dims[0]` shrinks the datasets to the rows
         written. Closing twice does nothing.
+
+        Raises:
+            OSError: writing the file failed (a full disk), naming `outputPath`;
+                the temporary file is removed and `outputPath` left as it was.
         """
         if self.closed:
             return
@@ -179,7 +192,8 @@ class HDF5DatasetWriter:
             if self.idx < self.dims[0]:
                 self.data.resize(self.idx, axis=0)
                 self.labels.resize(self.idx, axis=0)
-            self.db.close()
+            with _system_errors(self.outputPath):
+                self.db.close()
         except BaseException as error:
             self._abort(error)
             raise
@@ -212,7 +226,9 @@ class HDF5DatasetWriter:
             return
         db = getattr(self, "db", None)
         if db is not None and db.id.valid:
-            db.close()
+            # the file is discarded: a failure to close it (a full disk) must not hide `error`
+            with contextlib.suppress(Exception):
+                db.close()
         atomic, self._atomic = self._atomic, None
         try:
             atomic.__exit__(type(error), error, error.__traceback__)
@@ -223,6 +239,23 @@ class HDF5DatasetWriter:
     def _check_open(self):
         if self.closed:
             raise ValueError(f"The writer for {self.outputPath!r} is closed.")
+
+
+@contextlib.contextmanager
+def _system_errors(path):
+    """Re-raises h5py's report of a failed system call as an `OSError` naming `path`.
+
+    h5py reports a failed write (`errno = 28`, a full disk) as an `OSError` or a
+    `RuntimeError` without a file name; other errors pass unchanged.
+    """
+    try:
+        yield
+    except (OSError, RuntimeError) as error:
+        found = re.search(r"errno = (\d+)", str(error))
+        if found is None or getattr(error, "filename", None) is not None:
+            raise
+        code = int(found.group(1))
+        raise OSError(code, os.strerror(code), path) from error
 
 
 def _check_dims(dims):

@@ -1,11 +1,15 @@
 """A logistic-regression classifier on extracted features (the book's chapters 3, 4, 10).
 
-A pickled classifier, like any pickle, runs code when loaded: load only files
-from a trusted source.
+The classifier is saved with `skops.io`, scikit-learn's secure persistence
+format: loading it runs no code, and a file holding any type outside skops'
+trusted set (scikit-learn, NumPy, SciPy) is refused. The book pickled it; a
+pickle runs its code when loaded, so one is read only with `trust_pickle=True`
+(`--trust-pickle`).
 """
 
 import os
 import pickle
+import zipfile
 
 import numpy as np
 
@@ -20,12 +24,13 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
 
     As the book's `train_model.py`: 3-fold grid search over `C` on the first
     `split` of the rows, a classification report on the rest, and the best
-    estimator pickled to `model_path` (written atomically). The estimator also
+    estimator saved to `model_path` (written atomically) with `skops.io`
+    instead of the book's pickle (see `load_classifier`). The estimator also
     carries `label_names_`, which `evaluate_classifier` checks.
 
     Args:
         db_path: HDF5 file with `features` (or `dataKey`), `labels` and `label_names`.
-        model_path: where to pickle the best estimator.
+        model_path: where to save the best estimator (a skops file, e.g. `model.skops`).
         jobs: parallel jobs of the grid search (-1: all cores).
         split: fraction of rows used for training (the book's 0.75).
         params: grid of `LogisticRegression` parameters; the book's `C` grid by default.
@@ -39,8 +44,10 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
 
     Raises:
         FileNotFoundError: `db_path` does not exist.
-        ValueError: a dataset is missing, labels lie outside `label_names`,
-            `split` leaves no rows on a side, or training rows hold one class.
+        OSError: `model_path` cannot be written (naming it).
+        ValueError: `db_path` is not an HDF5 file, a dataset is missing, labels
+            lie outside `label_names`, `split` leaves no rows on a side, or
+            training rows hold one class.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import classification_report
@@ -64,37 +71,101 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
         print(f"[INFO] best hyperparameters: {search.best_params_}")
         print(report)
         print(f"[INFO] accuracy: {accuracy * 100:.2f}%")
-    with atomic_output(model_path) as temporary:
-        with open(temporary, "wb") as f:
-            pickle.dump(model, f)
+    import skops.io
+
+    try:
+        with atomic_output(model_path) as temporary:
+            skops.io.dump(model, temporary)
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror or str(error), os.fspath(model_path)) from error
     return {"best_params": dict(search.best_params_), "accuracy": accuracy, "report": report}
 
 
-def evaluate_classifier(db_path, model_path, split=0.75, dataKey="features"):
-    """Rank-1 and rank-5 accuracy of a pickled classifier on the held-out rows.
+def load_classifier(model_path, trust_pickle=False):
+    """Loads a classifier saved by `train_classifier` (or the book's pickle).
 
-    As the book's `rank_accuracy.py`. Only load pickles you trust.
+    A skops file is read with `skops.io.load`, which runs no code; it is
+    refused if it holds a type outside skops' trusted set (scikit-learn,
+    NumPy, SciPy). A pickle, as the book's `train_model.py` wrote, runs code
+    when loaded: it is read only with `trust_pickle=True`.
+
+    Args:
+        model_path: a skops file, or a pickle with `trust_pickle`.
+        trust_pickle: whether a pickle may be loaded (only from a source you trust).
+
+    Returns:
+        The classifier.
+
+    Raises:
+        FileNotFoundError: `model_path` is not a file.
+        ValueError: `model_path` is a pickle without `trust_pickle`, holds
+            untrusted types, or is neither a skops file nor a pickle.
+    """
+    path = os.fspath(model_path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"model {path!r}: no such file.")
+    if zipfile.is_zipfile(path):
+        return _load_skops(path)
+    if not trust_pickle:
+        with open(path, "rb") as handle:
+            looks_pickled = handle.read(1) == b"\x80"  # the opcode that starts pickle protocols 2+
+        kind = "a pickle" if looks_pickled else "not a skops file (as train-classifier writes)"
+        raise ValueError(
+            f"model {path!r} is {kind}. If it is a pickle from the book's train_model.py and "
+            "you trust its source, pass --trust-pickle (trust_pickle=True): loading a pickle "
+            "runs its code. Or retrain it with train-classifier, which writes a skops file."
+        )
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    except Exception as error:  # unpickling a foreign file can raise almost anything
+        raise ValueError(f"model {path!r} is not a readable pickle ({type(error).__name__}: {error}).") from None
+
+
+def _load_skops(path):
+    import skops.io
+
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as error:  # a zip that is not a skops file: no schema, bad JSON...
+        raise ValueError(f"model {path!r} is a zip archive but not a skops file "
+                         f"({type(error).__name__}: {error}).") from None
+    if untrusted:
+        raise ValueError(
+            f"model {path!r} holds types outside the classifier's trusted set, refused: "
+            f"{untrusted[:5]}{' ...' if len(untrusted) > 5 else ''}."
+        )
+    return skops.io.load(path)  # skops refuses untrusted types here too
+
+
+def evaluate_classifier(db_path, model_path, split=0.75, dataKey="features", trust_pickle=False):
+    """Rank-1 and rank-5 accuracy of a saved classifier on the held-out rows.
+
+    As the book's `rank_accuracy.py`; the model is loaded by `load_classifier`.
 
     Args:
         db_path: HDF5 features file, as for `train_classifier`.
-        model_path: pickled scikit-learn classifier with `predict_proba`.
+        model_path: the classifier saved by `train_classifier` (skops), or a
+            pickle from the book's `train_model.py` with `trust_pickle`.
         split: fraction of rows used for training; the rest are evaluated.
         dataKey: name of the features dataset.
+        trust_pickle: whether a pickle may be loaded (it runs its code).
 
     Returns:
         `(rank1, rank5)`, fractions in [0, 1].
 
     Raises:
         FileNotFoundError: `db_path` or `model_path` does not exist.
-        ValueError: the model was trained on other classes or feature sizes.
+        ValueError: `db_path` is not an HDF5 features file, the model cannot
+            be loaded (see `load_classifier`), or it was trained on other
+            classes or feature sizes.
     """
     from pyimagesearch.utils.ranked import rank5_accuracy
 
-    if not os.path.isfile(model_path):
-        raise FileNotFoundError(f"model {os.fspath(model_path)!r}: no such file.")
     (_, _, test_x, test_y, names) = _read_split(db_path, split, dataKey)
-    with open(model_path, "rb") as f:
-        model = pickle.load(f)
+    model = load_classifier(model_path, trust_pickle=trust_pickle)
     if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
         raise ValueError(f"model {os.fspath(model_path)!r} is not a fitted classifier "
                          "with predict_proba.")
@@ -124,7 +195,12 @@ def _read_split(db_path, split, dataKey):
         raise FileNotFoundError(f"db {os.fspath(db_path)!r}: no such features file.")
     if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
         raise ValueError(f"split must be a fraction between 0 and 1, got {split!r}.")
-    with h5py.File(db_path, "r") as db:
+    try:
+        db = h5py.File(db_path, "r")
+    except OSError as error:  # h5py: "file signature not found", a truncated file...
+        raise ValueError(f"db {os.fspath(db_path)!r} is not a readable HDF5 features file "
+                         f"({' '.join(str(error).split())}).") from None
+    with db:
         for key in (dataKey, "labels", "label_names"):
             if key not in db:
                 raise ValueError(f"db {os.fspath(db_path)!r} has no {key!r} dataset "

@@ -13,7 +13,7 @@ def evaluate_predictions(preds, labels, classNames, verbose=True):
         labels: (N,) integer labels or (N, C) one-hot rows.
         classNames: the C class names, indexed by label.
         verbose: print the report, rank-1, and rank-5 when there are more
-            than 5 classes.
+            than 5 classes (see `print_rank_accuracy`).
 
     Returns:
         `(report, rank1, rank5)`: scikit-learn's classification report text
@@ -39,7 +39,23 @@ def evaluate_predictions(preds, labels, classNames, verbose=True):
                                    target_names=classNames, zero_division=0)
     if verbose:
         print(report)
-        print(f"[INFO] rank-1: {rank1 * 100:.2f}%")
-        if len(classNames) > 5:
-            print(f"[INFO] rank-5: {rank5 * 100:.2f}%")
+        print_rank_accuracy(rank1, rank5, len(classNames))
     return report, rank1, rank5
+
+
+def print_rank_accuracy(rank1, rank5, classes):
+    """Prints rank-1, and rank-5 only when there are more than 5 classes.
+
+    With 5 classes or fewer the true label is always among the top 5, so
+    rank-5 is 100% whatever the model: one line says so instead.
+
+    Args:
+        rank1: rank-1 accuracy, a fraction.
+        rank5: rank-5 accuracy, a fraction.
+        classes: the number of classes.
+    """
+    print(f"[INFO] rank-1: {rank1 * 100:.2f}%")
+    if classes > 5:
+        print(f"[INFO] rank-5: {rank5 * 100:.2f}%")
+    else:
+        print(f"[INFO] rank-5 not shown: with {classes} classes (5 or fewer) it is always 100%")
