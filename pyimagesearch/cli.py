@@ -66,6 +66,9 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as error:
         print(f"pyimagesearch {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"pyimagesearch {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def run_main(parser, run, argv=None):
