@@ -35,9 +35,10 @@ def list_images(root, extensions=IMAGE_EXTENSIONS, follow_links=False):
         raise FileNotFoundError(f"image folder not found: {root!r}")
     extensions = tuple(extension.lower() for extension in extensions)
     real_root = os.path.realpath(root)
-    paths, outside, visited, folders = [], [], set(), [root]
-    while folders:
-        folder = folders.pop()
+    paths, outside, visited = [], [], set()
+    folders, linked = [root], []  # real folders first, so a link never takes a real folder's place
+    while folders or linked:
+        folder = folders.pop() if folders else linked.pop(0)
         real = os.path.realpath(folder)
         if real in visited:
             continue
@@ -54,7 +55,7 @@ def list_images(root, extensions=IMAGE_EXTENSIONS, follow_links=False):
             if entry.is_symlink() and not follow_links and not _inside(entry.path, real_root):
                 outside.append(entry.path)
             elif is_dir:
-                folders.append(entry.path)
+                (linked if entry.is_symlink() else folders).append(entry.path)
             elif entry.is_file():
                 paths.append(entry.path)
     if outside:
