@@ -13,7 +13,10 @@
    core) vs the book's single-process build (imread + AspectAwarePreprocessor +
    float64 writer), and vs build_hdf5_splits(workers=1);
 4. the generator through model.predict at workers=2 vs workers=1 (threads
-   and processes), with a near-free model so the data side dominates.
+   and processes), with a near-free model so the data side dominates;
+5. the cost of the fletcher32 checksums: HDF5DatasetWriter and a plain
+   HDF5DatasetGenerator pass (batch 64, no preprocessing, file in the page
+   cache) with checksum=True (the default) vs checksum=False.
 
 Every timing is the best of --repeat runs. Images are synthetic (smooth
 gradients, shapes and mild noise, so JPEG sizes are photo-like).
@@ -269,6 +272,38 @@ def bench_build(folder, count, repeat):
     return {"build_vs_book": t_book / t_all, "build_vs_one": t_one / t_all}
 
 
+def bench_checksum(folder, count, repeat):
+    from pyimagesearch.io import HDF5DatasetGenerator
+
+    rng = np.random.default_rng(2)
+    images = np.stack([synthetic_image(rng, 256, 256) for _ in range(count)])
+    labels = np.arange(count) % 2
+
+    def write(checksum):
+        def run():
+            path = os.path.join(folder, f"checksum_{checksum}.hdf5")
+            with HDF5DatasetWriter((count, 256, 256, 3), path, overwrite=True,
+                                   checksum=checksum) as writer:
+                writer.add(images, labels)
+        return run
+
+    def read(checksum):
+        def run():
+            with HDF5DatasetGenerator(os.path.join(folder, f"checksum_{checksum}.hdf5"), 64,
+                                      classes=2) as gen:
+                for _ in gen.generator(passes=1):
+                    pass
+        return run
+
+    w_on, w_off = best_of(repeat, write(True)), best_of(repeat, write(False))
+    r_on, r_off = best_of(repeat, read(True)), best_of(repeat, read(False))
+    print(f"fletcher32 checksums, {count} images 256x256x3: write {count / w_on:.0f} img/s with, "
+          f"{count / w_off:.0f} img/s without ({w_on / w_off:.2f}x the time); read "
+          f"{count / r_on:.0f} img/s with, {count / r_off:.0f} img/s without "
+          f"({r_on / r_off:.2f}x the time)")
+    return {"checksum_write_cost": w_on / w_off, "checksum_read_cost": r_on / r_off}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=256,
@@ -281,6 +316,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bench_hdf5_") as folder:
         results = bench_bytes_and_generator(folder, args.images, args.repeat)
         results.update(bench_build(folder, args.build_images, args.repeat))
+        results.update(bench_checksum(folder, args.images, max(args.repeat, 3)))
     print(f"load average {os.getloadavg()[0]:.2f} at end")
     print("ratios: " + ", ".join(f"{k}={v:.2f}" for k, v in results.items()))
 

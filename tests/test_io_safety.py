@@ -14,8 +14,8 @@ from datagen import write_coded_hdf5, write_image_tree
 
 from pyimagesearch import cli
 from pyimagesearch.datasets import SimpleDatasetLoader, list_images
-from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter, build_hdf5_splits
-from pyimagesearch.io.buildid import check_same_build, read_build_id
+from pyimagesearch.io import (HDF5DatasetGenerator, HDF5DatasetWriter, build_hdf5_splits,
+                              check_same_build, read_build_id)
 from pyimagesearch.utils import atomic
 
 SPLIT_FILES = ["mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
@@ -140,13 +140,14 @@ def test_orphans_of_dead_processes_are_removed_by_the_next_write(tmp_path):
 
 
 _SLOW_BUILD = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     import pyimagesearch.io.build as build
     from pyimagesearch import cli
     load = build._load_image
     def slow(task):
         result = load(task)
-        print("loading", flush=True)
+        sys.stdout.write(f"loading {os.getpid()}\\n")
+        sys.stdout.flush()
         time.sleep(0.3)
         return result
     build._load_image = slow
@@ -155,6 +156,7 @@ _SLOW_BUILD = textwrap.dedent("""
 
 
 def _start_slow_build(images, out, tmp_path):
+    """Starts a build that decodes one image every 0.3 s; returns it and its Python's pid once it is loading."""
     script = tmp_path / "slow_build.py"
     script.write_text(_SLOW_BUILD)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
@@ -164,8 +166,9 @@ def _start_slow_build(images, out, tmp_path):
          "--workers", "2", "--overwrite", "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
-    assert child.stdout.readline().startswith("loading"), child.stderr.read()
-    return child
+    line = child.stdout.readline()
+    assert line.startswith("loading "), child.stderr.read()
+    return child, int(line.split()[1])
 
 
 @pytest.mark.timeout(240)
@@ -173,9 +176,9 @@ def test_kill_9_keeps_the_old_set_and_the_next_build_removes_the_orphans(images,
     out = tmp_path / "out"
     old = _build(images, out)
     before = _contents(out)
-    child = _start_slow_build(images, out, tmp_path)
+    child, python = _start_slow_build(images, out, tmp_path)
     assert [name for name in os.listdir(out) if name.startswith(".")]  # its temporaries
-    os.kill(int(subprocess.check_output(["pgrep", "-P", str(child.pid)]).split()[0]), signal.SIGKILL)
+    os.kill(python, signal.SIGKILL)
     child.wait(timeout=60)
     child.stdout.close()
     child.stderr.close()
@@ -191,8 +194,7 @@ def test_kill_9_keeps_the_old_set_and_the_next_build_removes_the_orphans(images,
 def test_interrupt_stops_the_build_cleans_up_and_exits_130(images, tmp_path, signum):
     out = tmp_path / "out"
     out.mkdir()
-    child = _start_slow_build(images, out, tmp_path)
-    python = int(subprocess.check_output(["pgrep", "-P", str(child.pid)]).split()[0])
+    child, python = _start_slow_build(images, out, tmp_path)
     os.kill(python, signum)
     _, stderr = child.communicate(timeout=30)
     assert child.returncode == 130, stderr
