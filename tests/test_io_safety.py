@@ -70,6 +70,8 @@ def test_every_file_of_a_set_carries_one_build_id(images, tmp_path):
     files = [*report.paths.values(), report.means_path]
     assert {read_build_id(path) for path in files} == {report.build_id}
     assert check_same_build(files) == report.build_id
+    with h5py.File(report.paths["train"], "r") as db:
+        assert db["images"].fletcher32 and db["labels"].fletcher32
 
 
 def test_readers_reject_files_of_two_builds(images, tmp_path):
@@ -254,11 +256,13 @@ def test_a_corrupted_chunk_fails_on_read_naming_the_file(tmp_path):
         gen[0]
 
 
-def test_checksums_can_be_turned_off(tmp_path):
+def test_checksums_can_be_turned_off(images, tmp_path):
     with HDF5DatasetWriter((4, 2), tmp_path / "raw.hdf5", checksum=False) as writer:
         writer.add(np.ones((4, 2)), [0, 1, 0, 1])
-    with h5py.File(tmp_path / "raw.hdf5", "r") as db:
-        assert not db["features" if "features" in db else "images"].fletcher32
+    report = _build(images, tmp_path / "out", checksum=False)
+    for path in (tmp_path / "raw.hdf5", report.paths["train"]):
+        with h5py.File(path, "r") as db:
+            assert not db["images"].fletcher32 and not db["labels"].fletcher32
 
 
 # 10. symbolic links

@@ -94,7 +94,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                       size=256, val_size=None, test_size=0.1, random_state=42,
                       workers=None, means_name="mean.json", bufSize=1000,
                       overwrite=False, verbose=True, val_images=None, val_labels=None,
-                      follow_links=False):
+                      follow_links=False, checksum=True):
     """Builds stratified train/val/test HDF5 files and the training set's means.
 
     Images are decoded, resized aspect-aware (scale, then centre-crop) to
@@ -134,6 +134,8 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
             `label_from`); each must be a class of the training images.
         follow_links: whether links in the image folders may point outside
             them (by default such links are left out; see `list_images`).
+        checksum: whether the HDF5 files store `fletcher32` checksums (see
+            `HDF5DatasetWriter`).
 
     Returns:
         A `BuildReport`.
@@ -217,7 +219,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
             for name, rows in splits.items():
                 writer = HDF5DatasetWriter(
                     (len(rows), height, width, 3), outputs[name], bufSize=bufSize,
-                    dtype="uint8", overwrite=overwrite, build_id=build_id,
+                    dtype="uint8", overwrite=overwrite, checksum=checksum, build_id=build_id,
                 )
                 stack.enter_context(writer)
                 writer.storeClassLabels(class_names)
