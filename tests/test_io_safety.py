@@ -38,13 +38,13 @@ def _dead_pid():
 
 # 1. a generator never serves a file that replaced the one it was built on
 
-@pytest.mark.parametrize("stamped", [True, False], ids=["build-id", "file-identity"])
+@pytest.mark.parametrize("stamped", [True, False], ids=["file-id", "file-identity"])
 def test_generator_refuses_a_replaced_file(tmp_path, stamped):
     path = tmp_path / "train.hdf5"
     write_coded_hdf5(path, num_rows=12, classes=3)
-    if not stamped:  # a file from another writer, without a build id
+    if not stamped:  # a file from another writer, without ids
         with h5py.File(path, "a") as db:
-            del db.attrs["build_id"]
+            del db.attrs["build_id"], db.attrs["file_id"]
     gen = HDF5DatasetGenerator(path, 5, classes=3)
     gen[0]
     worker_copy = __import__("pickle").dumps(gen)  # what a new worker process receives
@@ -55,6 +55,14 @@ def test_generator_refuses_a_replaced_file(tmp_path, stamped):
         gen[0]
     with pytest.raises(ValueError, match="was replaced"):
         __import__("pickle").loads(worker_copy)[1]
+
+
+def test_generator_refuses_another_file_of_the_same_build(images, tmp_path):
+    report = _build(images, tmp_path / "out")
+    gen = HDF5DatasetGenerator(report.paths["train"], 4, classes=3)
+    os.replace(report.paths["val"], report.paths["train"])
+    with pytest.raises(ValueError, match="train.hdf5.* was replaced"):
+        gen[0]
 
 
 # 2. a split set is one unit

@@ -1,6 +1,7 @@
 """Build ids: every file of one build carries the same id, so readers never mix builds.
 
-`HDF5DatasetWriter` stamps each HDF5 file with a `build_id` attribute;
+`HDF5DatasetWriter` stamps each HDF5 file with a `build_id` attribute (and
+a `file_id` of its own, which `HDF5DatasetGenerator` checks on every open);
 `build_hdf5_splits` gives one id to all its files (the means JSON holds it as
 its `"build_id"` key) and records the set in each HDF5 file's `build_set`
 attribute, so that a reader of one file can check its siblings.
@@ -13,6 +14,7 @@ import h5py
 
 BUILD_ID = "build_id"
 BUILD_SET = "build_set"
+FILE_ID = "file_id"  # one per file written, even within a build
 
 
 def read_build_id(path):

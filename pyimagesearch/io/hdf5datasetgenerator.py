@@ -8,7 +8,7 @@ import h5py
 import keras
 import numpy as np
 
-from pyimagesearch.io.buildid import BUILD_ID, check_siblings
+from pyimagesearch.io.buildid import FILE_ID, check_siblings
 from pyimagesearch.preprocessing.chain import apply_preprocessors
 
 
@@ -26,7 +26,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
 
     The generator never mixes two files: each (re)open, in this process or a
     worker, checks that the file is still the one it was built on (its
-    `build_id`, or for files without one its identity on disk), and files
+    `file_id`, or for files without one its identity on disk), and files
     built together by `build_hdf5_splits` must still be of one build.
 
     Args:
@@ -242,10 +242,10 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         )
 
     def _identity(self, db):
-        """The file's build id, or its identity on disk for files without one."""
-        build_id = db.attrs.get(BUILD_ID)
-        if build_id is not None:
-            return ("build", str(build_id))
+        """The file's id, or its identity on disk for files without one."""
+        file_id = db.attrs.get(FILE_ID)
+        if file_id is not None:
+            return ("file_id", str(file_id))
         stat = os.stat(self.dbPath)
         return ("file", stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 

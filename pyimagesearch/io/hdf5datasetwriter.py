@@ -7,6 +7,7 @@ import uuid
 import h5py
 import numpy as np
 
+from pyimagesearch.io.buildid import BUILD_ID, FILE_ID
 from pyimagesearch.utils.atomic import commit, new_temporary
 
 # rows per chunk are chosen so that one chunk holds about this many bytes
@@ -22,8 +23,8 @@ class HDF5DatasetWriter:
     images stay `uint8`, floating-point features become `float32`), chunks them
     for fast batch reads with a `fletcher32` checksum per chunk (a corrupted
     chunk fails on read instead of serving wrong pixels), stamps the file with
-    a build id (its `build_id` attribute, which `HDF5DatasetGenerator` checks
-    on every open), and writes to a temporary file that is renamed onto
+    a build id and a file id (its `build_id` and `file_id` attributes, which
+    the readers check), and writes to a temporary file that is renamed onto
     `outputPath` only by a clean `close()`.
 
     Example:
@@ -88,7 +89,8 @@ class HDF5DatasetWriter:
         self._temporary = new_temporary(outputPath)
         try:
             self.db = h5py.File(self._temporary, "w")
-            self.db.attrs["build_id"] = self.build_id
+            self.db.attrs[BUILD_ID] = self.build_id
+            self.db.attrs[FILE_ID] = uuid.uuid4().hex
             self.labels = self.db.create_dataset(
                 "labels", (dims[0],), dtype="int64", maxshape=(dims[0],),
                 chunks=(min(dims[0], 1 << 16),), fletcher32=self.checksum,
