@@ -311,3 +311,10 @@ def test_cli_follow_links(linked, tmp_path):
             counts[name] = (len(db["labels"]), [n.decode() for n in db["label_names"][:]])
     assert counts == {"plain": (6, ["cats", "dogs"]), "followed": (10, ["cats", "dogs", "fish"])}
     assert json.loads((tmp_path / "followed" / "mean.json").read_text())["build_id"]
+
+
+def test_a_file_that_is_not_hdf5_gets_one_clear_error(tmp_path):
+    path = tmp_path / "notes.hdf5"
+    path.write_text("not an HDF5 file")
+    with pytest.raises(OSError, match="cannot open .*notes.hdf5.* as an HDF5 file"):
+        HDF5DatasetGenerator(path, 2, classes=2)

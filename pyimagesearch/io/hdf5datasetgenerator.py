@@ -259,7 +259,7 @@ def _open(path):
     try:
         return h5py.File(path, "r")
     except OSError as error:
-        raise OSError(f"cannot open {path!r} as an HDF5 file: {error}") from None
+        raise type(error)(f"cannot open {path!r} as an HDF5 file: {error}") from None
 
 
 def _read(path, dataset, rows, name):
