@@ -13,7 +13,11 @@
    core) vs the book's single-process build (imread + AspectAwarePreprocessor +
    float64 writer), and vs build_hdf5_splits(workers=1);
 4. the generator through model.predict at workers=2 vs workers=1 (threads
-   and processes), with a near-free model so the data side dominates.
+   and processes), with a near-free model so the data side dominates;
+5. the cost of the fletcher32 checksums: HDF5DatasetWriter, a plain
+   HDF5DatasetGenerator pass (batch 64, no preprocessing, file in the page
+   cache) and the generator with the patch + mean + to-array pipeline of 2,
+   with checksum=True (the default) vs checksum=False.
 
 Every timing is the best of --repeat runs. Images are synthetic (smooth
 gradients, shapes and mild noise, so JPEG sizes are photo-like).
@@ -269,6 +273,48 @@ def bench_build(folder, count, repeat):
     return {"build_vs_book": t_book / t_all, "build_vs_one": t_one / t_all}
 
 
+def bench_checksum(folder, count, repeat):
+    from pyimagesearch.io import HDF5DatasetGenerator
+    from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
+                                             PatchPreprocessor)
+
+    rng = np.random.default_rng(2)
+    images = np.stack([synthetic_image(rng, 256, 256) for _ in range(count)])
+    labels = np.arange(count) % 2
+    pipeline = [PatchPreprocessor(227, 227, seed=0), MeanPreprocessor(124.0, 117.0, 104.0),
+                ImageToArrayPreprocessor()]
+
+    def write(checksum):
+        path = os.path.join(folder, f"checksum_{checksum}.hdf5")
+        with HDF5DatasetWriter((count, 256, 256, 3), path, overwrite=True,
+                               checksum=checksum) as writer:
+            writer.add(images, labels)
+
+    def read(checksum, preprocessors):
+        with HDF5DatasetGenerator(os.path.join(folder, f"checksum_{checksum}.hdf5"), 64,
+                                  preprocessors=preprocessors, classes=2) as gen:
+            for _ in gen.generator(passes=1):
+                pass
+
+    # with and without alternate, so that a busy machine slows both alike
+    cases = {"write": lambda on: write(on), "read": lambda on: read(on, None),
+             "pipeline": lambda on: read(on, pipeline)}
+    times = {(case, on): [] for case in cases for on in (True, False)}
+    for _ in range(repeat):
+        for case, run in cases.items():
+            for on in (True, False):
+                times[case, on].append(best_of(1, lambda: run(on)))
+    cost = {case: min(times[case, True]) / min(times[case, False]) for case in cases}
+    rate = {key: count / min(value) for key, value in times.items()}
+    print(f"fletcher32 checksums, {count} images 256x256x3, with against without: write "
+          f"{rate['write', True]:.0f} against {rate['write', False]:.0f} img/s ({cost['write']:.2f}x "
+          f"the time); plain generator pass {rate['read', True]:.0f} against "
+          f"{rate['read', False]:.0f} img/s ({cost['read']:.2f}x); generator with patch 227 + "
+          f"mean + to-array {rate['pipeline', True]:.0f} against {rate['pipeline', False]:.0f} "
+          f"img/s ({cost['pipeline']:.2f}x)")
+    return {f"checksum_{case}_cost": value for case, value in cost.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=256,
@@ -281,6 +327,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bench_hdf5_") as folder:
         results = bench_bytes_and_generator(folder, args.images, args.repeat)
         results.update(bench_build(folder, args.build_images, args.repeat))
+        results.update(bench_checksum(folder, args.images, max(args.repeat, 5)))
     print(f"load average {os.getloadavg()[0]:.2f} at end")
     print("ratios: " + ", ".join(f"{k}={v:.2f}" for k, v in results.items()))
 

@@ -189,3 +189,49 @@ def assert_report(stdout, names):
     assert "precision" in stdout and "recall" in stdout
     for name in names:
         assert re.search(rf"^\s*{re.escape(name)}\s+\d", stdout, re.MULTILINE), f"no report row for {name}"
+
+
+def coded_images(labels, first_row=0, size=(6, 6)):
+    """Images whose pixels encode their own label and row number, to catch any mix-up.
+
+    Every pixel of image `i` is `(label, row // 256, row % 256)` with
+    `row = first_row + i`: constant images survive resizing, flips, shifts and
+    rotations with nearest fill, so the code can be read back after any of them.
+    """
+    labels = np.asarray(labels)
+    rows = first_row + np.arange(len(labels))
+    (width, height) = size
+    images = np.empty((len(labels), height, width, 3), np.uint8)
+    images[..., 0] = labels[:, None, None]
+    images[..., 1] = (rows // 256)[:, None, None]
+    images[..., 2] = (rows % 256)[:, None, None]
+    return images
+
+
+def decode_images(images):
+    """`(labels, rows)` read back from `coded_images` (after any warping)."""
+    codes = np.rint(np.median(np.asarray(images, np.float64).reshape(len(images), -1, 3), axis=1)).astype(int)
+    return codes[:, 0], codes[:, 1] * 256 + codes[:, 2]
+
+
+def write_coded_hdf5(path, num_rows=40, classes=4, size=(6, 6), seed=0):
+    """Writes an HDF5 dataset of `coded_images` with shuffled labels; returns the labels."""
+    from pyimagesearch.io import HDF5DatasetWriter
+
+    labels = np.random.default_rng(seed).integers(0, classes, num_rows)
+    with HDF5DatasetWriter((num_rows, size[1], size[0], 3), path, bufSize=7) as writer:
+        writer.add(coded_images(labels, size=size), labels)
+    return labels
+
+
+def write_coded_image_tree(root, classes=("a", "b", "c"), per_class=8, size=(10, 8)):
+    """Writes `root/{class}/{i}.png` images coded with their class and a unique id; returns the paths."""
+    paths = []
+    for label, name in enumerate(classes):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            row = label * per_class + i
+            path = os.path.join(root, name, f"{row:04d}.png")
+            cv2.imwrite(path, coded_images([label], first_row=row, size=size)[0])
+            paths.append(path)
+    return paths

@@ -26,7 +26,7 @@ def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
         with h5py.File(output / "hdf5" / f"{split}.hdf5") as db:
             sizes[split] = len(db["labels"])
     assert sum(sizes.values()) == 1797 and sizes["test"] > sizes["val"] > 0
-    assert set(json.loads((output / "hdf5" / "mean.json").read_text())) == {"R", "G", "B"}
+    assert set(json.loads((output / "hdf5" / "mean.json").read_text())) == {"R", "G", "B", "build_id"}
 
     history = json.loads((output / "training.json").read_text())
     assert len(history["loss"]) == 1 and "val_accuracy" in history and "learning_rate" in history

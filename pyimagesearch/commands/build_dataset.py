@@ -42,7 +42,10 @@ def add_arguments(parser):
                         help="decoding threads (default: one per CPU core)")
     parser.add_argument("--means", default="mean.json",
                         help="file name of the means JSON in --output (default: mean.json)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing outputs (and remove split files this build does not produce)")
+    parser.add_argument("--follow-links", action="store_true",
+                        help="follow symbolic links that point outside --dataset (default: leave them out)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="hide the progress bars (the summary and skipped images are still shown)")
 
@@ -55,6 +58,7 @@ def run(args):
         val_size=args.val_size, test_size=args.test_size,
         random_state=args.random_state, workers=args.workers,
         means_name=args.means, overwrite=args.overwrite, verbose=not args.quiet,
+        follow_links=args.follow_links,
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())

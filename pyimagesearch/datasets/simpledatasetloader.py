@@ -1,9 +1,8 @@
 """Load a small image dataset into memory (the book's SimpleDatasetLoader)."""
 
-import cv2
 import numpy as np
 
-from pyimagesearch.datasets.paths import label_from_parent
+from pyimagesearch.datasets.paths import label_from_parent, read_image
 
 
 class SimpleDatasetLoader:
@@ -37,7 +36,7 @@ class SimpleDatasetLoader:
         data, labels = [], []
         self.skipped = []
         for i, imagePath in enumerate(imagePaths):
-            image = cv2.imread(str(imagePath))
+            image = read_image(imagePath)
             if image is None:
                 self.skipped.append(str(imagePath))
             else:

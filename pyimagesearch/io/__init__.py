@@ -5,6 +5,7 @@ the writer and the dataset builder (and its worker processes) stay light.
 """
 
 from pyimagesearch.io.build import BuildReport, build_hdf5_splits, labelled_images
+from pyimagesearch.io.buildid import check_same_build, read_build_id
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 
 __all__ = [
@@ -12,8 +13,10 @@ __all__ = [
     "HDF5DatasetGenerator",
     "HDF5DatasetWriter",
     "build_hdf5_splits",
+    "check_same_build",
     "extract_features",
     "labelled_images",
+    "read_build_id",
 ]
 
 _LAZY = {

@@ -11,15 +11,19 @@ import contextlib
 import dataclasses
 import json
 import os
+import uuid
 
 import cv2
 import numpy as np
 
 from pyimagesearch.datasets import label_from_parent, label_from_prefix, list_images
+from pyimagesearch.datasets.paths import read_image
+from pyimagesearch.io.buildid import BUILD_ID, BUILD_SET
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
-from pyimagesearch.utils.atomic import atomic_output
+from pyimagesearch.utils.atomic import new_temporary, publish_together
 from pyimagesearch.utils.progress import progress_bar
+from pyimagesearch.utils.signals import terminate_as_interrupt
 
 LABEL_SOURCES = {"parent": label_from_parent, "prefix": label_from_prefix}
 SPLITS = ("train", "val", "test")
@@ -36,6 +40,7 @@ class BuildReport:
         means: the means, `{"R": .., "G": .., "B": ..}`.
         class_names: class names, indexed by label.
         skipped: paths of the unreadable images left out.
+        build_id: the id stamped in every file of the set.
     """
 
     paths: dict
@@ -44,6 +49,7 @@ class BuildReport:
     means: dict
     class_names: list
     skipped: list
+    build_id: str = None
 
     def summary(self):
         """The lines printed at the end of a build: files written, images skipped."""
@@ -61,13 +67,15 @@ def _rows(count):
     return f"{count} row" if count == 1 else f"{count} rows"
 
 
-def labelled_images(images, labels=None, label_from="parent"):
+def labelled_images(images, labels=None, label_from="parent", follow_links=False):
     """Resolves image paths and their string labels.
 
     Args:
         images: a folder (listed recursively) or a sequence of image paths.
         labels: one label per path; None derives them with `label_from`.
         label_from: "parent" (`{class}/{image}`) or "prefix" (`cat.11866.jpg`).
+        follow_links: whether links in a folder may point outside it (see
+            `list_images`).
 
     Returns:
         `(paths, labels)` as two lists of strings.
@@ -82,7 +90,7 @@ def labelled_images(images, labels=None, label_from="parent"):
     if label_from not in LABEL_SOURCES:
         raise ValueError(f"label_from must be one of {sorted(LABEL_SOURCES)}, got {label_from!r}.")
     if isinstance(images, (str, os.PathLike)):
-        paths = list_images(images)
+        paths = list_images(images, follow_links=follow_links)
     else:
         paths = [os.fspath(path) for path in images]
         if not paths:
@@ -125,15 +133,24 @@ def _check_layout(root, paths, labels, label_from):
 def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                       size=256, val_size=None, test_size=0.1, random_state=42,
                       workers=None, means_name="mean.json", bufSize=1000,
-                      overwrite=False, verbose=True, val_images=None, val_labels=None):
+                      overwrite=False, verbose=True, val_images=None, val_labels=None,
+                      follow_links=False, checksum=True):
     """Builds stratified train/val/test HDF5 files and the training set's means.
 
     Images are decoded, resized aspect-aware (scale, then centre-crop) to
     `size` and stored as `uint8` BGR rows in `train.hdf5`, `val.hdf5` and
     `test.hdf5` under `output_dir`, with integer labels and the class names.
     The means JSON is the book's `{"R": .., "G": .., "B": ..}`: per-channel
-    means of the training images. Unreadable images are skipped and listed.
-    All files appear together at the end; a failure leaves none behind.
+    means of the training images. Unreadable images (and anything that is
+    not a regular file) are skipped and listed.
+
+    The files are published as one unit: they are written beside their
+    targets under temporary names and renamed into place together at the end;
+    a failure or an interrupt (Ctrl-C, SIGTERM) at any point, the renames
+    included, leaves the previous set whole and no temporary file behind.
+    Every file carries one build id (the HDF5 files' `build_id` attribute,
+    the means JSON's `"build_id"` key) that readers check, and `overwrite`
+    removes split files of an earlier build that this build does not produce.
 
     Args:
         images: a folder (listed recursively) or a sequence of image paths.
@@ -148,12 +165,17 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         workers: decoding threads (None: one per CPU core; 1: in the calling thread).
         means_name: file name of the means JSON in `output_dir` (or a path).
         bufSize: rows the writers buffer before writing.
-        overwrite: whether existing output files may be replaced.
+        overwrite: whether existing output files may be replaced (and split
+            files this build does not produce removed).
         verbose: whether to show progress bars and the final summary.
         val_images: a given validation set instead of one split off `images`
             (Tiny ImageNet's `val/`): a folder or a sequence of paths.
         val_labels: the labels of `val_images` (None derives them with
             `label_from`); each must be a class of the training images.
+        follow_links: whether links in the image folders may point outside
+            them (by default such links are left out; see `list_images`).
+        checksum: whether the HDF5 files store `fletcher32` checksums (see
+            `HDF5DatasetWriter`).
 
     Returns:
         A `BuildReport`.
@@ -165,7 +187,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     """
     from sklearn.model_selection import train_test_split
 
-    paths, names = labelled_images(images, labels, label_from)
+    paths, names = labelled_images(images, labels, label_from, follow_links)
     width, height = _check_size(size)
     workers = _check_workers(workers)
     class_names, encoded = np.unique(np.asarray(names), return_inverse=True)
@@ -174,7 +196,8 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         if val_size:
             raise ValueError(f"val_size={val_size!r} and val_images are both given; pass one of them.")
         val_size = 0
-        paths, encoded, given_val = _append_given(paths, encoded, class_names, val_images, val_labels, label_from)
+        paths, encoded, given_val = _append_given(
+            paths, encoded, class_names, val_images, val_labels, label_from, follow_links)
     elif val_size is None:
         val_size = 0.1
     n_test = _split_count(test_size, n, "test_size")
@@ -213,56 +236,72 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     splits = {name: splits[name] for name in SPLITS if name in splits}
     outputs = {name: os.path.join(output_dir, f"{name}.hdf5") for name in splits}
     means_path = os.path.join(output_dir, means_name)
+    every_split = {name: os.path.join(output_dir, f"{name}.hdf5") for name in SPLITS}
     if not overwrite:
-        for path in [*outputs.values(), means_path]:
+        for path in [*every_split.values(), means_path]:
             if os.path.exists(path):
                 raise ValueError(
                     f"output {path!r} already exists; delete it or pass overwrite=True "
                     f"(--overwrite)."
                 )
 
+    build_id = uuid.uuid4().hex
+    build_set = {name: os.path.basename(path) for name, path in outputs.items()}
+    build_set["means"] = os.path.relpath(means_path, output_dir)
     skipped = []
     counts = {}
     channel_sums = np.zeros(3, dtype=np.float64)
-    with contextlib.ExitStack() as stack:
-        pool = stack.enter_context(_image_pool(workers))
-        writers = {}
-        for name, rows in splits.items():
-            writer = HDF5DatasetWriter(
-                (len(rows), height, width, 3), outputs[name], bufSize=bufSize,
-                dtype="uint8", overwrite=overwrite,
-            )
-            stack.enter_context(writer)
-            writer.storeClassLabels(class_names)
-            writers[name] = writer
-        # one ordered stream over every split keeps the workers busy across splits
-        loaded = pool((paths[i], width, height) for rows in splits.values() for i in rows)
-        for name, rows in splits.items():
-            writer = writers[name]
-            bar = progress_bar(f"Building {name}: ", len(rows), verbose)
-            # rows first: zip stops at the split's end without taking the next image
-            for done, (index, (image, sums)) in enumerate(zip(rows, loaded), 1):
-                if image is None:
-                    skipped.append(paths[index])
-                else:
-                    writer.add(image[np.newaxis], [encoded[index]])
-                    if name == "train":
-                        channel_sums += sums
-                bar.update(done)
-            bar.finish()
-            writer.flush()
-            counts[name] = writer.idx
-        if counts["train"] == 0:
-            raise ValueError("no readable training image: every training image failed to decode.")
-        bgr = channel_sums / (counts["train"] * width * height)
-        means = {"R": float(bgr[2]), "G": float(bgr[1]), "B": float(bgr[0])}
-        temporary = stack.enter_context(atomic_output(means_path))
-        with open(temporary, "w") as handle:
-            json.dump(means, handle)
+    finished = []  # (temporary, target) of the files written, published together
+    try:
+        with terminate_as_interrupt(), contextlib.ExitStack() as stack:
+            pool = stack.enter_context(_image_pool(workers))
+            writers = {}
+            for name, rows in splits.items():
+                writer = HDF5DatasetWriter(
+                    (len(rows), height, width, 3), outputs[name], bufSize=bufSize,
+                    dtype="uint8", overwrite=overwrite, checksum=checksum, build_id=build_id,
+                )
+                stack.enter_context(writer)
+                writer.storeClassLabels(class_names)
+                writer.db.attrs[BUILD_SET] = json.dumps(build_set)
+                writers[name] = writer
+            # one ordered stream over every split keeps the workers busy across splits
+            loaded = pool((paths[i], width, height) for rows in splits.values() for i in rows)
+            for name, rows in splits.items():
+                writer = writers[name]
+                bar = progress_bar(f"Building {name}: ", len(rows), verbose)
+                # rows first: zip stops at the split's end without taking the next image
+                for done, (index, (image, sums)) in enumerate(zip(rows, loaded), 1):
+                    if image is None:
+                        skipped.append(paths[index])
+                    else:
+                        writer.add(image[np.newaxis], [encoded[index]])
+                        if name == "train":
+                            channel_sums += sums
+                    bar.update(done)
+                bar.finish()
+                writer.flush()
+                counts[name] = writer.idx
+            if counts["train"] == 0:
+                raise ValueError("no readable training image: every training image failed to decode.")
+            bgr = channel_sums / (counts["train"] * width * height)
+            means = {"R": float(bgr[2]), "G": float(bgr[1]), "B": float(bgr[0])}
+            for name, writer in writers.items():
+                finished.append((writer.close(publish=False), outputs[name]))
+            finished.append((new_temporary(means_path), means_path))
+            with open(finished[-1][0], "w") as handle:
+                json.dump({**means, BUILD_ID: build_id}, handle)
+            stale = [path for name, path in every_split.items() if name not in outputs]
+            publish_together(finished, removals=stale)
+    except BaseException:
+        for temporary, _ in finished:
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+        raise
 
     report = BuildReport(
         paths=outputs, counts=counts, means_path=means_path, means=means,
-        class_names=[str(c) for c in class_names], skipped=skipped,
+        class_names=[str(c) for c in class_names], skipped=skipped, build_id=build_id,
     )
     if verbose:
         print(report.summary())
@@ -276,7 +315,7 @@ def _load_image(task):
         `(image, (B, G, R) sums)`, or `(None, None)` if the file is unreadable.
     """
     path, width, height = task
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = read_image(path, cv2.IMREAD_COLOR)
     if image is None:
         return None, None
     image = AspectAwarePreprocessor(width, height).preprocess(image)
@@ -291,13 +330,18 @@ def _image_pool(workers, window=256):
     OpenCV releases the GIL while decoding and resizing, so threads run in
     parallel without pickling images between processes (or forking a process
     that already runs OpenCV's and TensorFlow's thread pools). At most
-    `window` images are in flight, whatever the consumer's pace.
+    `window` images are in flight, whatever the consumer's pace. On exit
+    (an error, Ctrl-C) the images not yet started are cancelled, so only
+    those being decoded are waited for.
     """
     if workers == 1:
         yield lambda tasks: map(_load_image, tasks)
         return
-    with concurrent.futures.ThreadPoolExecutor(workers) as threads:
+    threads = concurrent.futures.ThreadPoolExecutor(workers)
+    try:
         yield lambda tasks: _bounded_map(threads, _load_image, tasks, window)
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
 
 
 def _bounded_map(executor, function, items, window):
@@ -310,9 +354,9 @@ def _bounded_map(executor, function, items, window):
         yield pending.popleft().result()
 
 
-def _append_given(paths, encoded, class_names, images, labels, label_from):
+def _append_given(paths, encoded, class_names, images, labels, label_from, follow_links):
     """Appends a given split's paths and encoded labels; returns them and its row indexes."""
-    given_paths, given_names = labelled_images(images, labels, label_from)
+    given_paths, given_names = labelled_images(images, labels, label_from, follow_links)
     unknown = sorted(set(given_names) - set(class_names.tolist()))
     if unknown:
         raise ValueError(

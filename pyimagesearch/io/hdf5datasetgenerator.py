@@ -8,6 +8,7 @@ import h5py
 import keras
 import numpy as np
 
+from pyimagesearch.io.buildid import FILE_ID, check_siblings
 from pyimagesearch.preprocessing.chain import apply_preprocessors
 
 
@@ -22,6 +23,11 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
 
     Every row is served exactly once per epoch, the last partial batch
     included, in the file's order unless `shuffle=True`.
+
+    The generator never mixes two files: each (re)open, in this process or a
+    worker, checks that the file is still the one it was built on (its
+    `file_id`, or for files without one its identity on disk), and files
+    built together by `build_hdf5_splits` must still be of one build.
 
     Args:
         dbPath: path of the HDF5 file.
@@ -44,8 +50,9 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
     Raises:
         FileNotFoundError: `dbPath` does not exist.
         ValueError: bad `batchSize` or `classes`, a dataset missing from the
-            file, labels outside `[0, classes)`, or an `aug` without
-            `augment_batch`.
+            file, labels that are not 1-D integers in `[0, classes)`, sibling
+            files of another build, or an `aug` without `augment_batch`.
+        OSError: the file is not HDF5 or its labels fail their checksum.
     """
 
     def __init__(self, dbPath, batchSize, preprocessors=None, aug=None,
@@ -78,7 +85,9 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         self._db = None
         self._pid = None
 
-        with h5py.File(dbPath, "r") as db:
+        with _open(dbPath) as db:
+            self._source = self._identity(db)
+            check_siblings(dbPath, db)
             for key in (dataKey, "labels"):
                 if key not in db:
                     raise ValueError(
@@ -90,7 +99,13 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                     f"{dbPath!r} holds {len(db[dataKey])} rows in {dataKey!r} but "
                     f"{len(db['labels'])} labels."
                 )
-            self._labels = db["labels"][:]
+            labels = db["labels"]
+            if labels.ndim != 1 or labels.dtype.kind not in "iu":
+                raise ValueError(
+                    f"{dbPath!r} holds labels of dtype {labels.dtype} and shape "
+                    f"{labels.shape}; expected 1-D integers (one class index per row)."
+                )
+            self._labels = _read(dbPath, labels, slice(None), "labels")
         bad = (self._labels < 0) | (self._labels >= self.classes)
         if bad.any():
             raise ValueError(
@@ -104,9 +119,21 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
 
     @property
     def db(self):
-        """The open `h5py.File`, opened on first use in the current process."""
+        """The open `h5py.File`, opened on first use in the current process.
+
+        Raises:
+            ValueError: the file is no longer the one this generator was built on.
+        """
         if self._db is None or self._pid != os.getpid() or not self._db.id.valid:
-            self._db = h5py.File(self.dbPath, "r")
+            db = _open(self.dbPath)
+            if self._identity(db) != self._source:
+                db.close()
+                raise ValueError(
+                    f"{self.dbPath!r} was replaced after this generator read its "
+                    f"labels (another build or file is there now); create a new "
+                    f"HDF5DatasetGenerator to read the new file."
+                )
+            self._db = db
             self._pid = os.getpid()
         return self._db
 
@@ -124,7 +151,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         batch = int(self._order[index])
         start = self._start + batch * self.batchSize
         stop = min(start + self.batchSize, self._start + self.numImages)
-        images = self.db[self.dataKey][start:stop]
+        images = _read(self.dbPath, self.db[self.dataKey], slice(start, stop), self.dataKey)
         labels = self._labels[start:stop]
         images = apply_preprocessors(images, self.preprocessors)
         if self.aug is not None:
@@ -214,7 +241,33 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             f"numImages={self.numImages}, batches={len(self)})"
         )
 
+    def _identity(self, db):
+        """The file's id, or its identity on disk for files without one."""
+        file_id = db.attrs.get(FILE_ID)
+        if file_id is not None:
+            return ("file_id", str(file_id))
+        stat = os.stat(self.dbPath)
+        return ("file", stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
     def _new_order(self):
         if self.shuffle:
             return self._rng.permutation(len(self))
         return np.arange(len(self))
+
+
+def _open(path):
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise type(error)(f"cannot open {path!r} as an HDF5 file: {error}") from None
+
+
+def _read(path, dataset, rows, name):
+    """Reads `dataset[rows]`, naming the file when a checksum or read fails."""
+    try:
+        return dataset[rows]
+    except OSError as error:
+        raise OSError(
+            f"{path!r}: reading {name!r} failed ({error}); the file is corrupted "
+            f"(a checksum does not match) or unreadable: rebuild it."
+        ) from None

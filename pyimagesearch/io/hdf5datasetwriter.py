@@ -3,11 +3,13 @@
 import contextlib
 import os
 import re
+import uuid
 
 import h5py
 import numpy as np
 
-from pyimagesearch.utils.atomic import atomic_output
+from pyimagesearch.io.buildid import BUILD_ID, FILE_ID
+from pyimagesearch.utils.atomic import commit, new_temporary
 
 # rows per chunk are chosen so that one chunk holds about this many bytes
 _CHUNK_BYTES = 1 << 20
@@ -20,7 +22,10 @@ class HDF5DatasetWriter:
     `storeClassLabels` is called, `label_names` (UTF-8 strings): the book's
     format. Unlike the book's writer it stores rows in their own type (`uint8`
     images stay `uint8`, floating-point features become `float32`), chunks them
-    for fast batch reads, and writes to a temporary file that is renamed onto
+    for fast batch reads with a `fletcher32` checksum per chunk (a corrupted
+    chunk fails on read instead of serving wrong pixels), stamps the file with
+    a build id and a file id (its `build_id` and `file_id` attributes, which
+    the readers check), and writes to a temporary file that is renamed onto
     `outputPath` only by a clean `close()`.
 
     Example:
@@ -41,6 +46,11 @@ class HDF5DatasetWriter:
             added (`float64` and `float16` become `float32`).
         compression: passed to h5py (e.g. "gzip", "lzf"); None stores raw rows.
         overwrite: whether an existing `outputPath` may be replaced.
+        checksum: whether to store `fletcher32` checksums with the rows and
+            labels (verified on every read, at about 1 GB/s; see the README's
+            Performance table).
+        build_id: the id stamped in the file's `build_id` attribute; a new
+            random id by default (files built together share one).
 
     Raises:
         ValueError: bad `dims`, `dataKey` or `bufSize`, or `outputPath`
@@ -48,7 +58,8 @@ class HDF5DatasetWriter:
     """
 
     def __init__(self, dims, outputPath, dataKey="images", bufSize=1000,
-                 dtype=None, compression=None, overwrite=False):
+                 dtype=None, compression=None, overwrite=False, checksum=True,
+                 build_id=None):
         dims = _check_dims(dims)
         if not isinstance(dataKey, str) or not dataKey or dataKey in ("labels", "label_names"):
             raise ValueError(
@@ -68,32 +79,35 @@ class HDF5DatasetWriter:
         self.dataKey = dataKey
         self.bufSize = int(bufSize)
         self.compression = compression
+        self.checksum = bool(checksum)
+        self.build_id = uuid.uuid4().hex if build_id is None else str(build_id)
         self._dtype = None if dtype is None else np.dtype(dtype)
         self.idx = 0
         self._buffer = {"data": [], "labels": []}
         self._buffered = 0
         self.data = None
 
-        self._atomic = atomic_output(outputPath)
-        self._temporary = self._atomic.__enter__()
+        self._temporary = new_temporary(outputPath)
         try:
             # no chunk cache: a failed write (full disk) raises at once; with dirty
             # chunks cached, HDF5 crashes the process when it later fails to close
             self.db = h5py.File(self._temporary, "w", rdcc_nbytes=0)
+            self.db.attrs[BUILD_ID] = self.build_id
+            self.db.attrs[FILE_ID] = uuid.uuid4().hex
             self.labels = self.db.create_dataset(
                 "labels", (dims[0],), dtype="int64", maxshape=(dims[0],),
-                chunks=(min(dims[0], 1 << 16),),
+                chunks=(min(dims[0], 1 << 16),), fletcher32=self.checksum,
             )
             if self._dtype is not None:
                 self._create_data(self._dtype)
-        except BaseException as error:
-            self._abort(error)
+        except BaseException:
+            self._abort()
             raise
 
     @property
     def closed(self):
         """Whether `close()` (or an aborted `with` block) has ended the writer."""
-        return self._atomic is None
+        return self._temporary is None
 
     def add(self, rows, labels):
         """Adds rows and their labels, writing to disk each time the buffer fills.
@@ -116,11 +130,14 @@ class HDF5DatasetWriter:
             )
         if labels.ndim != 1 or len(labels) != len(rows):
             raise ValueError(
-                f"labels must be a 1-D sequence with one label per row: got "
-                f"{len(rows)} rows and labels of shape {labels.shape}."
+                f"labels for {self.outputPath!r} must be a 1-D sequence with one "
+                f"label per row: got {len(rows)} rows and labels of shape {labels.shape}."
             )
-        if len(labels) and not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"labels must be integers, got dtype {labels.dtype}.")
+        if len(labels) and labels.dtype.kind not in "iu":
+            raise ValueError(
+                f"labels for {self.outputPath!r} must be integers, got dtype "
+                f"{labels.dtype} (e.g. {labels[0]!r})."
+            )
         free = self.dims[0] - self.idx - self._buffered
         if len(rows) > free:
             raise ValueError(
@@ -173,18 +190,27 @@ class HDF5DatasetWriter:
             "label_names", (len(names),), dtype=h5py.string_dtype("utf-8"), data=names
         )
 
-    def close(self):
+    def close(self, publish=True):
         """Writes what is buffered, trims unused rows and moves the file into place.
 
         Closing with fewer rows than `dims[0]` shrinks the datasets to the rows
         written. Closing twice does nothing.
+
+        Args:
+            publish: False leaves the finished file at its temporary path, for
+                a caller that publishes several files together
+                (`pyimagesearch.utils.atomic.publish_together`).
+
+        Returns:
+            The finished file's path (`outputPath`, or the temporary path when
+            `publish` is False); None if the writer was already closed.
 
         Raises:
             OSError: writing the file failed (a full disk), naming `outputPath`;
                 the temporary file is removed and `outputPath` left as it was.
         """
         if self.closed:
-            return
+            return None
         try:
             self.flush()
             if self.data is None:
@@ -194,11 +220,18 @@ class HDF5DatasetWriter:
                 self.labels.resize(self.idx, axis=0)
             with _system_errors(self.outputPath):
                 self.db.close()
-        except BaseException as error:
-            self._abort(error)
+        except BaseException:
+            self._abort()
             raise
-        atomic, self._atomic = self._atomic, None
-        atomic.__exit__(None, None, None)
+        temporary, self._temporary = self._temporary, None
+        if not publish:
+            return temporary
+        try:
+            commit(temporary, self.outputPath)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
+        return self.outputPath
 
     def __enter__(self):
         return self
@@ -207,7 +240,7 @@ class HDF5DatasetWriter:
         if exc_type is None:
             self.close()
         else:
-            self._abort(exc_value)
+            self._abort()
         return False
 
     def __repr__(self):
@@ -218,23 +251,21 @@ class HDF5DatasetWriter:
         self.data = self.db.create_dataset(
             self.dataKey, self.dims, dtype=dtype, maxshape=self.dims,
             chunks=_chunks(self.dims, dtype), compression=self.compression,
+            fletcher32=self.checksum,
         )
 
-    def _abort(self, error):
+    def _abort(self):
         """Closes the file and removes the temporary file; `outputPath` is untouched."""
         if self.closed:
             return
         db = getattr(self, "db", None)
         if db is not None and db.id.valid:
-            # the file is discarded: a failure to close it (a full disk) must not hide `error`
+            # the file is discarded: a failure to close it (a full disk) must not hide the error
             with contextlib.suppress(Exception):
                 db.close()
-        atomic, self._atomic = self._atomic, None
-        try:
-            atomic.__exit__(type(error), error, error.__traceback__)
-        except BaseException as raised:
-            if raised is not error:
-                raise
+        temporary, self._temporary = self._temporary, None
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
 
     def _check_open(self):
         if self.closed:

@@ -1,0 +1,95 @@
+"""Build ids: every file of one build carries the same id, so readers never mix builds.
+
+`HDF5DatasetWriter` stamps each HDF5 file with a `build_id` attribute (and
+a `file_id` of its own, which `HDF5DatasetGenerator` checks on every open);
+`build_hdf5_splits` gives one id to all its files (the means JSON holds it as
+its `"build_id"` key) and records the set in each HDF5 file's `build_set`
+attribute, so that a reader of one file can check its siblings.
+"""
+
+import json
+import os
+
+import h5py
+
+BUILD_ID = "build_id"
+BUILD_SET = "build_set"
+FILE_ID = "file_id"  # one per file written, even within a build
+
+
+def read_build_id(path):
+    """Returns the build id of an HDF5 file or a means JSON, or None if it has none.
+
+    Args:
+        path: an HDF5 file or a JSON file.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: `path` is neither HDF5 nor a JSON object.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path!r} is not a file.")
+    if h5py.is_hdf5(path):
+        with h5py.File(path, "r") as db:
+            return _text(db.attrs.get(BUILD_ID))
+    try:
+        with open(path) as handle:
+            content = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path!r} is neither an HDF5 file nor a JSON file ({error}).") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path!r} holds JSON {type(content).__name__}, expected an object.")
+    return _text(content.get(BUILD_ID))
+
+
+def check_same_build(paths):
+    """Checks that files come from one build (the same build id).
+
+    Args:
+        paths: HDF5 files and means JSON files (e.g. train, val, test, means).
+
+    Returns:
+        The common build id (None when no file has one).
+
+    Raises:
+        ValueError: two files have different build ids, or only some have one.
+    """
+    ids = {os.fspath(path): read_build_id(path) for path in paths}
+    if len(set(ids.values())) > 1:
+        found = ", ".join(f"{path!r} ({build or 'no build id'})" for path, build in ids.items())
+        raise ValueError(
+            f"these files come from different builds: {found}; rebuild them together "
+            f"(pyimagesearch build-dataset --overwrite)."
+        )
+    return next(iter(ids.values()), None)
+
+
+def check_siblings(path, db):
+    """Checks that the files built with the open HDF5 file `db` are still of its build.
+
+    Siblings that no longer exist are ignored; a sibling of another build is
+    an error.
+
+    Args:
+        path: the path of `db`.
+        db: an open `h5py.File`.
+
+    Raises:
+        ValueError: a sibling has another build id.
+    """
+    siblings = _text(db.attrs.get(BUILD_SET))
+    if siblings is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    here = os.path.abspath(path)
+    others = [os.path.normpath(os.path.join(folder, name)) for name in json.loads(siblings).values()]
+    others = [other for other in others if other != here and os.path.isfile(other)]
+    if others:
+        check_same_build([path, *others])
+
+
+def _text(value):
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,320 @@
+"""Data safety: no mixed files or builds, no orphans, no hangs, clear label and checksum errors, one symlink policy."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+from datagen import write_coded_hdf5, write_image_tree
+
+from pyimagesearch import cli
+from pyimagesearch.datasets import SimpleDatasetLoader, list_images
+from pyimagesearch.io import (HDF5DatasetGenerator, HDF5DatasetWriter, build_hdf5_splits,
+                              check_same_build, read_build_id)
+from pyimagesearch.utils import atomic
+
+SPLIT_FILES = ["mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
+
+
+def _build(images, out, **kwargs):
+    settings = dict(size=8, val_size=3, test_size=3, workers=2, verbose=False)
+    return build_hdf5_splits(images, out, **{**settings, **kwargs})
+
+
+def _contents(folder):
+    return {name: (folder / name).read_bytes() for name in sorted(os.listdir(folder))}
+
+
+def _dead_pid():
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, timeout=60, check=True)
+    return int(child.stdout)
+
+
+# 1. a generator never serves a file that replaced the one it was built on
+
+@pytest.mark.parametrize("stamped", [True, False], ids=["file-id", "file-identity"])
+def test_generator_refuses_a_replaced_file(tmp_path, stamped):
+    path = tmp_path / "train.hdf5"
+    write_coded_hdf5(path, num_rows=12, classes=3)
+    if not stamped:  # a file from another writer, without ids
+        with h5py.File(path, "a") as db:
+            del db.attrs["build_id"], db.attrs["file_id"]
+    gen = HDF5DatasetGenerator(path, 5, classes=3)
+    gen[0]
+    worker_copy = __import__("pickle").dumps(gen)  # what a new worker process receives
+    gen.close()
+    write_coded_hdf5(tmp_path / "new.hdf5", num_rows=5, classes=3, seed=1)
+    os.replace(tmp_path / "new.hdf5", path)
+    with pytest.raises(ValueError, match="train.hdf5.* was replaced"):
+        gen[0]
+    with pytest.raises(ValueError, match="was replaced"):
+        __import__("pickle").loads(worker_copy)[1]
+
+
+def test_generator_refuses_another_file_of_the_same_build(images, tmp_path):
+    report = _build(images, tmp_path / "out")
+    gen = HDF5DatasetGenerator(report.paths["train"], 4, classes=3)
+    os.replace(report.paths["val"], report.paths["train"])
+    with pytest.raises(ValueError, match="train.hdf5.* was replaced"):
+        gen[0]
+
+
+# 2. a split set is one unit
+
+@pytest.fixture
+def images(tmp_path):
+    write_image_tree(tmp_path / "images", per_class=6, ext="png")
+    return tmp_path / "images"
+
+
+def test_every_file_of_a_set_carries_one_build_id(images, tmp_path):
+    report = _build(images, tmp_path / "out")
+    files = [*report.paths.values(), report.means_path]
+    assert {read_build_id(path) for path in files} == {report.build_id}
+    assert check_same_build(files) == report.build_id
+    with h5py.File(report.paths["train"], "r") as db:
+        assert db["images"].fletcher32 and db["labels"].fletcher32
+
+
+def test_readers_reject_files_of_two_builds(images, tmp_path):
+    first = _build(images, tmp_path / "one")
+    _build(images, tmp_path / "two", random_state=7)
+    os.replace(tmp_path / "two" / "val.hdf5", first.paths["val"])
+    with pytest.raises(ValueError, match="different builds.*val.hdf5"):
+        HDF5DatasetGenerator(first.paths["train"], 4, classes=3)
+    with pytest.raises(ValueError, match="different builds"):
+        check_same_build([first.paths["train"], first.paths["val"]])
+    os.remove(first.paths["val"])
+    os.replace(tmp_path / "two" / "mean.json", first.means_path)
+    with pytest.raises(ValueError, match="different builds.*mean.json"):
+        HDF5DatasetGenerator(first.paths["test"], 4, classes=3)
+
+
+def test_overwrite_removes_splits_the_new_build_lacks(images, tmp_path):
+    out = tmp_path / "out"
+    _build(images, out)
+    os.remove(out / "train.hdf5")
+    with pytest.raises(ValueError, match="val.hdf5.* already exists"):  # it would sit beside the new train
+        _build(images, out, val_size=0, test_size=0, means_name="other.json")
+    report = _build(images, out, val_size=0, test_size=0, overwrite=True, size=4)
+    assert sorted(os.listdir(out)) == ["mean.json", "train.hdf5"]  # no val/test of the first build
+    HDF5DatasetGenerator(report.paths["train"], 4, classes=3)
+
+
+@pytest.mark.parametrize("failing_call", [1, 4, 5, 8])
+@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
+def test_a_failure_while_publishing_leaves_the_old_set_whole(images, tmp_path, monkeypatch, failing_call, error):
+    out = tmp_path / "out"
+    old = _build(images, out)
+    before = _contents(out)
+    calls = []
+    replace = os.replace
+
+    def failing_replace(source, target):
+        calls.append(target)
+        if len(calls) == failing_call:
+            raise error("injected failure")
+        replace(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
+    with pytest.raises(error, match="injected failure"):
+        _build(images, out, overwrite=True, size=6, random_state=3)
+    monkeypatch.undo()
+    assert len(calls) >= failing_call
+    assert _contents(out) == before  # the same files, byte for byte, and no temporary
+    check_same_build([*old.paths.values(), old.means_path])
+
+
+# 3. orphans of dead processes are removed, never a live process's
+
+def test_orphans_of_dead_processes_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "epoch_3.keras"
+    tag = atomic._host_tag()
+    dead = tmp_path / f".epoch_2.keras.{tag}-{_dead_pid()}.abcd1234.tmp.keras"
+    live = tmp_path / f".epoch_2.keras.{tag}-{os.getppid()}.abcd1234.tmp.keras"
+    other_host = tmp_path / f".epoch_2.keras.000000-{_dead_pid()}.abcd1234.tmp.keras"
+    user_file = tmp_path / ".notes.1.tmp"
+    for path in (dead, live, other_host, user_file):
+        path.write_bytes(b"")
+    with atomic.atomic_output(target) as temporary:
+        assert f"{tag}-{os.getpid()}." in os.path.basename(temporary)
+        open(temporary, "w").close()
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [".notes.1.tmp", live.name, other_host.name, "epoch_3.keras"])
+
+
+_SLOW_BUILD = textwrap.dedent("""
+    import os, sys, time
+    import pyimagesearch.io.build as build
+    from pyimagesearch import cli
+    load = build._load_image
+    def slow(task):
+        result = load(task)
+        sys.stdout.write(f"loading {os.getpid()}\\n")
+        sys.stdout.flush()
+        time.sleep(0.3)
+        return result
+    build._load_image = slow
+    sys.exit(cli.main(sys.argv[1:]))
+""")
+
+
+def _start_slow_build(images, out, tmp_path):
+    """Starts a build that decodes one image every 0.3 s; returns it and its Python's pid once it is loading."""
+    script = tmp_path / "slow_build.py"
+    script.write_text(_SLOW_BUILD)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    child = subprocess.Popen(
+        ["timeout", "120", sys.executable, str(script), "build-dataset", "-d", str(images),
+         "-o", str(out), "--size", "8", "--val-size", "3", "--test-size", "3",
+         "--workers", "2", "--overwrite", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    line = child.stdout.readline()
+    assert line.startswith("loading "), child.stderr.read()
+    return child, int(line.split()[1])
+
+
+@pytest.mark.timeout(240)
+def test_kill_9_keeps_the_old_set_and_the_next_build_removes_the_orphans(images, tmp_path):
+    out = tmp_path / "out"
+    old = _build(images, out)
+    before = _contents(out)
+    child, python = _start_slow_build(images, out, tmp_path)
+    assert [name for name in os.listdir(out) if name.startswith(".")]  # its temporaries
+    os.kill(python, signal.SIGKILL)
+    child.wait(timeout=60)
+    child.stdout.close()
+    child.stderr.close()
+    assert {name: data for name, data in _contents(out).items() if not name.startswith(".")} == before
+    check_same_build([*old.paths.values(), old.means_path])
+    report = _build(images, out, overwrite=True)
+    assert sorted(os.listdir(out)) == SPLIT_FILES
+    check_same_build([*report.paths.values(), report.means_path])
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_stops_the_build_cleans_up_and_exits_130(images, tmp_path, signum):
+    out = tmp_path / "out"
+    out.mkdir()
+    child, python = _start_slow_build(images, out, tmp_path)
+    os.kill(python, signum)
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["pyimagesearch build-dataset: interrupted"]
+    assert os.listdir(out) == []
+
+
+# 4. only regular files are opened
+
+@pytest.mark.timeout(120)
+def test_a_named_pipe_called_jpg_is_skipped_not_opened(images, tmp_path, capsys):
+    pipe = images / "cats" / "pipe.jpg"
+    os.mkfifo(pipe)
+    assert str(pipe) not in list_images(images)
+    paths = list_images(images) + [str(pipe)]
+    labels = [os.path.basename(os.path.dirname(path)) for path in paths]
+    report = _build(paths, tmp_path / "out", labels=labels, test_size=0)
+    assert report.skipped == [str(pipe)]
+    data, _ = SimpleDatasetLoader().load([str(pipe), paths[0]])
+    assert len(data) == 1
+
+
+# 7. labels must be 1-D integers
+
+@pytest.mark.parametrize("labels, found", [
+    (np.array([0.0, 1.0, 2.0, 1.0]), "float64"),
+    (np.array([0.0, np.nan, 1.0, 1.0]), "float64"),
+    (np.array([b"a", b"b", b"a", b"b"]), "S1"),
+    (np.zeros((4, 2), "int64"), r"\(4, 2\)"),
+])
+def test_labels_that_are_not_1d_integers_are_rejected(tmp_path, labels, found):
+    path = tmp_path / "bad.hdf5"
+    with h5py.File(path, "w") as db:
+        db["images"] = np.zeros((4, 3, 3, 3), np.uint8)
+        db["labels"] = labels
+    with pytest.raises(ValueError, match=f"bad.hdf5.* labels .*{found}.*expected 1-D integers"):
+        HDF5DatasetGenerator(path, 2, classes=3)
+    with HDF5DatasetWriter((4, 3, 3, 3), tmp_path / "out.hdf5") as writer:
+        with pytest.raises(ValueError, match=f"out.hdf5.*{found}"):
+            writer.add(np.zeros((4, 3, 3, 3), np.uint8), labels)
+        writer.add(np.zeros((4, 3, 3, 3), np.uint8), [0, 1, 2, 1])
+
+
+# 8. checksums
+
+def test_a_corrupted_chunk_fails_on_read_naming_the_file(tmp_path):
+    path = tmp_path / "data.hdf5"
+    write_coded_hdf5(path, num_rows=200, classes=3, size=(16, 16))
+    with h5py.File(path, "r") as db:
+        assert db["images"].fletcher32 and db["labels"].fletcher32
+        chunk = db["images"].id.get_chunk_info(0)
+    gen = HDF5DatasetGenerator(path, 32, classes=3)
+    with open(path, "r+b") as handle:
+        handle.seek(chunk.byte_offset + chunk.size // 2 - 2048)
+        handle.write(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(OSError, match="data.hdf5.*'images'.*corrupted"):
+        gen[0]
+
+
+def test_checksums_can_be_turned_off(images, tmp_path):
+    with HDF5DatasetWriter((4, 2), tmp_path / "raw.hdf5", checksum=False) as writer:
+        writer.add(np.ones((4, 2)), [0, 1, 0, 1])
+    report = _build(images, tmp_path / "out", checksum=False)
+    for path in (tmp_path / "raw.hdf5", report.paths["train"]):
+        with h5py.File(path, "r") as db:
+            assert not db["images"].fletcher32 and not db["labels"].fletcher32
+
+
+# 10. symbolic links
+
+@pytest.fixture
+def linked(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    write_image_tree(root, classes=("cats", "dogs"), per_class=3, ext="png")
+    write_image_tree(outside, classes=("birds", "fish"), per_class=3, ext="png")
+    (root / "cats" / "stray.png").symlink_to(outside / "birds" / "birds_000.png")
+    (root / "fish").symlink_to(outside / "fish")
+    (root / "cats_again").symlink_to(root / "cats")  # inside the root: followed, never twice
+    (root / "dogs" / "loop").symlink_to(root)
+    return root
+
+
+def test_links_out_of_the_root_are_left_out_by_default(linked):
+    with pytest.warns(UserWarning, match="left out 2 link"):
+        paths = list_images(linked)
+    assert paths == sorted(str(linked / c / f"{c}_{i:03d}.png") for c in ("cats", "dogs") for i in range(3))
+
+
+def test_follow_links_follows_files_and_folders(linked):
+    paths = list_images(linked, follow_links=True)
+    assert str(linked / "cats" / "stray.png") in paths
+    assert {os.path.basename(os.path.dirname(p)) for p in paths} == {"cats", "dogs", "fish"}
+    assert len(paths) == 3 + 3 + 3 + 1
+
+
+def test_cli_follow_links(linked, tmp_path):
+    args = ["build-dataset", "-d", str(linked), "--size", "8", "--val-size", "0", "--test-size", "0", "-q"]
+    with pytest.warns(UserWarning, match="link"):
+        assert cli.main([*args, "-o", str(tmp_path / "plain")]) == 0
+    assert cli.main([*args, "-o", str(tmp_path / "followed"), "--follow-links"]) == 0
+    counts = {}
+    for name in ("plain", "followed"):
+        with h5py.File(tmp_path / name / "train.hdf5", "r") as db:
+            counts[name] = (len(db["labels"]), [n.decode() for n in db["label_names"][:]])
+    assert counts == {"plain": (6, ["cats", "dogs"]), "followed": (10, ["cats", "dogs", "fish"])}
+    assert json.loads((tmp_path / "followed" / "mean.json").read_text())["build_id"]
+
+
+def test_a_file_that_is_not_hdf5_gets_one_clear_error(tmp_path):
+    path = tmp_path / "notes.hdf5"
+    path.write_text("not an HDF5 file")
+    with pytest.raises(OSError, match="cannot open .*notes.hdf5.* as an HDF5 file"):
+        HDF5DatasetGenerator(path, 2, classes=2)
