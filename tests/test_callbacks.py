@@ -143,3 +143,36 @@ def test_resume_epoch():
         resume_epoch(None, startEpoch=3)
     with pytest.raises(ValueError, match="must be 0 for a new network"):
         resume_epoch("checkpoints/epoch_2.keras", startEpoch=-1)
+
+
+def test_checkpoint_writes_the_books_hdf5_names_and_resumes_with_optimizer_state(tmp_path):
+    (x, y) = _data()
+    model = _model()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    checkpoints = tmp_path / "checkpoints"
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0,
+              callbacks=[EpochCheckpoint(checkpoints, every=1, extension=".hdf5")])
+    assert sorted(os.listdir(checkpoints)) == ["epoch_1.hdf5", "epoch_2.hdf5"]
+    resumed = load_checkpoint(checkpoints / "epoch_2.hdf5", verbose=0)
+    assert keras.ops.convert_to_numpy(resumed.optimizer.iterations) == 4
+    expected = model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    again = resumed.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(again, expected, rtol=1e-5)  # momentum came back too
+
+
+def test_load_checkpoint_names_the_checkpoint_beside_a_missing_one(tmp_path):
+    from pyimagesearch.utils import resume_epoch
+
+    (tmp_path / "epoch_25.keras").write_bytes(b"")
+    (tmp_path / "epoch_30.hdf5").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"epoch_25\.hdf5.*epoch_25\.keras' exists"):
+        load_checkpoint(tmp_path / "epoch_25.hdf5")
+    with pytest.raises(FileNotFoundError, match=r"epoch_30\.keras.*epoch_30\.hdf5' exists"):
+        load_checkpoint(tmp_path / "epoch_30.keras")
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file.$"):
+        load_checkpoint(tmp_path / "epoch_35.keras")
+    assert resume_epoch("checkpoints/epoch_25.hdf5") == 25
+    assert resume_epoch("checkpoints/epoch_7.h5") == 7
+    with pytest.raises(ValueError, match="extension"):
+        EpochCheckpoint(tmp_path, extension=".model")
