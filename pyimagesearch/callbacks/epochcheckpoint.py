@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from pyimagesearch.callbacks.trainingmonitor import write_history_before_checkpoint
 from pyimagesearch.utils.atomic import atomic_output
 from pyimagesearch.utils.checkpoints import CHECKPOINT_EXTENSIONS
 
@@ -14,7 +15,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     `N` counts epochs from `startAt`, so a resumed run goes on numbering where
     the last one stopped; a file is written when `N` is a multiple of `every`.
-    Files are written atomically: an interrupted save leaves no partial file.
+    Files are written atomically: an interrupted save leaves no partial file,
+    and a `TrainingMonitor` of the same fit writes its history first, so a
+    resume from any checkpoint finds a continuous history.
     Load one with `pyimagesearch.utils.load_checkpoint`. `extension=".hdf5"`
     writes the book's `epoch_{N}.hdf5` names, in Keras' legacy HDF5 format.
 
@@ -53,6 +56,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.intEpoch += 1
         if self.intEpoch % self.every == 0:
+            write_history_before_checkpoint(self.model, epoch, logs)
             self._save()
 
     def on_train_end(self, logs=None):
