@@ -288,3 +288,17 @@ def test_fit_with_steps_per_epoch_and_thread_workers_keeps_epochs_full():
     batches = _fit_and_record_rows(dict(batch_size=8, workers=2),
                                    dict(steps_per_epoch=5, epochs=3), 45)
     assert [len(b) for b in batches] == [8] * 15
+
+
+def test_next_keeps_keras2_epochs_after_a_fit_with_steps_per_epoch():
+    import keras
+
+    x = _images(10, size=8).astype("float32")
+    y = keras.utils.to_categorical(np.arange(10) % 2, 2)
+    flow = ImageAugmenter(horizontal_flip=True).flow(x, y, batch_size=4)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    model.fit(flow, steps_per_epoch=2, epochs=1, verbose=0)
+    assert [len(next(flow)[1]) for _ in range(6)] == [4, 4, 2, 4, 4, 2]
+    assert flow[0][0].shape == (4, 8, 8, 3) and len(flow) == 3

@@ -104,6 +104,10 @@ class NumpyArrayIterator(keras.utils.PyDataset):
     def __getitem__(self, index):
         if self._endless:
             return self._stream_batch(index)
+        return self._epoch_batch(index)
+
+    def _epoch_batch(self, index):
+        """Batch `index` of the current epoch; the last one is short when N % batch_size."""
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
         index %= len(self)
@@ -152,7 +156,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
     def __next__(self):
         if self._cursor >= len(self):
             self.on_epoch_end()
-        batch = self[self._cursor]
+        batch = self._epoch_batch(self._cursor)
         self._cursor += 1
         return batch
 
