@@ -172,10 +172,11 @@ def _keras_epoch_iterator(depth=40):
     """The Keras `EpochIterator` being built or reset up the call stack, if any."""
     frame = sys._getframe(2)
     while frame is not None and depth > 0:
-        owner = frame.f_locals.get("self")
-        if owner is not None and any(
-            cls.__name__ == "EpochIterator" for cls in type(owner).__mro__
-        ) and hasattr(owner, "steps_per_epoch"):
-            return owner
+        code = frame.f_code
+        if code.co_argcount and code.co_varnames[0] == "self":
+            owner = frame.f_locals.get("self")
+            if any(cls.__name__ == "EpochIterator" for cls in type(owner).__mro__) \
+                    and hasattr(owner, "steps_per_epoch"):
+                return owner
         (frame, depth) = (frame.f_back, depth - 1)
     return None
