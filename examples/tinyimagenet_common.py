@@ -44,7 +44,7 @@ def add_resume_arguments(parser, checkpoints, init_lr):
                         help="checkpoint to resume training from (default: a new network)")
     parser.add_argument("-s", "--start-epoch", type=int, default=None,
                         help="epoch the checkpoint was saved at (default: read from its "
-                             "name, epoch_N.keras; 0 for a new network)")
+                             "name, epoch_N.keras or epoch_N.hdf5; 0 for a new network)")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate: of a new network (default: {init_lr}) or the new "
                              "rate of a resumed one (default: the checkpoint's)")
@@ -66,12 +66,12 @@ def resume_start(args, config, builder="build_tiny_imagenet.py"):
         raise ValueError("--epochs and --every must be positive integers.")
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be a positive number, got {args.lr}.")
-    from pyimagesearch.utils import resume_epoch
+    from pyimagesearch.utils import check_checkpoint_path, resume_epoch
 
     startAt = resume_epoch(args.model, args.start_epoch)
     require_files((config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN), builder)
-    if args.model is not None and not os.path.isfile(args.model):
-        raise FileNotFoundError(f"checkpoint {args.model!r} not found.")
+    if args.model is not None:
+        check_checkpoint_path(args.model)  # names an epoch_N.keras beside a missing .hdf5
     return startAt
 
 
@@ -158,7 +158,7 @@ def evaluate_test_split(config, model_path, batch_size, builder="build_tiny_imag
 
     from pyimagesearch.datasets import readable_names
     from pyimagesearch.io import HDF5DatasetGenerator
-    from pyimagesearch.utils import evaluate_predictions, load_checkpoint
+    from pyimagesearch.utils import as_class_names, evaluate_predictions, load_checkpoint
 
     # the RGB means of the training set, and the image preprocessors
     steps = preprocessors(config)
@@ -169,8 +169,7 @@ def evaluate_test_split(config, model_path, batch_size, builder="build_tiny_imag
     print("[INFO] predicting on test data...")
     with HDF5DatasetGenerator(config.TEST_HDF5, batch_size, preprocessors=steps,
                               classes=config.NUM_CLASSES) as testGen:
-        wnids = [name.decode() if isinstance(name, bytes) else str(name)
-                 for name in testGen.db["label_names"][:]]
+        wnids = as_class_names(testGen.db["label_names"][:])
         labels = testGen.db["labels"][:]
         predictions = model.predict(testGen, verbose=1)
     if not os.path.isfile(config.WORD_LABELS):

@@ -231,3 +231,74 @@ def test_strided_views_give_the_same_result_as_copies(view):
     x = view(_images(4, size=20))
     expected = ImageAugmenter(**BOOK, seed=5).augment_batch(np.ascontiguousarray(x))
     np.testing.assert_array_equal(ImageAugmenter(**BOOK, seed=5).augment_batch(x), expected)
+
+
+def _fit_and_record_rows(flow_kwargs, fit_kwargs, n=45):
+    """Trains on a flow whose image `i` holds the value `i`; returns the rows of each batch."""
+    import keras
+
+    x = np.broadcast_to(np.arange(n, dtype="float32")[:, None, None, None], (n, 4, 4, 1))
+    y = keras.utils.to_categorical(np.arange(n) % 2, 2)
+    batches = []
+
+    def record(images):
+        try:
+            batches.append(np.asarray(images)[:, 0, 0, 0].astype(int))
+        except Exception:  # a symbolic (traced) call while Keras builds the model
+            pass
+        return images
+
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Lambda(record),
+                              keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", run_eagerly=True)
+    batches.clear()
+    flow = ImageAugmenter(horizontal_flip=True).flow(x, y, **flow_kwargs)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(flow, verbose=0, **fit_kwargs)
+    assert not [w for w in caught if "ran out of data" in str(w.message) or "shuffle" in str(w.message)]
+    return batches
+
+
+def test_fit_with_the_books_steps_per_epoch_runs_full_epochs_of_fresh_images():
+    (n, batch, epochs) = (45, 8, 3)
+    batches = _fit_and_record_rows(dict(batch_size=batch),
+                                   dict(steps_per_epoch=n // batch, epochs=epochs), n)
+    assert [len(b) for b in batches] == [batch] * (n // batch) * epochs
+    stream = np.concatenate(batches)
+    for start in range(0, len(stream) - n + 1, n):  # every pass over the data: each image once
+        assert sorted(stream[start:start + n]) == list(range(n))
+    assert not np.array_equal(stream[:n], stream[n:2 * n])  # reshuffled between passes
+
+
+def test_fit_without_steps_per_epoch_shows_every_image_once_per_epoch():
+    (n, batch, epochs) = (45, 8, 2)
+    batches = _fit_and_record_rows(dict(batch_size=batch), dict(epochs=epochs), n)
+    per_epoch = -(-n // batch)
+    assert len(batches) == per_epoch * epochs
+    for e in range(epochs):  # fit(shuffle=True) also shuffles the order of the batches
+        epoch = batches[e * per_epoch:(e + 1) * per_epoch]
+        assert sorted(len(b) for b in epoch) == [n % batch] + [batch] * (n // batch)
+        assert sorted(np.concatenate(epoch)) == list(range(n))
+
+
+def test_fit_with_steps_per_epoch_and_thread_workers_keeps_epochs_full():
+    batches = _fit_and_record_rows(dict(batch_size=8, workers=2),
+                                   dict(steps_per_epoch=5, epochs=3), 45)
+    assert [len(b) for b in batches] == [8] * 15
+
+
+def test_next_keeps_keras2_epochs_after_a_fit_with_steps_per_epoch():
+    import keras
+
+    x = _images(10, size=8).astype("float32")
+    y = keras.utils.to_categorical(np.arange(10) % 2, 2)
+    flow = ImageAugmenter(horizontal_flip=True).flow(x, y, batch_size=4)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    model.fit(flow, steps_per_epoch=2, epochs=1, verbose=0)
+    assert [len(next(flow)[1]) for _ in range(6)] == [4, 4, 2, 4, 4, 2]
+    assert flow[0][0].shape == (4, 8, 8, 3) and len(flow) == 3

@@ -143,3 +143,104 @@ def test_resume_epoch():
         resume_epoch(None, startEpoch=3)
     with pytest.raises(ValueError, match="must be 0 for a new network"):
         resume_epoch("checkpoints/epoch_2.keras", startEpoch=-1)
+
+
+def test_checkpoint_writes_the_books_hdf5_names_and_resumes_with_optimizer_state(tmp_path):
+    (x, y) = _data()
+    model = _model()
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    checkpoints = tmp_path / "checkpoints"
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0,
+              callbacks=[EpochCheckpoint(checkpoints, every=1, extension=".hdf5")])
+    assert sorted(os.listdir(checkpoints)) == ["epoch_1.hdf5", "epoch_2.hdf5"]
+    resumed = load_checkpoint(checkpoints / "epoch_2.hdf5", verbose=0)
+    assert keras.ops.convert_to_numpy(resumed.optimizer.iterations) == 4
+    expected = model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    again = resumed.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(again, expected, rtol=1e-5)  # momentum came back too
+
+
+def test_load_checkpoint_names_the_checkpoint_beside_a_missing_one(tmp_path):
+    from pyimagesearch.utils import resume_epoch
+
+    (tmp_path / "epoch_25.keras").write_bytes(b"")
+    (tmp_path / "epoch_30.hdf5").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"epoch_25\.hdf5.*epoch_25\.keras' exists"):
+        load_checkpoint(tmp_path / "epoch_25.hdf5")
+    with pytest.raises(FileNotFoundError, match=r"epoch_30\.keras.*epoch_30\.hdf5' exists"):
+        load_checkpoint(tmp_path / "epoch_30.keras")
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file.$"):
+        load_checkpoint(tmp_path / "epoch_35.keras")
+    assert resume_epoch("checkpoints/epoch_25.hdf5") == 25
+    assert resume_epoch("checkpoints/epoch_7.h5") == 7
+    with pytest.raises(ValueError, match="extension"):
+        EpochCheckpoint(tmp_path, extension=".model")
+
+
+_KILLED_AFTER_CHECKPOINT = """
+import os, sys
+import numpy as np
+import keras
+from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
+
+class KillAfterCheckpoint(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:  # epoch_2.keras is on disk: die before the callbacks after this one
+            os._exit(17)
+
+folder = sys.argv[1]
+rng = np.random.default_rng(0)
+x = rng.normal(size=(16, 4)).astype("float32")
+y = (x[:, 0] > 0).astype("int64")
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[
+    EpochCheckpoint(os.path.join(folder, "checkpoints"), every=1), KillAfterCheckpoint(),
+    TrainingMonitor(None, jsonPath=os.path.join(folder, "history.json"))])
+"""
+
+
+def test_kill_between_checkpoint_and_history_leaves_a_continuous_history(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(_KILLED_AFTER_CHECKPOINT)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 17, result.stderr[-2000:]
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_1.keras", "epoch_2.keras"]
+    before = _history(tmp_path / "history.json")
+    assert len(before["loss"]) == 2  # written before the checkpoint, though listed after it
+
+    (x, y) = _data()
+    resumed = load_checkpoint(tmp_path / "checkpoints" / "epoch_2.keras", verbose=0)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[
+            EpochCheckpoint(tmp_path / "checkpoints", every=1, startAt=2),
+            TrainingMonitor(None, jsonPath=tmp_path / "history.json", startAt=2)])
+    assert not [w for w in caught if "TrainingMonitor" in str(w.message)]
+    after = _history(tmp_path / "history.json")
+    assert len(after["loss"]) == 3 and after["loss"][:2] == before["loss"]
+
+
+def test_history_is_written_once_per_epoch_whatever_the_order(tmp_path):
+    (x, y) = _data()
+    monitor = TrainingMonitor(None, jsonPath=tmp_path / "h.json")
+    _model().fit(x, y, epochs=3, verbose=0, callbacks=[
+        EpochCheckpoint(tmp_path / "c", every=2), monitor])
+    assert [len(v) for v in _history(tmp_path / "h.json").values()] == [3] * len(monitor.H)
+    stale = TrainingMonitor(None, jsonPath=tmp_path / "stale.json")
+    model = _model()
+    stale.set_model(model)
+    stale.on_train_begin()
+    stale.on_epoch_begin(0)  # a fit that failed inside epoch 0
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[
+        EpochCheckpoint(tmp_path / "c2", every=1), TrainingMonitor(None, jsonPath=tmp_path / "new.json")])
+    assert not (tmp_path / "stale.json").exists()
+    assert len(_history(tmp_path / "new.json")["loss"]) == 1

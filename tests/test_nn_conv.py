@@ -134,8 +134,8 @@ def test_deepergooglenet_names_its_layers_as_the_book_does():
 @pytest.mark.parametrize("build, reg", [
     (lambda: AlexNet.build(57, 57, 3, 2, reg=0.003), 0.003),
     (lambda: DeeperGoogLeNet.build(16, 16, 3, 2, reg=0.004), 0.004),
-    (lambda: ResNet.build(16, 16, 3, 2, (2,), (8, 16), reg=0.005), 0.005),
-], ids=["alexnet", "deepergooglenet", "resnet"])
+    (lambda: ResNet.build(16, 16, 3, 2, (2,), (8, 16), reg=0.005, module_reg=0.005), 0.005),
+], ids=["alexnet", "deepergooglenet", "resnet-module-reg"])
 def test_every_conv_and_dense_kernel_is_l2_regularised(build, reg):
     model = build()
     weighted = [l for l in model.layers
@@ -346,3 +346,86 @@ def test_softmax_stays_float32_under_mixed_precision(build):
     assert model.layers[1].compute_dtype == "float16"
     assert model.layers[-1].compute_dtype == "float32"
     assert keras.backend.standardize_dtype(model.outputs[0].dtype) == "float32"
+
+
+def _books_resnet(width, height, depth, classes, stages, filters, reg=0.0001, bnEps=2e-5,
+                  bnMom=0.9, dataset="cifar"):
+    """The book's ResNet.build, transcribed: `build` passes `reg` to no residual module."""
+    from keras import layers
+    from keras.regularizers import l2
+
+    def residual_module(data, K, stride, chanDim, red=False, reg=0.0001, bnEps=2e-5, bnMom=0.9):
+        shortcut = data
+        bn1 = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(data)
+        act1 = layers.Activation("relu")(bn1)
+        conv1 = layers.Conv2D(int(K * 0.25), (1, 1), use_bias=False,
+                              kernel_regularizer=l2(reg))(act1)
+        bn2 = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(conv1)
+        act2 = layers.Activation("relu")(bn2)
+        conv2 = layers.Conv2D(int(K * 0.25), (3, 3), strides=stride, padding="same",
+                              use_bias=False, kernel_regularizer=l2(reg))(act2)
+        bn3 = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(conv2)
+        act3 = layers.Activation("relu")(bn3)
+        conv3 = layers.Conv2D(K, (1, 1), use_bias=False, kernel_regularizer=l2(reg))(act3)
+        if red:
+            shortcut = layers.Conv2D(K, (1, 1), strides=stride, use_bias=False,
+                                     kernel_regularizer=l2(reg))(act1)
+        return layers.add([conv3, shortcut])
+
+    chanDim = -1
+    inputs = keras.Input(shape=(height, width, depth))
+    x = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(inputs)
+    if dataset == "cifar":
+        x = layers.Conv2D(filters[0], (3, 3), use_bias=False, padding="same",
+                          kernel_regularizer=l2(reg))(x)
+    elif dataset == "tiny_imagenet":
+        x = layers.Conv2D(filters[0], (5, 5), use_bias=False, padding="same",
+                          kernel_regularizer=l2(reg))(x)
+        x = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(x)
+        x = layers.Activation("relu")(x)
+        x = layers.ZeroPadding2D((1, 1))(x)
+        x = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
+    for i in range(0, len(stages)):
+        stride = (1, 1) if i == 0 else (2, 2)
+        x = residual_module(x, filters[i + 1], stride, chanDim, red=True, bnEps=bnEps,
+                            bnMom=bnMom)
+        for j in range(0, stages[i] - 1):
+            x = residual_module(x, filters[i + 1], (1, 1), chanDim, bnEps=bnEps, bnMom=bnMom)
+    x = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(x)
+    x = layers.Activation("relu")(x)
+    x = layers.AveragePooling2D((8, 8))(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(classes, kernel_regularizer=l2(reg))(x)
+    x = layers.Activation("softmax")(x)
+    return keras.Model(inputs, x)
+
+
+def _regularisation_loss(model):
+    return float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
+
+
+@pytest.mark.parametrize("arguments", [
+    ((32, 32, 3, 10, (9, 9, 9), (64, 64, 128, 256)), dict(reg=0.0005)),
+    ((64, 64, 3, 200, (3, 4, 6), (64, 128, 256, 512)), dict(reg=0.0005, dataset="tiny_imagenet")),
+], ids=["cifar10", "tiny-imagenet"])
+def test_resnet_regularises_as_the_books_build(arguments):
+    (positional, keywords) = arguments
+    book = _books_resnet(*positional, **keywords)
+    model = ResNet.build(*positional, **keywords)
+    assert model.count_params() == book.count_params()
+    book.set_weights(model.get_weights())
+    assert _regularisation_loss(model) == pytest.approx(_regularisation_loss(book), abs=1e-6)
+
+
+def test_resnet_build_reg_reaches_only_the_stem_and_the_classifier():
+    model = ResNet.build(16, 16, 3, 2, (2,), (8, 16), reg=0.005)
+    strengths = {l.name: l.kernel_regularizer.l2 for l in model.layers
+                 if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))}
+    (stem, *modules, dense) = strengths.values()
+    assert stem == dense == pytest.approx(0.005)
+    assert modules and all(s == pytest.approx(0.0001) for s in modules)
+
+
+def test_resnet_module_reg_is_checked():
+    with pytest.raises(ValueError, match="module_reg"):
+        ResNet.build(16, 16, 3, 2, (1,), (8, 16), module_reg=-1)

@@ -215,3 +215,41 @@ def test_apply_preprocessors_batch_path_and_per_image_path(image):
     mixed = apply_preprocessors(batch, [BookOnly(), mean])
     np.testing.assert_array_equal(mixed[1], mean.preprocess(image[::-1][::2, ::2]))
     assert apply_preprocessors(batch, []) is not None and apply_preprocessors(batch, []).shape == batch.shape
+
+
+def _books_aspect_aware(image, width, height, inter=cv2.INTER_AREA):
+    """The book's AspectAwarePreprocessor.preprocess, transcribed (imutils.resize included)."""
+    import imutils
+
+    (h, w) = image.shape[:2]
+    dW = 0
+    dH = 0
+    if w < h:
+        image = imutils.resize(image, width=width, inter=inter)
+        dH = int((image.shape[0] - height) / 2.0)
+    else:
+        image = imutils.resize(image, height=height, inter=inter)
+        dW = int((image.shape[1] - width) / 2.0)
+    (h, w) = image.shape[:2]
+    image = image[dH:h - dH, dW:w - dW]
+    return cv2.resize(image, (width, height), interpolation=inter)
+
+
+@pytest.mark.parametrize("width, height", [(32, 32), (64, 64), (224, 224), (227, 227), (256, 256),
+                                           (64, 32), (45, 99)])
+def test_aspect_aware_gives_the_books_pixels(width, height):
+    rng = np.random.default_rng(width * 1000 + height)
+    shapes = [(375, 500), (500, 375), (333, 257), (257, 333), (101, 101), (61, 419), (419, 61)]
+    for (h, w) in shapes:
+        images = rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8)
+        pre = AspectAwarePreprocessor(width, height)
+        batch = pre.preprocess_batch(images)
+        for (image, out) in zip(images, batch):
+            expected = _books_aspect_aware(image, width, height)
+            assert pre.preprocess(image).shape == expected.shape == out.shape
+            assert np.abs(pre.preprocess(image).astype(int) - expected).max() == 0, (h, w)
+            assert np.abs(out.astype(int) - expected).max() == 0, (h, w)
+    linear = AspectAwarePreprocessor(width, height, inter=cv2.INTER_LINEAR)
+    image = rng.integers(0, 256, (377, 291), dtype=np.uint8)
+    np.testing.assert_array_equal(linear.preprocess(image),
+                                  _books_aspect_aware(image, width, height, cv2.INTER_LINEAR))

@@ -432,6 +432,14 @@ def test_resume_needs_an_epoch(root, tiny_env, tiny_hdf5, tmp_path):
     assert_one_line_error(result, "best.keras", "--start-epoch")
 
 
+def test_resume_from_the_books_hdf5_name_beside_a_keras_checkpoint(root, tiny_env, tiny_hdf5,
+                                                                   tmp_path):
+    (tmp_path / "epoch_25.keras").write_bytes(b"")
+    result = run_script("ch12_resnet/resnet_tinyimagenet/train.py", "--model",
+                        tmp_path / "epoch_25.hdf5", cwd=root, env=tiny_env[0], check=False)
+    assert_one_line_error(result, "epoch_25.hdf5", "epoch_25.keras' exists")
+
+
 def test_rank_accuracy_missing_model(root, tiny_env, tiny_hdf5):
     result = run_script("ch11_googlenet/deepergooglenet/rank_accuracy.py", cwd=root,
                         env=tiny_env[0], check=False)

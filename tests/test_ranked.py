@@ -98,3 +98,29 @@ def test_matches_brute_force_across_tie_densities(classes, levels):
     result = rank_accuracy(preds, labels, ranks=(1, 3, 5))
     for k in (1, 3, 5):
         assert result[k] == pytest.approx(reference(preds, labels, k))
+
+
+def test_more_labels_than_preds_scores_the_first_rows_with_one_warning():
+    # the book: model.predict(testGen.generator(), steps=numImages // 64) then all the labels
+    rng = np.random.default_rng(3)
+    (preds, labels) = (rng.random((128, 10)), rng.integers(0, 10, 150))
+    with pytest.warns(UserWarning, match=r"150 rows but preds only 128.*model\.predict\(testGen\)") as caught:
+        result = rank5_accuracy(preds, labels)
+    assert len(caught) == 1
+    assert result == rank5_accuracy(preds, labels[:128])
+    one_hot = np.eye(10)[labels]
+    with pytest.warns(UserWarning, match="150 rows"):
+        assert rank_accuracy(preds, one_hot, ranks=(1,)) == rank_accuracy(preds, labels[:128], ranks=(1,))
+    with pytest.raises(ValueError, match="128 entries"):
+        rank5_accuracy(preds, labels[:100])  # more predictions than labels stays an error
+
+
+def test_evaluate_predictions_takes_h5py_bytes_names_and_extra_labels():
+    from pyimagesearch.utils import as_class_names, evaluate_predictions
+
+    assert as_class_names([b"cat", "dog", b"caf\xc3\xa9"]) == ["cat", "dog", "café"]
+    preds = np.eye(3)[[0, 1, 2, 1]]
+    with pytest.warns(UserWarning, match="6 rows but preds only 4"):
+        (report, rank1, _) = evaluate_predictions(preds, [0, 1, 2, 1, 0, 0], [b"cat", b"dog", b"fox"],
+                                                  verbose=False)
+    assert rank1 == 1.0 and "cat" in report and "b'cat'" not in report

@@ -43,7 +43,8 @@ def run(args):
     from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.preprocessing import (CropPreprocessor, ImageToArrayPreprocessor,
                                              MeanPreprocessor, SimplePreprocessor)
-    from pyimagesearch.utils import evaluate_predictions, load_checkpoint, predict_oversampled
+    from pyimagesearch.utils import (as_class_names, evaluate_predictions, load_checkpoint,
+                                     predict_oversampled)
 
     # the RGB means of the training set, and the image preprocessors
     size = config.CROP_SIZE
@@ -58,8 +59,7 @@ def run(args):
     print("[INFO] predicting on test data (no crops)...")
     with HDF5DatasetGenerator(config.TEST_HDF5, args.batch_size, preprocessors=[sp, mp, iap],
                               classes=config.NUM_CLASSES) as testGen:
-        classNames = [name.decode() if isinstance(name, bytes) else str(name)
-                      for name in testGen.db["label_names"][:]]
+        classNames = as_class_names(testGen.db["label_names"][:])
         labels = testGen.db["labels"][:]
         predictions = model.predict(testGen, verbose=1)
         evaluate_predictions(predictions, labels, classNames)

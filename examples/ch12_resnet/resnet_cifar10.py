@@ -45,7 +45,7 @@ def build_parser():
                         help="checkpoint to resume training from (default: a new network)")
     parser.add_argument("-s", "--start-epoch", type=int, default=None,
                         help="epoch the checkpoint was saved at (default: read from its "
-                             "name, epoch_N.keras; 0 for a new network)")
+                             "name, epoch_N.keras or epoch_N.hdf5; 0 for a new network)")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate: of a new network (default: {INIT_LR}) or the new "
                              "rate of a resumed one (default: the checkpoint's)")
@@ -77,11 +77,11 @@ def run(args):
         raise ValueError("--epochs and --every must be positive integers.")
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be a positive number, got {args.lr}.")
-    from pyimagesearch.utils import resume_epoch
+    from pyimagesearch.utils import check_checkpoint_path, resume_epoch
 
     startAt = resume_epoch(args.model, args.start_epoch)
-    if args.model is not None and not os.path.isfile(args.model):
-        raise FileNotFoundError(f"checkpoint {args.model!r} not found.")
+    if args.model is not None:
+        check_checkpoint_path(args.model)  # names an epoch_N.keras beside a missing .hdf5
     print("[INFO] loading CIFAR-10 data...")
     ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir, subtract_mean=True)
     dist = configure(args)

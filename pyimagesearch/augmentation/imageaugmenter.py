@@ -195,7 +195,10 @@ class ImageAugmenter:
         The result is a `keras.utils.PyDataset`, so
         `model.fit(aug.flow(trainX, trainY, batch_size=32), epochs=...)` trains
         on it directly; iterating it or calling `next()` on it yields batches
-        forever, as Keras 2's iterator did.
+        forever, as Keras 2's iterator did. With the book's
+        `model.fit(..., steps_per_epoch=len(trainX) // 32)` every epoch is
+        exactly that many full batches of fresh images; without it an epoch
+        shows every image once.
 
         Args:
             x: `(N, H, W)` or `(N, H, W, C)` images.

@@ -1,6 +1,7 @@
 """NumpyArrayIterator: the batches of `ImageAugmenter.flow`, as a Keras PyDataset."""
 
 import math
+import sys
 
 import cv2
 import keras
@@ -16,6 +17,12 @@ class NumpyArrayIterator(keras.utils.PyDataset):
     `next()` and iteration go on forever, epoch after epoch, like Keras 2's
     iterator. Batch `i` of epoch `e` is a function of `(seed, e, i)` only, so
     results do not depend on `workers`.
+
+    `model.fit(flow, steps_per_epoch=S)` (the book's call) trains on an endless
+    stream, as Keras 2 did: every epoch is exactly `S` full batches, drawn
+    without repeats from a shuffled pass over the data until the pass is used
+    up, then from the next pass. Without `steps_per_epoch` an epoch is
+    `len(flow) = ceil(N / batch_size)` batches and shows every image once.
 
     Args:
         augmenter: the `ImageAugmenter`.
@@ -72,19 +79,65 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         self.epoch = 0
         self._cursor = 0
         self._order = self._make_order()
+        self._endless = False
+        self._pass_orders = {}
 
     def __len__(self):
         return math.ceil(self.n / self.batch_size)
 
+    @property
+    def num_batches(self):
+        """`None` (endless) while Keras runs this flow with `steps_per_epoch`, else `len`.
+
+        Keras 3 restarts a finite dataset only once all its batches are used, so
+        with the book's `steps_per_epoch = N // batch_size` every second epoch
+        would be one batch long. The flow therefore asks the Keras loop that
+        reads it whether it was given `steps_per_epoch`, and is endless then.
+        """
+        caller = _keras_epoch_iterator()
+        if caller is not None:
+            self._endless = bool(caller.steps_per_epoch)
+        if sys._getframe(1).f_code.co_name == "get_data_adapter":
+            return len(self)  # only decides Keras' "shuffle ignored" warning; the flow shuffles
+        return None if self._endless else len(self)
+
     def __getitem__(self, index):
+        if self._endless:
+            return self._stream_batch(index)
+        return self._epoch_batch(index)
+
+    def _epoch_batch(self, index):
+        """Batch `index` of the current epoch; the last one is short when N % batch_size."""
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
         index %= len(self)
         rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
-        images = self.augmenter._augment_rows(self.x, rows, (self.seed, self.epoch, index))
+        return self._batch(rows, (self.seed, self.epoch, index),
+                           start=self.epoch * self.n + index * self.batch_size)
+
+    def _stream_batch(self, index):
+        """Batch `index` of the endless stream: full batches over successive passes."""
+        if index < 0:
+            raise IndexError(f"batch index {index} out of range for an endless flow.")
+        positions = np.arange(index * self.batch_size, (index + 1) * self.batch_size)
+        (passes, offsets) = np.divmod(positions, self.n)
+        rows = np.empty(self.batch_size, np.int64)
+        for number in np.unique(passes):
+            chosen = passes == number
+            rows[chosen] = self._pass_order(int(number))[offsets[chosen]]
+        return self._batch(rows, (self.seed, 2**63 - 1, index), start=index * self.batch_size)
+
+    def _pass_order(self, number):
+        if number not in self._pass_orders:
+            if len(self._pass_orders) > 4:
+                self._pass_orders.pop(min(self._pass_orders))
+            self._pass_orders[number] = self._make_order(number)
+        return self._pass_orders[number]
+
+    def _batch(self, rows, seed, start):
+        images = self.augmenter._augment_rows(self.x, rows, seed)
         if self.save_to_dir is not None:
-            save_batch(images, self.save_to_dir, self.save_prefix, self.save_format,
-                       start=self.epoch * self.n + index * self.batch_size)
+            save_batch(images, self.save_to_dir, self.save_prefix, self.save_format, start=start)
         if self.y is None:
             return images
         if self.sample_weight is None:
@@ -103,11 +156,27 @@ class NumpyArrayIterator(keras.utils.PyDataset):
     def __next__(self):
         if self._cursor >= len(self):
             self.on_epoch_end()
-        batch = self[self._cursor]
+        batch = self._epoch_batch(self._cursor)
         self._cursor += 1
         return batch
 
-    def _make_order(self):
+    def _make_order(self, number=None):
+        """The row order of epoch (or endless pass) `number`, the current epoch by default."""
         if not self.shuffle:
             return np.arange(self.n)
-        return np.random.default_rng((self.seed, self.epoch)).permutation(self.n)
+        number = self.epoch if number is None else number
+        return np.random.default_rng((self.seed, number)).permutation(self.n)
+
+
+def _keras_epoch_iterator(depth=40):
+    """The Keras `EpochIterator` being built or reset up the call stack, if any."""
+    frame = sys._getframe(2)
+    while frame is not None and depth > 0:
+        code = frame.f_code
+        if code.co_argcount and code.co_varnames[0] == "self":
+            owner = frame.f_locals.get("self")
+            if any(cls.__name__ == "EpochIterator" for cls in type(owner).__mro__) \
+                    and hasattr(owner, "steps_per_epoch"):
+                return owner
+        (frame, depth) = (frame.f_back, depth - 1)
+    return None

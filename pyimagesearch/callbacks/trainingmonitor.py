@@ -3,12 +3,16 @@
 import json
 import os
 import warnings
+import weakref
 
 import keras
 import numpy as np
 
 from pyimagesearch.utils.atomic import atomic_output
 from pyimagesearch.utils.plots import history_figure
+
+# monitors inside an epoch of a running fit, for `write_history_before_checkpoint`
+_IN_EPOCH = weakref.WeakSet()
 
 
 class TrainingMonitor(keras.callbacks.Callback):
@@ -22,7 +26,9 @@ class TrainingMonitor(keras.callbacks.Callback):
     To resume training from a checkpoint at epoch `startAt` (the book's
     "ctrl + c" method), pass the same `jsonPath` and `startAt`: the saved
     history is cut to its first `startAt` epochs and continues from there. With
-    `startAt=0` the history starts empty.
+    `startAt=0` the history starts empty. An `EpochCheckpoint` of the same fit
+    has the history written before it saves, whatever the callbacks' order, so
+    every checkpoint has its epochs in the history.
 
     Args:
         figPath: path of the plot (PNG or any format Matplotlib writes), or None.
@@ -46,6 +52,10 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.H = {}
+        self._recorded_epoch = None
+        for monitor in list(_IN_EPOCH):  # left over by a fit of this model that failed
+            if monitor.model is self.model:
+                _IN_EPOCH.discard(monitor)
         if self.startAt == 0 or self.jsonPath is None:
             return
         if not os.path.exists(self.jsonPath):
@@ -64,7 +74,18 @@ class TrainingMonitor(keras.callbacks.Callback):
                 f"only {kept} epochs.", stacklevel=2,
             )
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        _IN_EPOCH.add(self)
+
+    def on_train_end(self, logs=None):
+        _IN_EPOCH.discard(self)
+
     def on_epoch_end(self, epoch, logs=None):
+        _IN_EPOCH.discard(self)
+        if getattr(self, "_recorded_epoch", None) == epoch:
+            return  # written already, before a checkpoint of this epoch
+        self._recorded_epoch = epoch
         logs = dict(logs or {})
         if "learning_rate" not in logs and "lr" not in logs:
             # LearningRateScheduler logs the rate only to callbacks after it in the list
@@ -93,3 +114,19 @@ class TrainingMonitor(keras.callbacks.Callback):
         """
         epochs = len(self.H.get("loss", []))
         return history_figure(self.H, title=f"Training Loss and Accuracy [Epoch {epochs}]")
+
+
+def write_history_before_checkpoint(model, epoch, logs):
+    """Has every `TrainingMonitor` of `model` in `epoch` record and write the epoch now.
+
+    `EpochCheckpoint` calls this before it saves, so a kill between the two
+    writes never leaves a checkpoint whose epoch is missing from the history.
+
+    Args:
+        model: the model being trained.
+        epoch: the epoch that just ended (0-based, as Keras counts).
+        logs: the epoch's logs.
+    """
+    for monitor in list(_IN_EPOCH):
+        if monitor.model is model and monitor._epoch == epoch:
+            monitor.on_epoch_end(epoch, logs)

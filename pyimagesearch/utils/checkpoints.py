@@ -4,15 +4,51 @@ import numbers
 import os
 import re
 
+# the native Keras 3 format, and the legacy HDF5 format of the book's epoch_N.hdf5
+CHECKPOINT_EXTENSIONS = (".keras", ".hdf5", ".h5")
+_LEGACY_EXTENSIONS = (".hdf5", ".h5")
+
+
+def check_checkpoint_path(path):
+    """Raises FileNotFoundError unless the checkpoint `path` exists, naming a sibling.
+
+    A missing `epoch_25.hdf5` next to an existing `epoch_25.keras` (or the
+    reverse) is said in the message.
+
+    Args:
+        path: the checkpoint file to load.
+
+    Returns:
+        `path`, as a `str`.
+
+    Raises:
+        FileNotFoundError: `path` is not a file.
+    """
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return path
+    (stem, extension) = os.path.splitext(path)
+    siblings = [stem + other for other in CHECKPOINT_EXTENSIONS
+                if other != extension and os.path.isfile(stem + other)]
+    if siblings:
+        raise FileNotFoundError(
+            f"path {path!r}: no such checkpoint file, but {siblings[0]!r} exists "
+            "(EpochCheckpoint writes .keras unless given extension='.hdf5'): pass that path."
+        )
+    raise FileNotFoundError(f"path {path!r}: no such checkpoint file.")
+
 
 def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
     """Loads a saved model with its optimizer state, optionally with a new learning rate.
 
     The book's `load_model(path)` then `K.set_value(model.optimizer.lr, 1e-5)`.
     Keras' safe mode stays on: loading runs no code stored in the file.
+    Legacy `.hdf5`/`.h5` files (the book's `epoch_N.hdf5`) load with their
+    optimizer state too.
 
     Args:
-        path: a `.keras` file, such as one written by `EpochCheckpoint`.
+        path: a `.keras`, `.hdf5` or `.h5` file, such as one written by
+            `EpochCheckpoint`.
         learning_rate: optional new learning rate for the optimizer.
         custom_objects: optional dict of custom layers or functions the model uses.
         verbose: print the old and new learning rates when 1.
@@ -21,14 +57,14 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
         The compiled `keras.Model`.
 
     Raises:
-        FileNotFoundError: `path` does not exist.
+        FileNotFoundError: `path` does not exist (naming an `epoch_N.keras`
+            or `epoch_N.hdf5` beside it).
         ValueError: `learning_rate` is not positive, or the model has no
             optimizer whose learning rate can be set.
     """
     import keras
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"path {os.fspath(path)!r}: no such checkpoint file.")
+    path = check_checkpoint_path(path)
     if learning_rate is not None and (
         isinstance(learning_rate, bool)
         or not isinstance(learning_rate, numbers.Real)
@@ -36,6 +72,8 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
     ):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
     model = keras.models.load_model(path, custom_objects=custom_objects, safe_mode=True)
+    if path.lower().endswith(_LEGACY_EXTENSIONS):
+        _restore_legacy_optimizer_state(model, path)
     if learning_rate is None:
         return model
     optimizer = getattr(model, "optimizer", None)
@@ -55,8 +93,36 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
     return model
 
 
+def _restore_legacy_optimizer_state(model, path):
+    """Restores the optimizer state of a legacy HDF5 checkpoint.
+
+    Keras 3 builds a loaded optimizer for the model's own variables only (none
+    for a Sequential or functional model), drops the saved momentum and cannot
+    train the model; build it for every trainable variable and set the state.
+    """
+    import h5py
+
+    optimizer = getattr(model, "optimizer", None)
+    with h5py.File(path, "r") as f:
+        if optimizer is None or "optimizer_weights" not in f:
+            return
+        group = f["optimizer_weights"]
+        names = [n.decode("utf-8") if isinstance(n, bytes) else str(n)
+                 for n in group.attrs["weight_names"]]
+        values = [group[name][()] for name in names]
+    if len(optimizer.variables) == len(values):
+        return
+    optimizer.built = False
+    optimizer.build(model.trainable_variables)
+    try:
+        optimizer.set_weights(values)
+    except ValueError as error:
+        raise ValueError(f"path {path!r}: the saved optimizer state does not fit the "
+                         f"model ({error})") from None
+
+
 def resume_epoch(path=None, startEpoch=None):
-    """The epoch a run resumes at: `startEpoch`, else the N of an `epoch_N.keras` path, else 0.
+    """The epoch a run resumes at: `startEpoch`, else N of `epoch_N.keras`/`.hdf5`, else 0.
 
     Args:
         path: the checkpoint training resumes from, or None for a new network.
@@ -75,8 +141,8 @@ def resume_epoch(path=None, startEpoch=None):
         return int(startEpoch)
     if path is None:
         return 0
-    match = re.fullmatch(r"epoch_(\d+)\.keras", os.path.basename(os.fspath(path)))
+    match = re.fullmatch(r"epoch_(\d+)\.(?:keras|hdf5|h5)", os.path.basename(os.fspath(path)))
     if match is None:
-        raise ValueError(f"cannot read the epoch from {os.fspath(path)!r} (not epoch_N.keras): "
-                         "pass --start-epoch.")
+        raise ValueError(f"cannot read the epoch from {os.fspath(path)!r} (not epoch_N.keras "
+                         "or epoch_N.hdf5): pass --start-epoch.")
     return int(match.group(1))

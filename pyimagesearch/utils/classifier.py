@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 
 from pyimagesearch.utils.atomic import atomic_output
+from pyimagesearch.utils.evaluation import as_class_names
 
 DEFAULT_GRID = {"C": [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]}
 
@@ -212,7 +213,7 @@ def _read_split(db_path, split, dataKey):
         i = int(len(labels) * split)
         if i == 0 or i == len(labels):
             raise ValueError(f"split {split} of {len(labels)} rows leaves no training or test rows.")
-        names = [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in db["label_names"][:]]
+        names = as_class_names(db["label_names"][:])
         (train_x, test_x) = (data[:i], data[i:])
         labels = labels[:]
     if not np.issubdtype(labels.dtype, np.integer):

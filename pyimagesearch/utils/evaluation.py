@@ -5,13 +5,29 @@ import numpy as np
 from pyimagesearch.utils.ranked import rank5_accuracy
 
 
+def as_class_names(names):
+    """Returns class names as a list of `str`, decoding `bytes` as UTF-8.
+
+    h5py 3 reads the strings of a `label_names` dataset as `bytes`; pass
+    `db["label_names"][:]` (or the dataset itself) to get `str` names.
+
+    Args:
+        names: an iterable of `str` or `bytes` names.
+
+    Returns:
+        A list of `str`.
+    """
+    return [name.decode("utf-8") if isinstance(name, bytes) else str(name) for name in names]
+
+
 def evaluate_predictions(preds, labels, classNames, verbose=True):
     """Scores predictions as the book's scripts do, printing the results.
 
     Args:
         preds: (N, C) class probabilities.
         labels: (N,) integer labels or (N, C) one-hot rows.
-        classNames: the C class names, indexed by label.
+        classNames: the C class names, indexed by label (`str`, or `bytes`
+            as h5py 3 reads them).
         verbose: print the report, rank-1, and rank-5 when there are more
             than 5 classes (see `print_rank_accuracy`).
 
@@ -26,13 +42,13 @@ def evaluate_predictions(preds, labels, classNames, verbose=True):
     from sklearn.metrics import classification_report
 
     preds = np.asarray(preds)
-    classNames = [str(name) for name in classNames]
+    classNames = as_class_names(classNames)
     if preds.ndim != 2 or preds.shape[1] != len(classNames):
         raise ValueError(
             f"classNames must name each of the {preds.shape[-1]} prediction columns, got {len(classNames)} names."
         )
     (rank1, rank5) = rank5_accuracy(preds, labels)
-    labels = np.asarray(labels)
+    labels = np.asarray(labels)[: len(preds)]  # rank5_accuracy warned if there were more
     if labels.ndim == 2:
         labels = labels.argmax(axis=1)
     report = classification_report(labels, preds.argmax(axis=1), labels=np.arange(len(classNames)),

@@ -1,5 +1,7 @@
 """Rank-N accuracy (the book's rank-1/rank-5), vectorised."""
 
+import warnings
+
 import numpy as np
 
 
@@ -10,17 +12,23 @@ def rank_accuracy(preds, labels, ranks=(1, 5)):
     index first, as the book's `np.argsort(p)[::-1]` does with a stable sort
     (and as scikit-learn's `top_k_accuracy_score` does).
 
+    As the book's function did, when `labels` holds more rows than `preds`
+    (the book's `model.predict(testGen.generator(), steps=numImages // 64)`
+    predicts whole batches only), the first `N` labels are scored, with a
+    warning.
+
     Args:
         preds: (N, C) array of class scores or probabilities.
-        labels: (N,) integer labels in [0, C), or (N, C) one-hot rows.
+        labels: (N,) integer labels in [0, C), or (N, C) one-hot rows; more
+            than N rows are cut to the first N.
         ranks: positive integers k.
 
     Returns:
         A dict mapping each k to its accuracy in [0, 1].
 
     Raises:
-        ValueError: shapes disagree, a label lies outside [0, C), or a rank is
-            not a positive integer.
+        ValueError: shapes disagree, `labels` has fewer rows than `preds`, a
+            label lies outside [0, C), or a rank is not a positive integer.
     """
     preds = np.asarray(preds)
     if preds.ndim != 2 or preds.shape[1] == 0:
@@ -40,7 +48,8 @@ def rank5_accuracy(preds, labels):
 
     Args:
         preds: (N, C) array of class scores or probabilities.
-        labels: (N,) integer labels or (N, C) one-hot rows.
+        labels: (N,) integer labels or (N, C) one-hot rows; more than N rows
+            are cut to the first N, with a warning, as in `rank_accuracy`.
 
     Returns:
         `(rank1, rank5)`, fractions in [0, 1]; rank-5 is 1.0 with 5 classes or fewer.
@@ -71,6 +80,13 @@ def _positions(preds, labels, limit):
 def _label_indices(labels, preds_shape):
     labels = np.asarray(labels)
     (n, classes) = preds_shape
+    if labels.ndim in (1, 2) and len(labels) > n:
+        warnings.warn(
+            f"labels has {len(labels)} rows but preds only {n}: scoring the first {n} "
+            "labels, as the book's rank5_accuracy did; to score every image, predict them "
+            "all with model.predict(testGen).", stacklevel=3,
+        )
+        labels = labels[:n]
     if labels.ndim == 2:
         if labels.shape != preds_shape:
             raise ValueError(

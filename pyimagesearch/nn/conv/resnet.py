@@ -9,14 +9,16 @@ from keras.regularizers import l2
 from pyimagesearch.nn.conv._checks import check_positive_int, check_reg, input_geometry
 
 DATASETS = ("cifar", "tiny_imagenet")
+# the book's residual_module default, which its build never overrides
+RESIDUAL_MODULE_REG = 0.0001
 
 
 class ResNet:
     """A BN => CONV stem, stacks of residual modules, then BN => RELU => POOL => FC."""
 
     @staticmethod
-    def residual_module(data, K, stride, chanDim, red=False, reg=0.0001, bnEps=2e-5,
-                        bnMom=0.9):
+    def residual_module(data, K, stride, chanDim, red=False, reg=RESIDUAL_MODULE_REG,
+                        bnEps=2e-5, bnMom=0.9):
         """Pre-activation bottleneck: (BN => RELU => CONV) x3 plus the shortcut.
 
         Args:
@@ -57,7 +59,7 @@ class ResNet:
 
     @staticmethod
     def build(width, height, depth, classes, stages, filters, reg=0.0001, bnEps=2e-5,
-              bnMom=0.9, dataset="cifar"):
+              bnMom=0.9, dataset="cifar", module_reg=None):
         """Builds ResNet.
 
         Args:
@@ -66,11 +68,16 @@ class ResNet:
             stages: residual modules per stage, e.g. `(9, 9, 9)`.
             filters: the stem's filters followed by each stage's, so one more
                 than `stages`, e.g. `(64, 64, 128, 256)`; stage filters >= 4.
-            reg: L2 regularisation strength on the CONV and FC kernels.
+            reg: L2 regularisation strength on the stem's CONV and the final
+                FC kernels (the book's `build` passes it to no residual module).
             bnEps: batch normalisation epsilon (> 0).
             bnMom: batch normalisation momentum, in [0, 1).
             dataset: "cifar" (3x3 CONV stem) or "tiny_imagenet" (5x5 CONV =>
                 BN => RELU => ZERO PAD => POOL stem).
+            module_reg: L2 strength on the residual modules' CONV kernels;
+                None keeps the book's, `residual_module`'s default 1e-4
+                whatever `reg` is. Pass `module_reg=reg` for one strength
+                throughout.
 
         Returns:
             An uncompiled `keras.Model` with a softmax output.
@@ -83,6 +90,9 @@ class ResNet:
         inputShape, chanDim = input_geometry("ResNet", width, height, depth, classes)
         stages, filters = _check_stages(stages, filters)
         reg = check_reg(reg)
+        if module_reg is None:
+            module_reg = RESIDUAL_MODULE_REG
+        module_reg = check_reg(module_reg, "module_reg")
         if isinstance(bnEps, bool) or not isinstance(bnEps, numbers.Real) or not bnEps > 0:
             raise ValueError(f"bnEps must be a positive number, got {bnEps!r}.")
         if isinstance(bnMom, bool) or not isinstance(bnMom, numbers.Real) \
@@ -105,10 +115,10 @@ class ResNet:
         for i, count in enumerate(stages):
             stride = (1, 1) if i == 0 else (2, 2)
             x = ResNet.residual_module(x, filters[i + 1], stride, chanDim, red=True,
-                                       reg=reg, bnEps=bnEps, bnMom=bnMom)
+                                       reg=module_reg, bnEps=bnEps, bnMom=bnMom)
             for _ in range(count - 1):
                 x = ResNet.residual_module(x, filters[i + 1], (1, 1), chanDim,
-                                           reg=reg, bnEps=bnEps, bnMom=bnMom)
+                                           reg=module_reg, bnEps=bnEps, bnMom=bnMom)
 
         x = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(x)
         x = layers.Activation("relu")(x)

@@ -1,0 +1,111 @@
+"""The README's "Migrating the book's code" table: every "now" line runs against this library."""
+
+import warnings
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from pyimagesearch.augmentation import ImageAugmenter
+from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
+from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter
+from pyimagesearch.utils import as_class_names, load_checkpoint, rank5_accuracy
+
+
+def _model(classes=2):
+    from keras.layers import BatchNormalization, Dense, Flatten  # not keras.layers.normalization
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), BatchNormalization(), Flatten(),
+                              Dense(classes, activation="softmax")])
+    return model
+
+
+def _db(path, n=40, classes=2):
+    rng = np.random.default_rng(0)
+    with HDF5DatasetWriter((n, 8, 8, 3), str(path)) as writer:
+        writer.storeClassLabels([f"class{i}" for i in range(classes)])
+        writer.add(rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8), np.arange(n) % classes)
+    return str(path)
+
+
+def test_fit_replaces_fit_generator_with_the_same_arguments(tmp_path):
+    (trainX, trainY) = (np.random.default_rng(0).random((45, 8, 8, 3)).astype("float32"),
+                        keras.utils.to_categorical(np.arange(45) % 2, 2))  # not np_utils
+    aug = ImageAugmenter(rotation_range=30, width_shift_range=0.1, horizontal_flip=True)
+    model = _model()
+    opt = keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True)  # not lr=
+    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    H = model.fit(aug.flow(trainX, trainY, batch_size=8), validation_data=(trainX, trainY),
+                  steps_per_epoch=len(trainX) // 8, epochs=2, verbose=0)
+    assert len(H.history["accuracy"]) == len(H.history["val_accuracy"]) == 2  # not "acc"
+
+
+def test_fit_on_the_hdf5_generators_both_ways(tmp_path):
+    db = _db(tmp_path / "train.hdf5")
+    (trainGen, valGen) = (HDF5DatasetGenerator(db, 16, classes=2), HDF5DatasetGenerator(db, 16, classes=2))
+    model = _model()
+    model.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    H = model.fit(trainGen.generator(), steps_per_epoch=trainGen.numImages // 16,
+                  validation_data=valGen.generator(), validation_steps=valGen.numImages // 16,
+                  epochs=2, verbose=0)
+    assert len(H.history["val_loss"]) == 2
+    H = model.fit(trainGen, validation_data=valGen, epochs=1, verbose=0)
+    assert len(H.history["val_loss"]) == 1
+    trainGen.close()
+    valGen.close()
+
+
+def test_predict_replaces_predict_generator(tmp_path):
+    testGen = HDF5DatasetGenerator(_db(tmp_path / "test.hdf5", n=40, classes=6), 16, classes=6)
+    model = _model(6)
+    assert model.predict(testGen, verbose=0).shape == (40, 6)  # every image
+    preds = model.predict(testGen.generator(), steps=testGen.numImages // 16, verbose=0)
+    assert preds.shape == (32, 6)
+    with pytest.warns(UserWarning, match="40 rows but preds only 32"):
+        (rank1, _) = rank5_accuracy(preds, testGen.db["labels"])
+    assert 0 <= rank1 <= 1
+    names = testGen.db["label_names"].asstr()[:]
+    assert list(names) == as_class_names(testGen.db["label_names"][:]) == [f"class{i}" for i in range(6)]
+    testGen.close()
+
+
+def test_learning_rate_decay_get_and_set(tmp_path):
+    schedule = keras.optimizers.schedules.InverseTimeDecay(0.01, decay_steps=1, decay_rate=0.01 / 40)
+    assert float(schedule(100)) == pytest.approx(0.01 / (1 + 0.01 / 40 * 100))  # Keras 2's decay=
+    model = _model()
+    model.compile(loss="categorical_crossentropy",
+                  optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9), metrics=["accuracy"])
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)  # K.get_value(...lr)
+    model.optimizer.learning_rate.assign(1e-5)  # K.set_value(model.optimizer.lr, 1e-5)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-5)
+
+
+def test_save_names_and_the_books_checkpoints(tmp_path):
+    model = _model()
+    model.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    model.save(tmp_path / "alexnet_dogs_vs_cats.keras")  # not .model
+    with pytest.raises(ValueError):
+        model.save(tmp_path / "alexnet_dogs_vs_cats.model")
+    (x, y) = (np.zeros((4, 8, 8, 3), "float32"), keras.utils.to_categorical([0, 1, 0, 1], 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[
+            EpochCheckpoint(tmp_path / "checkpoints", every=1, extension=".hdf5"),
+            TrainingMonitor(tmp_path / "plot.png", jsonPath=tmp_path / "h.json")])
+    assert load_checkpoint(tmp_path / "checkpoints" / "epoch_1.hdf5", verbose=0) is not None
+
+
+def test_keras_utils_and_string_dtype(tmp_path):
+    from keras.utils import img_to_array  # not keras.preprocessing.image
+
+    assert img_to_array(np.zeros((4, 4, 3), np.uint8)).dtype == np.float32
+    with h5py.File(tmp_path / "n.hdf5", "w") as db:
+        db.create_dataset("label_names", (2,), dtype=h5py.string_dtype())  # not special_dtype(vlen=unicode)
+    assert not hasattr(keras.callbacks, "BaseLogger")  # so TrainingMonitor subclasses Callback
+
+
+def test_resnet50_include_top_false_needs_pooling_avg():
+    model = keras.applications.ResNet50(weights=None, include_top=False, pooling="avg",
+                                        input_shape=(32, 32, 3))
+    assert model.output_shape == (None, 2048)  # the book's reshape((N, 2048)) still fits
