@@ -23,6 +23,7 @@ Every timing is the best of --repeat runs; the ratios are what to compare.
 import argparse
 import math
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -97,9 +98,10 @@ def bench_generator(path, count, repeat):
     f32_aug = rate(run_generator(path, float32_chain, BOOK_AUG))
     u8_aug = rate(run_generator(path, uint8_chain, BOOK_AUG))
     with HDF5DatasetGenerator(path, BATCH, preprocessors=float32_chain()) as gen:
-        f32_bytes = gen[0][0].nbytes
+        f32_batch = gen[0]
     with HDF5DatasetGenerator(path, BATCH, preprocessors=uint8_chain()) as gen:
-        u8_bytes = gen[0][0].nbytes
+        u8_batch = gen[0]
+    (f32_bytes, u8_bytes) = (f32_batch[0].nbytes, u8_batch[0].nbytes)
     print(f"\ngenerator, batch {BATCH}, random {PATCH} patch, one core ({count} images 256x256)")
     print("| path | img/s |\n|---|---:|")
     print(f"| raw uint8 read from the HDF5 file (the limit) | {raw:,.0f} |")
@@ -119,6 +121,9 @@ def bench_generator(path, count, repeat):
     print(f"share of a batch's time in the (serialised) HDF5 read: "
           f"{100 * read_share:.0f}% without augmentation, {100 * read_share_aug:.0f}% with; "
           f"ceiling on threads = 1/share: {1 / read_share:.1f}x and {1 / read_share_aug:.1f}x")
+    print(f"process workers (use_multiprocessing) return batches as pickles; the main process "
+          f"unpickles every batch, a serial ceiling of: float32 {pickle_ceiling(f32_batch, repeat):,.0f} "
+          f"img/s, uint8 {pickle_ceiling(u8_batch, repeat):,.0f} img/s")
     return {
         "uint8_vs_float32": u8 / f32,
         "uint8_vs_raw_read": u8 / raw,
@@ -127,6 +132,12 @@ def bench_generator(path, count, repeat):
         "threads2_uint8": u8_two / u8,
         "threads2_uint8_aug": u8_aug_two / u8_aug,
     }
+
+
+def pickle_ceiling(batch, repeat):
+    """Images/s at which one process can unpickle `batch` (a worker process's result)."""
+    data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(batch[0]) / best_of(max(repeat, 3), lambda: pickle.loads(data))
 
 
 def throughput(augment, images, seconds):

@@ -14,6 +14,11 @@ def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=6
     `model.predict` per image (crop, apply `preprocessors` to each crop,
     predict, average), but predicts the crops of many images per batch.
 
+    On the uint8 path (a model made by `pyimagesearch.nn.layers.uint8_model`,
+    no `preprocessors`) the crops stay uint8 and the model subtracts the
+    mean; the outputs equal the float path's, except that a centre crop
+    resized for an odd margin is rounded to whole grey levels (at most 0.5).
+
     Args:
         model: a `keras.Model` (or anything with Keras' `predict`).
         images: `(N, H, W[, C])` array or array-like with slicing (such as an
