@@ -156,6 +156,14 @@ def test_predict_oversampled_uint8_path(size):
         np.testing.assert_allclose(ours, book, rtol=0, atol=1e-2)
 
 
+def test_predict_oversampled_refuses_float_crops_for_a_uint8_model():
+    model = uint8_model(small_net(), mean=MEANS)
+    images = np.random.default_rng(8).integers(0, 256, (2, 20, 20, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="model takes uint8 images"):
+        predict_oversampled(model, images, CropPreprocessor(16, 16),
+                            preprocessors=[MeanPreprocessor(*MEANS), ImageToArrayPreprocessor()])
+
+
 def test_device_augmentation_maps_imageaugmenter_parameters():
     layers = device_augmentation(ImageAugmenter(**BOOK_AUG, fill_mode="reflect"), seed=0)
     by_type = {type(layer).__name__: layer for layer in layers.layers}

@@ -194,6 +194,11 @@ def uint8_model(model, mean=None, scale=False, augmentation=None):
             with `device_augmentation`), or any Keras layer to apply in
             training.
 
+    Feed it uint8 images only: Keras casts any other input to uint8, which
+    clips a mean-subtracted float batch to 0..255 without a word, so drop
+    `MeanPreprocessor` and `ImageToArrayPreprocessor` from the host chain
+    (`predict_oversampled` refuses such crops).
+
     Returns:
         A `keras.Model` whose input dtype is uint8, named `model.name + "_uint8"`.
 

@@ -35,8 +35,9 @@ def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=6
         `(N, classes)` float array of averaged predictions.
 
     Raises:
-        ValueError: `images` is empty, `cropper` has no `preprocess`, or
-            `batch_size` is not positive.
+        ValueError: `images` is empty, `cropper` has no `preprocess`,
+            `batch_size` is not positive, or a model that takes uint8 images
+            would be handed other crops (Keras would clip them to 0..255).
     """
     import keras
 
@@ -49,7 +50,9 @@ def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=6
     if len(images) == 0:
         raise ValueError("images must hold at least one image.")
     preprocessors = list(preprocessors or [])
-    crops_per_image = len(_crop(cropper, images[:1]))
+    first = apply_preprocessors(_crop(cropper, images[:1]), preprocessors)
+    crops_per_image = len(first)
+    _check_uint8_input(model, first.dtype)
 
     class _Crops(keras.utils.PyDataset):
         def __init__(self):
@@ -75,3 +78,14 @@ def _crop(cropper, images):
     else:
         crops = np.stack([np.asarray(cropper.preprocess(image)) for image in images])
     return crops.reshape((-1,) + crops.shape[2:])
+
+
+def _check_uint8_input(model, dtype):
+    """Refuses non-uint8 crops for a uint8 model: Keras would clip them to 0..255 silently."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) == 1 and str(inputs[0].dtype) == "uint8" and dtype != np.uint8:
+        raise ValueError(
+            f"model takes uint8 images (uint8_model) but the crops after preprocessors are "
+            f"{dtype}; drop MeanPreprocessor/ImageToArrayPreprocessor, the model subtracts "
+            "the mean itself."
+        )
