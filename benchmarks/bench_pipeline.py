@@ -11,8 +11,9 @@ held to one thread):
 3. the uint8 path: patch only, the mean left to the model's MeanSubtraction;
 4. both again with the book's augmentation (ImageAugmenter) after the chain;
 5. bytes per batch handed to the model;
-6. the generator under 1 and 2 threads (what `workers=2` does), and the
-   share of a batch's time spent in the HDF5 read (h5py serialises reads);
+6. the generator under 1 and 2 threads (what `workers=2` does), the share
+   of a batch's time spent in the HDF5 read (h5py serialises reads), and
+   process workers (`use_multiprocessing`), which send batches back pickled;
 7. augmentation at 227x227 on the same uint8 images and parameter ranges:
    ImageAugmenter vs albumentations (Affine + HorizontalFlip; the `bench`
    extra) vs Keras 3 preprocessing layers on the CPU (`device_augmentation`).
@@ -124,6 +125,10 @@ def bench_generator(path, count, repeat):
     print(f"process workers (use_multiprocessing) return batches as pickles; the main process "
           f"unpickles every batch, a serial ceiling of: float32 {pickle_ceiling(f32_batch, repeat):,.0f} "
           f"img/s, uint8 {pickle_ceiling(u8_batch, repeat):,.0f} img/s")
+    f32_procs = count / best_of(repeat, predict_run(path, float32_chain, uint8=False))
+    u8_procs = count / best_of(repeat, predict_run(path, uint8_chain, uint8=True))
+    print(f"model.predict(generator, workers=2, use_multiprocessing=True), near-free model: "
+          f"float32 {f32_procs:,.0f} img/s, uint8 {u8_procs:,.0f} img/s ({u8_procs / f32_procs:.1f}x)")
     return {
         "uint8_vs_float32": u8 / f32,
         "uint8_vs_raw_read": u8 / raw,
@@ -132,6 +137,21 @@ def bench_generator(path, count, repeat):
         "threads2_uint8": u8_two / u8,
         "threads2_uint8_aug": u8_aug_two / u8_aug,
     }
+
+
+def predict_run(path, chain, uint8):
+    """`model.predict` over the generator with 2 process workers; the model only pools."""
+    import keras
+
+    from pyimagesearch.nn.layers import uint8_model
+
+    model = keras.Sequential([keras.Input((PATCH, PATCH, 3)), keras.layers.GlobalAveragePooling2D()])
+    if uint8:
+        model = uint8_model(model, mean=MEANS)
+    gen = HDF5DatasetGenerator(path, BATCH, preprocessors=chain(), workers=2,
+                               use_multiprocessing=True)
+    model.predict(HDF5DatasetGenerator(path, BATCH, preprocessors=chain()), verbose=0)  # traces
+    return lambda: model.predict(gen, verbose=0)
 
 
 def pickle_ceiling(batch, repeat):

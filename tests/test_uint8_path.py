@@ -108,6 +108,10 @@ def test_mean_subtraction_bad_input(tmp_path):
         MeanSubtraction.from_json(partial)
     with pytest.raises(ValueError, match="gMean must be a finite number"):
         MeanSubtraction(1.0, float("nan"), 3.0)
+    with pytest.raises(ValueError, match="rMean must be a finite number"):
+        MeanSubtraction("red", 2.0, 3.0)
+    with pytest.raises(ValueError, match="bMean must be a finite number"):
+        MeanSubtraction(1.0, 2.0, [3.0, 4.0])
     with pytest.raises(ValueError, match="data_format"):
         MeanSubtraction(1.0, 2.0, 3.0, data_format="channels_middle")
     with pytest.raises(ValueError, match="3-channel BGR"):

@@ -45,9 +45,13 @@ class MeanSubtraction(keras.layers.Layer):
         super().__init__(**kwargs)
         means = []
         for name, value in (("rMean", rMean), ("gMean", gMean), ("bMean", bMean)):
-            if np.ndim(value) != 0 or not np.isfinite(float(value)):
+            try:
+                number = float(value) if np.ndim(value) == 0 else math.nan
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isfinite(number):
                 raise ValueError(f"MeanSubtraction: {name} must be a finite number, got {value!r}.")
-            means.append(float(value))
+            means.append(number)
         self.rMean, self.gMean, self.bMean = means
         if data_format is None:
             data_format = keras.config.image_data_format()
