@@ -13,7 +13,8 @@ held to one thread):
 5. bytes per batch handed to the model;
 6. the generator under 1 and 2 threads (what `workers=2` does), the share
    of a batch's time spent in the HDF5 read (h5py serialises reads), and
-   process workers (`use_multiprocessing`), which send batches back pickled;
+   process workers (`use_multiprocessing`), which send batches back pickled
+   or, with `shared_memory=True`, through /dev/shm;
 7. augmentation at 227x227 on the same uint8 images and parameter ranges:
    ImageAugmenter vs albumentations (Affine + HorizontalFlip; the `bench`
    extra) vs Keras 3 preprocessing layers on the CPU (`device_augmentation`).
@@ -127,8 +128,10 @@ def bench_generator(path, count, repeat):
           f"img/s, uint8 {pickle_ceiling(u8_batch, repeat):,.0f} img/s")
     f32_procs = count / best_of(repeat, predict_run(path, float32_chain, uint8=False))
     u8_procs = count / best_of(repeat, predict_run(path, uint8_chain, uint8=True))
+    u8_shared = count / best_of(repeat, predict_run(path, uint8_chain, uint8=True, shared=True))
     print(f"model.predict(generator, workers=2, use_multiprocessing=True), near-free model: "
-          f"float32 {f32_procs:,.0f} img/s, uint8 {u8_procs:,.0f} img/s ({u8_procs / f32_procs:.1f}x)")
+          f"float32 {f32_procs:,.0f} img/s, uint8 {u8_procs:,.0f} img/s ({u8_procs / f32_procs:.1f}x), "
+          f"uint8 with shared_memory=True {u8_shared:,.0f} img/s ({u8_shared / u8_procs:.2f}x pickles)")
     return {
         "uint8_vs_float32": u8 / f32,
         "uint8_vs_raw_read": u8 / raw,
@@ -139,7 +142,7 @@ def bench_generator(path, count, repeat):
     }
 
 
-def predict_run(path, chain, uint8):
+def predict_run(path, chain, uint8, shared=False):
     """`model.predict` over the generator with 2 process workers; the model only pools."""
     import keras
 
@@ -149,7 +152,7 @@ def predict_run(path, chain, uint8):
     if uint8:
         model = uint8_model(model, mean=MEANS)
     gen = HDF5DatasetGenerator(path, BATCH, preprocessors=chain(), workers=2,
-                               use_multiprocessing=True)
+                               use_multiprocessing=True, shared_memory=shared)
     model.predict(HDF5DatasetGenerator(path, BATCH, preprocessors=chain()), verbose=0)  # traces
     return lambda: model.predict(gen, verbose=0)
 

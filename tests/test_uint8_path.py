@@ -1,7 +1,10 @@
 """The opt-in uint8 path: uint8 batches to the model, preprocessing in the model's first layers."""
 
+import glob
 import importlib.util
 import json
+import os
+import pickle
 from pathlib import Path
 
 import keras
@@ -10,6 +13,9 @@ import pytest
 
 from pyimagesearch.augmentation import ImageAugmenter
 from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter
+from pyimagesearch.io import sharedbatch
+from pyimagesearch.io.sharedbatch import (ReceiveFailed, as_shared_batch, remove_leftovers,
+                                          shared_memory_available)
 from pyimagesearch.nn.layers import MeanSubtraction, device_augmentation, scaling_layer, uint8_model
 from pyimagesearch.preprocessing import (CropPreprocessor, ImageToArrayPreprocessor,
                                          MeanPreprocessor, PatchPreprocessor)
@@ -221,3 +227,75 @@ def test_mean_preprocessor_subtracts_from_non_contiguous_images():
     np.testing.assert_allclose(mean.preprocess_batch(image.transpose(1, 0, 2)[np.newaxis]),
                                (image.transpose(1, 0, 2).astype("float32")
                                 - np.array(MEANS[::-1], "float32"))[np.newaxis], rtol=0, atol=1e-5)
+
+
+def _shared_files(pid):
+    return glob.glob(f"/dev/shm/pyimagesearch-batch-{pid}-*")
+
+
+@pytest.mark.skipif(not shared_memory_available(), reason="needs /dev/shm")
+def test_shared_batch_pickles_through_shared_memory():
+    rng = np.random.default_rng(9)
+    for array in (rng.integers(0, 256, (3, 5, 4, 3), dtype=np.uint8),
+                  rng.random((4, 6)).astype("float32").T,  # not contiguous
+                  np.zeros((0, 4, 4, 3), np.uint8)):
+        data = pickle.dumps(as_shared_batch(array, os.getpid()))
+        assert len(data) < 200 and len(_shared_files(os.getpid())) == 1
+        restored = pickle.loads(data)
+        assert type(restored) is np.ndarray and restored.flags.writeable
+        np.testing.assert_array_equal(restored, array)
+        assert restored.dtype == array.dtype and _shared_files(os.getpid()) == []
+    pickle.dumps(as_shared_batch(np.ones((2, 2), np.uint8), os.getpid()))  # never received
+    assert len(_shared_files(os.getpid())) == 1
+    remove_leftovers(os.getpid())
+    assert _shared_files(os.getpid()) == []
+
+
+RECEIVED = []
+ATTACH = sharedbatch.attach_shared_batch
+
+
+def counting_attach(path, shape, dtype):
+    """`attach_shared_batch` that records the shapes the training process receives."""
+    RECEIVED.append(tuple(shape))
+    return ATTACH(path, shape, dtype)
+
+
+def vanishing_attach(path, shape, dtype):
+    """`attach_shared_batch` after the batch's file has disappeared."""
+    os.unlink(path)
+    return ATTACH(path, shape, dtype)
+
+
+@pytest.mark.skipif(not shared_memory_available(), reason="needs /dev/shm")
+@pytest.mark.timeout(120)
+def test_shared_memory_workers_hand_back_the_same_batches(db_path, monkeypatch):
+    # workers pickle batches as a call of this module-level function, which the
+    # training process runs to receive them
+    monkeypatch.setattr(sharedbatch, "attach_shared_batch", counting_attach)
+    RECEIVED.clear()
+    model = keras.Sequential([keras.Input((20, 20, 3)), keras.layers.Flatten()])
+    expected = model.predict(HDF5DatasetGenerator(db_path, 3), verbose=0)
+    gen = HDF5DatasetGenerator(db_path, 3, workers=2, use_multiprocessing=True, shared_memory=True)
+    assert type(gen[0][0]) is np.ndarray  # in the training process: a plain array
+    np.testing.assert_array_equal(model.predict(gen, verbose=0), expected)
+    assert sorted(RECEIVED) == sorted([(3, 20, 20, 3)] * 3 + [(1, 20, 20, 3)])
+    assert _shared_files(os.getpid()) == []
+
+
+def test_shared_memory_needs_process_workers(db_path):
+    with pytest.raises(ValueError, match="shared_memory=True needs use_multiprocessing=True"):
+        HDF5DatasetGenerator(db_path, 3, workers=2, shared_memory=True)
+
+
+@pytest.mark.skipif(not shared_memory_available(), reason="needs /dev/shm")
+@pytest.mark.timeout(120)
+def test_a_lost_shared_batch_stops_predict_instead_of_hanging(db_path, monkeypatch):
+    lost = ATTACH("/dev/shm/pyimagesearch-batch-no-such-file", (1,), "|u1")
+    assert isinstance(lost, ReceiveFailed) and "could not be received" in repr(lost)
+    monkeypatch.setattr(sharedbatch, "attach_shared_batch", vanishing_attach)
+    model = keras.Sequential([keras.Input((20, 20, 3)), keras.layers.Flatten()])
+    gen = HDF5DatasetGenerator(db_path, 3, workers=2, use_multiprocessing=True, shared_memory=True)
+    with pytest.raises(Exception, match="could not be received"):
+        model.predict(gen, verbose=0)
+    assert _shared_files(os.getpid()) == []
