@@ -82,7 +82,10 @@ def _crop(cropper, images):
 
 def _check_uint8_input(model, dtype):
     """Refuses non-uint8 crops for a uint8 model: Keras would clip them to 0..255 silently."""
-    inputs = getattr(model, "inputs", None) or []
+    try:
+        inputs = list(model.inputs or [])
+    except (AttributeError, ValueError):  # not a Keras model, or one not built yet
+        inputs = []
     if len(inputs) == 1 and str(inputs[0].dtype) == "uint8" and dtype != np.uint8:
         raise ValueError(
             f"model takes uint8 images (uint8_model) but the crops after preprocessors are "
