@@ -34,8 +34,10 @@ setup(
         # jax runs the multi-backend test; without it that test skips
         "test": ["pytest>=8", "pytest-timeout>=2.3", "jax[cpu]>=0.4.30"],
         "jax": ["jax[cpu]>=0.4.30"],
-        # Keras 2's ImageDataGenerator, the baseline of benchmarks/bench_augment.py
-        "bench": ["tf-keras>=2.21,<2.22"],
+        # Keras 2's ImageDataGenerator, the baseline of benchmarks/bench_augment.py;
+        # albumentations for benchmarks/bench_pipeline.py: 2.0.8 needs albucore 0.0.24
+        # exactly (pip's newest albucore breaks it), so both are pinned
+        "bench": ["tf-keras>=2.21,<2.22", "albumentations==2.0.8", "albucore==0.0.24"],
     },
     entry_points={"console_scripts": ["pyimagesearch = pyimagesearch.cli:main"]},
     classifiers=[

@@ -1,4 +1,4 @@
-"""Keras-ready float32 arrays in the configured channel order."""
+"""Keras-ready arrays (float32 by default) in the configured channel order."""
 
 import numpy as np
 
@@ -13,12 +13,23 @@ class ImageToArrayPreprocessor:
     Args:
         dataFormat: "channels_last" or "channels_first"; None reads
             `keras.config.image_data_format()` at call time.
+        dtype: output dtype, "float32" as in the book; None keeps the input's
+            dtype (the uint8 path, where the model casts and scales).
+
+    Raises:
+        ValueError: an unknown `dataFormat` or a `dtype` numpy does not know.
     """
 
-    def __init__(self, dataFormat=None):
+    def __init__(self, dataFormat=None, dtype="float32"):
         if dataFormat is not None and dataFormat not in _FORMATS:
             raise ValueError(f"dataFormat must be one of {_FORMATS} or None, got {dataFormat!r}.")
+        if dtype is not None:
+            try:
+                dtype = np.dtype(dtype)
+            except TypeError as error:
+                raise ValueError(f"dtype must be a numpy dtype or None, got {dtype!r}.") from error
         self.dataFormat = dataFormat
+        self.dtype = dtype
 
     def _format(self):
         if self.dataFormat:
@@ -28,8 +39,8 @@ class ImageToArrayPreprocessor:
         return keras.config.image_data_format()
 
     def preprocess(self, image):
-        """Returns a float32 (H, W, C) or (C, H, W) array."""
-        image = as_image(image, "ImageToArrayPreprocessor").astype("float32", copy=False)
+        """Returns an (H, W, C) or (C, H, W) array, float32 unless `dtype` says otherwise."""
+        image = self._cast(as_image(image, "ImageToArrayPreprocessor"))
         if image.ndim == 2:
             image = image[:, :, np.newaxis]
         if self._format() == "channels_first":
@@ -37,10 +48,13 @@ class ImageToArrayPreprocessor:
         return image
 
     def preprocess_batch(self, images):
-        """Returns a float32 (N, H, W, C) or (N, C, H, W) batch."""
-        images = as_batch(images, "ImageToArrayPreprocessor").astype("float32", copy=False)
+        """Returns an (N, H, W, C) or (N, C, H, W) batch, float32 unless `dtype` says otherwise."""
+        images = self._cast(as_batch(images, "ImageToArrayPreprocessor"))
         if images.ndim == 3:
             images = images[..., np.newaxis]
         if self._format() == "channels_first":
             images = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
         return images
+
+    def _cast(self, array):
+        return array if self.dtype is None else array.astype(self.dtype, copy=False)

@@ -61,7 +61,9 @@ class MeanPreprocessor:
         return self._subtract(images)
 
     def _subtract(self, images):
-        out = images.astype("float32")
+        # C order, so that the reshape below is a view of `out` even for a flipped or
+        # transposed input (a reshape copy would leave `out` without the subtraction)
+        out = images.astype("float32", order="C")
         width = images.shape[-2]
         # numpy broadcasts a length-3 vector slowly; a row-long tiled vector is ~4x faster
         rows = out.reshape(-1, width * 3)

@@ -14,6 +14,11 @@ def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=6
     `model.predict` per image (crop, apply `preprocessors` to each crop,
     predict, average), but predicts the crops of many images per batch.
 
+    On the uint8 path (a model made by `pyimagesearch.nn.layers.uint8_model`,
+    no `preprocessors`) the crops stay uint8 and the model subtracts the
+    mean; the outputs equal the float path's, except that a centre crop
+    resized for an odd margin is rounded to whole grey levels (at most 0.5).
+
     Args:
         model: a `keras.Model` (or anything with Keras' `predict`).
         images: `(N, H, W[, C])` array or array-like with slicing (such as an
@@ -30,8 +35,9 @@ def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=6
         `(N, classes)` float array of averaged predictions.
 
     Raises:
-        ValueError: `images` is empty, `cropper` has no `preprocess`, or
-            `batch_size` is not positive.
+        ValueError: `images` is empty, `cropper` has no `preprocess`,
+            `batch_size` is not positive, or a model that takes uint8 images
+            would be handed other crops (Keras would clip them to 0..255).
     """
     import keras
 
@@ -44,7 +50,9 @@ def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=6
     if len(images) == 0:
         raise ValueError("images must hold at least one image.")
     preprocessors = list(preprocessors or [])
-    crops_per_image = len(_crop(cropper, images[:1]))
+    first = apply_preprocessors(_crop(cropper, images[:1]), preprocessors)
+    crops_per_image = len(first)
+    _check_uint8_input(model, first.dtype)
 
     class _Crops(keras.utils.PyDataset):
         def __init__(self):
@@ -70,3 +78,17 @@ def _crop(cropper, images):
     else:
         crops = np.stack([np.asarray(cropper.preprocess(image)) for image in images])
     return crops.reshape((-1,) + crops.shape[2:])
+
+
+def _check_uint8_input(model, dtype):
+    """Refuses non-uint8 crops for a uint8 model: Keras would clip them to 0..255 silently."""
+    try:
+        inputs = list(model.inputs or [])
+    except (AttributeError, ValueError):  # not a Keras model, or one not built yet
+        inputs = []
+    if len(inputs) == 1 and str(inputs[0].dtype) == "uint8" and dtype != np.uint8:
+        raise ValueError(
+            f"model takes uint8 images (uint8_model) but the crops after preprocessors are "
+            f"{dtype}; drop MeanPreprocessor/ImageToArrayPreprocessor, the model subtracts "
+            "the mean itself."
+        )

@@ -1,0 +1,113 @@
+"""Batches that travel from a worker process to the training process through shared memory.
+
+Keras' process workers (`use_multiprocessing=True`) send each batch back as a
+pickle through a pipe: the worker copies it into the pickle and the pipe, the
+training process copies it out twice more. A `SharedBatch` pickles as the name
+of a file in `/dev/shm` (RAM) holding its bytes: the worker writes them once,
+the training process maps them and removes the file, with no further copy.
+"""
+
+import atexit
+import glob
+import mmap
+import os
+import tempfile
+
+import numpy as np
+
+SHM_DIR = "/dev/shm"
+_PREFIX = "pyimagesearch-batch-"
+_cleaned_at_exit = set()
+
+
+def shared_memory_available():
+    """Whether this system has a writable `/dev/shm` (Linux)."""
+    return os.path.isdir(SHM_DIR) and os.access(SHM_DIR, os.W_OK)
+
+
+class SharedBatch(np.ndarray):
+    """An ndarray that pickles through a shared-memory file; unpickles as a plain ndarray.
+
+    Create one with `as_shared_batch(array, owner_pid)`; `owner_pid` is the
+    process that will unpickle it, whose exit removes any file never read.
+    """
+
+    owner_pid = None
+
+    def __reduce__(self):
+        array = np.ascontiguousarray(self).view(np.ndarray)
+        owner = self.owner_pid if self.owner_pid is not None else os.getpid()
+        (fd, path) = tempfile.mkstemp(prefix=f"{_PREFIX}{owner}-", dir=SHM_DIR)
+        try:
+            data = memoryview(array.reshape(-1).view(np.uint8))
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        except BaseException:
+            os.close(fd)
+            os.unlink(path)
+            raise
+        os.close(fd)
+        return (attach_shared_batch, (path, array.shape, array.dtype.str))
+
+
+def as_shared_batch(array, owner_pid):
+    """Returns `array` viewed as a `SharedBatch` that the process `owner_pid` will receive."""
+    batch = np.asarray(array).view(SharedBatch)
+    batch.owner_pid = owner_pid
+    return batch
+
+
+class ReceiveFailed:
+    """What a batch whose file could not be read unpickles as.
+
+    Unpickling runs in the process pool's result thread, where an exception
+    would stop the pool from delivering anything and leave `fit` waiting
+    forever; this object instead reaches Keras, which stops with its repr.
+    """
+
+    def __init__(self, path, error):
+        self.message = f"a worker's batch in {path!r} could not be received: {error}"
+
+    def __repr__(self):
+        return f"ReceiveFailed({self.message!r})"
+
+
+def attach_shared_batch(path, shape, dtype):
+    """Maps a pickled `SharedBatch`'s file (copy-on-write) and removes the file.
+
+    Returns:
+        A writable ndarray of `shape` and `dtype`, or a `ReceiveFailed` when
+        the file cannot be read (never raises: see `ReceiveFailed`).
+    """
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                return np.empty(shape, dtype)
+            buffer = mmap.mmap(handle.fileno(), size, flags=mmap.MAP_PRIVATE,
+                               prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+    except Exception as error:  # noqa: BLE001 - must not escape into the pool's thread
+        return ReceiveFailed(path, error)
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def remove_leftovers(owner_pid):
+    """Removes the files of batches sent to `owner_pid` that were never received."""
+    for path in glob.glob(os.path.join(SHM_DIR, f"{_PREFIX}{owner_pid}-*")):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def clean_at_exit(owner_pid):
+    """Registers `remove_leftovers(owner_pid)` to run once when this process exits."""
+    if owner_pid not in _cleaned_at_exit:
+        _cleaned_at_exit.add(owner_pid)
+        atexit.register(remove_leftovers, owner_pid)
