@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from pyimagesearch import __version__
+from pyimagesearch.runtime import configure_process
 
 # command name -> module under pyimagesearch.commands
 COMMANDS = {
@@ -56,6 +57,7 @@ def main(argv=None):
     Returns:
         The process exit status.
     """
+    configure_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -83,6 +85,7 @@ def run_main(parser, run, argv=None):
     Returns:
         What `run` returns.
     """
+    configure_process()
     args = parser.parse_args(argv)
     try:
         return run(args)
