@@ -33,9 +33,11 @@ def configure_process(environ=None):
       present, so a real GPU problem is still reported; "3" where there is no
       driver or GPUs are hidden (`CUDA_VISIBLE_DEVICES=""` or "-1"), the case in
       which TensorFlow's only error line is its failed `cuInit` probe.
-    - `TF_NUM_INTRAOP_THREADS` = the cores this process may use (CPU affinity
-      and cgroup quota, see `available_cores`), `TF_NUM_INTEROP_THREADS` = 1, so
-      TensorFlow's pools do not outnumber the cores of a container.
+    - `TF_NUM_INTRAOP_THREADS` and `OPENCV_FOR_THREADS_NUM` = the cores this
+      process may use (CPU affinity and cgroup quota, see `available_cores`),
+      `TF_NUM_INTEROP_THREADS` = 1, so that TensorFlow's and OpenCV's pools do
+      not outnumber the cores of a container (idle threads spinning on 2 cores
+      cost more than they compute).
 
     Args:
         environ: the mapping to fill in; `os.environ` when None.
@@ -44,10 +46,12 @@ def configure_process(environ=None):
         A dict of the variables that were set (name -> value).
     """
     environ = os.environ if environ is None else environ
+    cores = str(available_cores())
     defaults = {
         "TF_CPP_MIN_LOG_LEVEL": HIDE_INFO_AND_WARNINGS if gpu_may_be_used(environ) else HIDE_ERRORS_TOO,
-        "TF_NUM_INTRAOP_THREADS": str(available_cores()),
+        "TF_NUM_INTRAOP_THREADS": cores,
         "TF_NUM_INTEROP_THREADS": "1",
+        "OPENCV_FOR_THREADS_NUM": cores,
     }
     applied = {}
     for (name, value) in defaults.items():

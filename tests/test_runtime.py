@@ -13,7 +13,8 @@ TF_LOG_MARKERS = ("absl::InitializeLog", "oneDNN", "cuda", "cpu_feature_guard", 
 
 def _environment_without_log_level(**extra):
     environment = {key: value for (key, value) in os.environ.items()
-                   if key not in ("TF_CPP_MIN_LOG_LEVEL", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+                   if key not in ("TF_CPP_MIN_LOG_LEVEL", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                                  "OPENCV_FOR_THREADS_NUM")}
     environment.update(CUDA_VISIBLE_DEVICES="", KERAS_BACKEND="tensorflow", MPLBACKEND="Agg",
                        PYTHONPATH=str(ROOT), **extra)
     return environment
@@ -63,7 +64,9 @@ def test_configure_process_fills_only_unset_variables():
     assert environ["TF_NUM_INTRAOP_THREADS"] == "7" and "TF_NUM_INTRAOP_THREADS" not in applied
     assert environ["TF_CPP_MIN_LOG_LEVEL"] == "3"  # GPUs hidden: the cuInit probe error is noise
     assert environ["TF_NUM_INTEROP_THREADS"] == "1"
-    assert applied == {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_NUM_INTEROP_THREADS": "1"}
+    assert environ["OPENCV_FOR_THREADS_NUM"] == str(runtime.available_cores())
+    assert applied == {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_NUM_INTEROP_THREADS": "1",
+                       "OPENCV_FOR_THREADS_NUM": str(runtime.available_cores())}
 
 
 def test_gpu_machine_keeps_error_lines(monkeypatch):
