@@ -43,8 +43,8 @@ def run(args):
     return 0
 
 
-def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, learningRate=1e-2, checkpointEvery=5, seed=42,
-             verbose=True):
+def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, learningRate=1e-2, checkpointEvery=5,
+             seed=42, verbose=True):
     """Runs the demo pipeline.
 
     Args:

@@ -18,9 +18,9 @@ def history_figure(history, title="Training Loss and Accuracy", startAt=0):
     on two panels sharing the epoch axis, so that one scale never flattens the
     other: losses on top, accuracy and other metrics below. Losses with a spike
     (a value `SPIKE_RATIO` times their median, such as a first-epoch validation
-    loss of 50) are drawn on a log scale, and the axis label says so. Curves come in the book's order: loss,
-    val_loss, then each metric beside its val_ twin. A curve shorter than the
-    others is aligned on the last epoch.
+    loss of 50) are drawn on a log scale, and the axis label says so. Curves
+    come in the book's order: loss, val_loss, then each metric beside its val_
+    twin. A curve shorter than the others is aligned on the last epoch.
 
     Args:
         history: a dict of per-epoch lists (`keras.callbacks.History.history`,
