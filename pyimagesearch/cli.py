@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from pyimagesearch import __version__
+from pyimagesearch.runtime import configure_process
 
 # command name -> module under pyimagesearch.commands
 COMMANDS = {
@@ -97,6 +98,7 @@ def main(argv=None):
         The process exit status: 0, 2 for bad input or output (one line on
         stderr, `pyimagesearch COMMAND: error: ...`), 130 after Ctrl-C.
     """
+    configure_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -132,6 +134,7 @@ def run_main(parser, run, argv=None):
     Returns:
         What `run` returns.
     """
+    configure_process()
     args = parser.parse_args(argv)
     try:
         return run(args)

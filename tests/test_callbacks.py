@@ -76,7 +76,7 @@ def test_monitor_without_validation_and_with_learning_rate(tmp_path):
     assert "val_loss" not in history
     assert history["learning_rate"] == pytest.approx([0.1, 0.05])
     assert (tmp_path / "p.png").stat().st_size > 0
-    labels = [line.get_label() for line in monitor.plot().axes[0].get_lines()]
+    labels = [line.get_label() for axes in monitor.plot().axes for line in axes.get_lines()]
     assert labels == ["train_loss", "train_accuracy"]
 
 

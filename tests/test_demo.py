@@ -56,3 +56,30 @@ def test_demo_rejects_non_positive_epochs(capsys):
         main(["demo", "--epochs", "0"])
     assert exit_info.value.code == 2
     assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_demo_shows_a_progress_bar_on_a_terminal_and_a_line_per_epoch_otherwise():
+    import io
+
+    from pyimagesearch.commands.demo import fit_verbosity
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert fit_verbosity(Terminal()) == 1
+    assert fit_verbosity(io.StringIO()) == 2
+
+
+def test_demo_augmentation_keeps_digits_unmirrored():
+    import numpy as np
+
+    from pyimagesearch.commands.demo import digits_augmenter
+
+    aug = digits_augmenter(seed=0)
+    assert aug.horizontal_flip is False and aug.rotation_range == 10
+    image = np.zeros((1, 32, 32, 3), "uint8")
+    image[:, 8:24, 4:8] = 255  # a bar on the left stays on the left
+    for _ in range(10):
+        out = aug.augment_batch(image)
+        assert out[0, :, :16].sum() > out[0, :, 16:].sum()

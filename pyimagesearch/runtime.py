@@ -1,0 +1,198 @@
+"""Process set-up for the command line and the example scripts, before TensorFlow loads.
+
+TensorFlow reads its logging level and thread-pool sizes from the environment
+once, when it is imported, so `configure_process()` must run first. It only
+fills in variables the user has not set, and only the entry points call it
+(`pyimagesearch.cli.main`, `run_main`): importing the library in a notebook
+leaves the user's settings alone.
+
+TensorFlow 2.21 writes a few lines while it loads, before its logging reads
+`TF_CPP_MIN_LOG_LEVEL` ("All log messages before absl::InitializeLog() ...",
+oneDNN, "Could not find cuda drivers"). `configure_process()` therefore also
+filters what TensorFlow's import writes to the stderr file descriptor: lines
+below the level are dropped, everything else is passed on.
+"""
+
+import importlib.abc
+import importlib.util
+import math
+import os
+import re
+import sys
+import tempfile
+
+# TF_CPP_MIN_LOG_LEVEL: 0 all, 1 hides INFO, 2 hides INFO and WARNING, 3 hides ERROR too
+HIDE_INFO_AND_WARNINGS = "2"
+HIDE_ERRORS_TOO = "3"
+
+
+def configure_process(environ=None):
+    """Quiet logging and one thread per available core, unless already set.
+
+    - `TF_CPP_MIN_LOG_LEVEL`: "2" (errors only) where an NVIDIA driver is
+      present, so a real GPU problem is still reported; "3" where there is no
+      driver or GPUs are hidden (`CUDA_VISIBLE_DEVICES=""` or "-1"), the case in
+      which TensorFlow's only error line is its failed `cuInit` probe.
+    - `TF_NUM_INTRAOP_THREADS` and `OPENCV_FOR_THREADS_NUM` = the cores this
+      process may use (CPU affinity and cgroup quota, see `available_cores`),
+      `TF_NUM_INTEROP_THREADS` = 1, so that TensorFlow's and OpenCV's pools do
+      not outnumber the cores of a container (idle threads spinning on 2 cores
+      cost more than they compute).
+
+    Args:
+        environ: the mapping to fill in; `os.environ` when None.
+
+    Returns:
+        A dict of the variables that were set (name -> value).
+    """
+    environ = os.environ if environ is None else environ
+    cores = str(available_cores())
+    defaults = {
+        "TF_CPP_MIN_LOG_LEVEL": HIDE_INFO_AND_WARNINGS if gpu_may_be_used(environ) else HIDE_ERRORS_TOO,
+        "TF_NUM_INTRAOP_THREADS": cores,
+        "TF_NUM_INTEROP_THREADS": "1",
+        "OPENCV_FOR_THREADS_NUM": cores,
+    }
+    applied = {}
+    for (name, value) in defaults.items():
+        if name not in environ:
+            environ[name] = value
+            applied[name] = value
+    if environ is os.environ and "tensorflow" not in sys.modules:
+        if not any(isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path):
+            sys.meta_path.insert(0, _QuietTensorFlowImport())
+    return applied
+
+
+def gpu_may_be_used(environ=None):
+    """Whether an NVIDIA driver is loaded and GPUs are not hidden by `CUDA_VISIBLE_DEVICES`.
+
+    Args:
+        environ: the environment to read; `os.environ` when None.
+
+    Returns:
+        A bool.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
+
+
+def available_cores():
+    """The number of CPU cores this process may use.
+
+    The smallest of the CPU affinity mask and the cgroup's CPU quota (a
+    container started with `--cpus 2` on a 64-core host gets 2), at least 1.
+
+    Returns:
+        An int >= 1.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return max(1, cores)
+
+
+def _cgroup_cpu_quota():
+    """The cgroup's CPU quota in cores (v2 `cpu.max`, v1 `cpu.cfs_*`), or None if unlimited."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            (quota, period) = f.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as f:
+            quota = int(f.read())
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+            period = int(f.read())
+        return None if quota <= 0 or period <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+# absl's line format: "I0000 00:00:1795966094.571508    9902 port.cc:153] message"
+_ABSL_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+_PRE_INIT_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def filter_native_log(text, level):
+    """Drops TensorFlow's native log lines below `level` from `text`.
+
+    Args:
+        text: what TensorFlow wrote to stderr.
+        level: the `TF_CPP_MIN_LOG_LEVEL` in force (0 keeps everything).
+
+    Returns:
+        The lines to show, as one string.
+    """
+    kept = []
+    dropping = False  # a dropped message's continuation lines go with it
+    for line in text.splitlines(keepends=True):
+        match = _ABSL_LINE.match(line)
+        if match:
+            dropping = _SEVERITY[match.group(1)] < level
+        elif line.rstrip("\n") == _PRE_INIT_NOTICE:
+            dropping = level > 0
+        elif not line.startswith((" ", "To enable the following instructions")):
+            dropping = False
+        if not dropping:
+            kept.append(line)
+    return "".join(kept)
+
+
+def _log_level():
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Wraps the first `import tensorflow` so that its native log lines are filtered."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _FilteredStderrLoader(spec.loader)
+        return spec
+
+
+class _FilteredStderrLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__loader__ = self.loader
+        module.__spec__.loader = self.loader
+        level = _log_level()
+        if level <= 0:
+            return self.loader.exec_module(module)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                self.loader.exec_module(module)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                captured.seek(0)
+                shown = filter_native_log(captured.read().decode("utf-8", "replace"), level)
+                if shown:
+                    sys.stderr.write(shown)
+                    sys.stderr.flush()
