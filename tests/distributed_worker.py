@@ -91,7 +91,7 @@ def main(argv=None):
         if args.model is None:
             model = MiniVGGNet.build(16, 16, 3, 3)
             model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
-                          optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9))
+                          optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9))
         else:
             model = load_checkpoint(args.model, verbose=0)
 
