@@ -11,6 +11,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -178,26 +179,28 @@ def test_second_epoch_loss_equals_one_process_on_the_same_global_batches(two_pro
 
 @needs_jax
 @pytest.mark.timeout(2 * RUN_LIMIT + 60)
-def test_resume_from_the_chief_checkpoint_with_uneven_shares(tmp_path):
-    # 37 rows, global batch 16: 2 full batches and 5 rows, 2 each, 1 dropped
+def test_resume_from_the_chief_checkpoint_with_uneven_shares(two_processes, tmp_path):
+    # process 0's folder after the two-process run, its last epoch removed: the
+    # state after a stop at epoch 1 (the "ctrl + c" method)
+    (root, _) = two_processes
+    shutil.copytree(root / "out0", tmp_path / "out0")
+    for name in ("epoch_2.keras", "model.keras"):
+        (tmp_path / "out0" / name).unlink()
+    first_loss = json.loads((root / "out0" / "history.json").read_text())["loss"][0]
+    # both processes restart from process 0's checkpoint and train epoch 2 on 37
+    # rows, global batch 16: 2 full batches and 5 rows, 2 each, 1 dropped
     db = write_rows(tmp_path / "rows.hdf5", 37)
-    first = start_processes(db, tmp_path, extra=["--epochs", 1])
-    assert_finished(first, finish(first))
-    checkpoint = tmp_path / "out0" / "epoch_1.keras"
-    assert checkpoint.exists() and not (tmp_path / "out1").exists()
-    rows = trace(tmp_path, 0)["rows"] + trace(tmp_path, 1)["rows"]
-    assert sorted(rows[0] + rows[1]) == list(range(36))
-    # restart both processes from process 0's checkpoint and finish epoch 2
-    second = start_processes(db, tmp_path, extra=["--epochs", 2, "--model", checkpoint,
-                                                  "--start-epoch", 1])
-    assert_finished(second, finish(second))
+    processes = start_processes(db, tmp_path, extra=["--epochs", 2, "--start-epoch", 1,
+                                                     "--model", tmp_path / "out0" / "epoch_1.keras"])
+    assert_finished(processes, finish(processes))
     np.testing.assert_array_equal(weights(tmp_path, 0), weights(tmp_path, 1))
-    assert len(trace(tmp_path, 0)["loss"]) == 1
     (mine, theirs) = (trace(tmp_path, 0)["rows"], trace(tmp_path, 1)["rows"])
-    assert len(mine) == 1 and sorted(mine[0] + theirs[0]) == list(range(36))
-    assert (tmp_path / "out0" / "epoch_2.keras").exists() and not (tmp_path / "out1").exists()
+    assert len(mine) == len(theirs) == 1 and len(mine[0]) == len(theirs[0]) == 18
+    assert sorted(mine[0] + theirs[0]) == list(range(36))
+    assert {path.name for path in (tmp_path / "out0").iterdir()} == CHIEF_OUTPUTS
+    assert not (tmp_path / "out1").exists()
     history = json.loads((tmp_path / "out0" / "history.json").read_text())
-    assert len(history["loss"]) == 2
+    assert history["loss"] == pytest.approx([first_loss] + trace(tmp_path, 0)["loss"])
 
 
 @needs_jax
