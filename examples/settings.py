@@ -2,8 +2,8 @@
 
 The config modules (`config/*_config.py`) keep the book's names, but read their
 paths and sizes from the environment instead of being edited. A config module
-imports this one by putting the examples/ folder on `sys.path`, as the training
-scripts do for `distribute.py`:
+imports this one by putting the examples/ folder on `sys.path`, as the Tiny
+ImageNet scripts do for `tinyimagenet_common.py`:
 
 ```python
 sys.path.insert(0, EXAMPLES_FOLDER)

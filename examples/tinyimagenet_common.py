@@ -5,7 +5,7 @@ DeeperGoogLeNet (ch11_googlenet/deepergooglenet/) and ResNet
 preprocessing and augmentation, resume the same way ("ctrl + c" method) and are
 scored the same way; each script keeps its own network, optimizer and schedule.
 `config` is the script's `config/tiny_imagenet_config.py` module. A script
-imports this module as it imports `distribute.py`:
+imports this module with the examples folder on `sys.path`:
 
 ```python
 sys.path.insert(0, EXAMPLES_FOLDER)
@@ -88,9 +88,13 @@ def preprocessors(config):
     return [sp, mp, iap]
 
 
-def build_generators(config, batch_size, seed=None, workers=1):
+def build_generators(config, batch_size, seed=None, workers=1, dist=None):
     """The training generator (augmented: rotation 18, zoom 0.15, shifts 0.2, shear
     0.15, horizontal flips; shuffled) and the validation generator.
+
+    With `dist` (a `pyimagesearch.distribute.Distribution`) of several processes,
+    each generator is this process's share of every batch and the augmentation
+    is seeded per process.
 
     Returns:
         (trainGen, valGen), two `HDF5DatasetGenerator`s; close both after training.
@@ -101,7 +105,8 @@ def build_generators(config, batch_size, seed=None, workers=1):
     # the training image generator for data augmentation
     aug = ImageAugmenter(rotation_range=18, zoom_range=0.15, width_shift_range=0.2,
                          height_shift_range=0.2, shear_range=0.15, horizontal_flip=True,
-                         fill_mode="nearest", seed=seed)
+                         fill_mode="nearest",
+                         seed=seed if dist is None else dist.local_seed(seed))
 
     # the training and validation dataset generators
     steps = preprocessors(config)
@@ -111,6 +116,8 @@ def build_generators(config, batch_size, seed=None, workers=1):
                                     max_queue_size=2 * workers + 8)
     valGen = HDF5DatasetGenerator(config.VAL_HDF5, batch_size, preprocessors=steps,
                                   classes=config.NUM_CLASSES, workers=workers)
+    if dist is not None:
+        (trainGen, valGen) = (dist.shard(trainGen), dist.shard(valGen))
     return trainGen, valGen
 
 
@@ -127,10 +134,10 @@ def load_resumed(path, startAt, learning_rate=None):
     return model
 
 
-def fit_resumable(model, trainGen, valGen, args, startAt, config):
+def fit_resumable(model, trainGen, valGen, args, startAt, config, dist=None):
     """Trains epochs startAt + 1 to startAt + --epochs, checkpointing every --every
-    epochs (and the last) and writing the plot and history at FIG_PATH and JSON_PATH;
-    closes the generators."""
+    epochs (and the last) and writing the plot and history at FIG_PATH and JSON_PATH
+    (process 0 only, with a several-process `dist`); closes the generators."""
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
 
     # checkpoints every --every epochs and the babysitter, both resuming at startAt
@@ -138,6 +145,8 @@ def fit_resumable(model, trainGen, valGen, args, startAt, config):
         EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt, saveLast=True),
         TrainingMonitor(config.FIG_PATH, jsonPath=config.JSON_PATH, startAt=startAt),
     ]
+    if dist is not None:
+        callbacks = dist.chief_only(callbacks)
 
     print(f"[INFO] training epochs {startAt + 1} to {startAt + args.epochs}...")
     model.fit(trainGen, validation_data=valGen, initial_epoch=startAt,
@@ -146,7 +155,9 @@ def fit_resumable(model, trainGen, valGen, args, startAt, config):
     last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
     trainGen.close()
     valGen.close()
-    print(f"[INFO] last checkpoint {last}, plot {config.FIG_PATH}, history {config.JSON_PATH}")
+    if dist is None or dist.is_chief:
+        print(f"[INFO] last checkpoint {last}, plot {config.FIG_PATH}, "
+              f"history {config.JSON_PATH}")
 
 
 def evaluate_test_split(config, model_path, batch_size, builder="build_tiny_imagenet.py"):

@@ -137,18 +137,58 @@ def test_features_data_key(tmp_path):
     np.testing.assert_array_equal(labels, [0, 1, 1, 0, 1])
 
 
-def test_shards_split_rows_contiguously(db_path):
+def test_shards_cut_every_batch_into_equal_slices(db_path):
     images, labels = _file(db_path)
-    gen = HDF5DatasetGenerator(db_path, 2, classes=CLASSES, binarize=False)
+    gen = HDF5DatasetGenerator(db_path, 4, classes=CLASSES, binarize=False)
+    shards = [gen.shard(i, 2) for i in range(2)]
+    assert [s.batchSize for s in shards] == [2, 2]
+    assert [len(s) for s in shards] == [3, 3] and [s.numImages for s in shards] == [5, 5]
+    # the shards' batches side by side are the whole generator's batches
+    for index in range(len(gen)):
+        together = [np.concatenate(part) for part in zip(*(s[index] for s in shards))]
+        np.testing.assert_array_equal(together[0], gen[index][0])
+        np.testing.assert_array_equal(together[1], gen[index][1])
+
+
+def test_uneven_shards_drop_the_remainder_and_keep_equal_steps(db_path):
+    images, _ = _file(db_path)
+    gen = HDF5DatasetGenerator(db_path, 6, classes=CLASSES, binarize=False)
     shards = [gen.shard(i, 3) for i in range(3)]
-    assert [s.numImages for s in shards] == [3, 3, 4]
-    parts = [_concat(s.generator(passes=1)) for s in shards]
-    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), images)
-    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), labels)
-    with pytest.raises(ValueError, match="index must be an integer in \\[0, 3\\)"):
-        gen.shard(3, 3)
-    with pytest.raises(ValueError, match="count must be an integer in \\[1, 10\\]"):
-        gen.shard(0, 11)
+    # 10 rows = one batch of 6 + 4: each share gets 2 + 1 rows, the last row is dropped
+    assert [[len(s[b][0]) for b in range(len(s))] for s in shards] == [[2, 1]] * 3
+    seen = np.concatenate([_concat(s.generator(passes=1))[0] for s in shards])
+    kept = {row.tobytes() for row in seen}
+    assert len(seen) == 9 and kept == {row.tobytes() for row in images[:9]}
+    assert [len(HDF5DatasetGenerator(db_path, 9, classes=CLASSES).shard(i, 3)) for i in range(3)] == [1] * 3
+
+
+def test_shuffled_shards_follow_the_seeded_order(db_path):
+    gen = HDF5DatasetGenerator(db_path, 2, classes=CLASSES, binarize=False, shuffle=True, seed=7)
+    shards = [gen.shard(i, 2) for i in range(2)]
+    for _ in range(3):  # epochs: a new order each, the same in every share
+        whole = _concat(gen[i] for i in range(len(gen)))[0]
+        together = np.concatenate(
+            [np.concatenate([s[i][0] for s in shards]) for i in range(len(gen))])
+        np.testing.assert_array_equal(together, whole)
+        orders = [s._order.tolist() for s in shards]
+        assert orders[0] == orders[1]
+        for g in (gen, *shards):
+            g.on_epoch_end()
+    assert shards[0]._order.tolist() != orders[0] or len(gen) < 3
+
+
+def test_shard_rejects_bad_arguments(db_path):
+    gen = HDF5DatasetGenerator(db_path, 4, classes=CLASSES)
+    with pytest.raises(ValueError, match="index must be an integer in \\[0, 2\\)"):
+        gen.shard(2, 2)
+    with pytest.raises(ValueError, match="count=3 must divide batchSize=4"):
+        gen.shard(0, 3)
+    with pytest.raises(ValueError, match="count must be a positive integer"):
+        gen.shard(0, 0)
+    with pytest.raises(ValueError, match="already a share"):
+        gen.shard(0, 2).shard(0, 1)
+    with pytest.raises(ValueError, match="fewer than count=16"):
+        HDF5DatasetGenerator(db_path, 16, classes=CLASSES).shard(0, 16)
 
 
 def test_lazy_open_close_and_pickle(db_path):

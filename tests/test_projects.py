@@ -200,15 +200,20 @@ def test_help_is_fast_and_documented(script):
     assert "Practitioner Bundle, chapter" in source and "Usage:" in source
     assert source.rstrip().endswith('if __name__ == "__main__":\n    main()')
     if script in TRAINING_SCRIPTS:
-        assert "--mixed-precision" in result.stdout and "--strategy {none,mirrored}" in result.stdout
+        assert "--mixed-precision" in result.stdout and "--strategy {none,mirrored,multiworker}" in result.stdout
+        assert "--coordinator HOST:PORT" in result.stdout and "--process-id I" in result.stdout
 
 
 def test_every_training_script_takes_the_gpu_switches():
     assert len(TRAINING_SCRIPTS) == 7
-    # TensorFlow is imported in one place only: examples/distribute.py
+    # TensorFlow and JAX are imported in one place only: pyimagesearch/distribute.py
     for script in SCRIPTS:
-        assert "import tensorflow" not in (EXAMPLES / script).read_text()
-    assert "import tensorflow as tf" in (EXAMPLES / "distribute.py").read_text()
+        source = (EXAMPLES / script).read_text()
+        assert "import tensorflow" not in source and "import jax" not in source
+        if script in TRAINING_SCRIPTS:
+            assert "sys.path.insert" not in source or "tinyimagenet_common" in source
+            assert "from pyimagesearch.distribute import add_gpu_arguments, configure" in source
+    assert not (EXAMPLES / "distribute.py").exists()
 
 
 # ---------------------------------------------------------------- chapters 9 and 10: Dogs vs. Cats
@@ -334,11 +339,19 @@ def test_missing_cifar_dir_is_one_clear_line(root):
     assert_one_line_error(result, "/missing", "cifar-10-batches-py")
 
 
-def test_mirrored_needs_tensorflow_backend(root, cifar):
+def test_multiworker_on_tensorflow_is_one_clear_line(root, cifar):
     result = run_script("ch12_resnet/resnet_cifar10_decay.py", "--model", root / "x.keras",
-                        "--output", root / "x", "--cifar-dir", cifar, "--strategy", "mirrored",
+                        "--output", root / "x", "--cifar-dir", cifar, "--strategy", "multiworker",
+                        "--coordinator", "localhost:1", "--num-processes", 2, "--process-id", 0,
+                        check=False)
+    assert_one_line_error(result, "KERAS_BACKEND=jax", "keras-team/keras/issues/20585")
+
+
+def test_multiworker_without_cluster_is_one_clear_line(root, cifar):
+    result = run_script("ch12_resnet/resnet_cifar10_decay.py", "--model", root / "x.keras",
+                        "--output", root / "x", "--cifar-dir", cifar, "--strategy", "multiworker",
                         env={"KERAS_BACKEND": "jax"}, check=False)
-    assert_one_line_error(result, "TensorFlow backend", "jax")
+    assert_one_line_error(result, "--coordinator HOST:PORT")
 
 
 def test_build_tiny_imagenet(root, tiny_env, tiny_hdf5):

@@ -11,7 +11,8 @@ is saved to MODEL_PATH. The book reports 92.60% rank-1 on the test split
 (crop_accuracy.py), 94.00% with 10-crop over-sampling.
 
 Paths and sizes come from config/dogs_vs_cats_config.py. --mixed-precision
-and --strategy mirrored train on one or several GPUs (see examples/distribute.py).
+and --strategy mirrored train on one or several GPUs (see pyimagesearch/distribute.py;
+--strategy multiworker trains across processes or machines).
 
 Usage:
     python train_alexnet.py
@@ -22,10 +23,8 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from distribute import add_gpu_arguments, configure  # noqa: E402
-
-from pyimagesearch.cli import run_main  # noqa: E402
+from pyimagesearch.cli import run_main
+from pyimagesearch.distribute import add_gpu_arguments, configure
 
 try:
     from config import dogs_vs_cats_config as config
@@ -74,23 +73,24 @@ def run(args):
     # the training image generator for data augmentation
     aug = ImageAugmenter(rotation_range=20, zoom_range=0.15, width_shift_range=0.2,
                          height_shift_range=0.2, shear_range=0.15, horizontal_flip=True,
-                         fill_mode="nearest", seed=args.seed)
+                         fill_mode="nearest", seed=dist.local_seed(args.seed))
 
     # the RGB means of the training set, and the image preprocessors
     size = config.CROP_SIZE
     sp = SimplePreprocessor(size, size)
-    pp = PatchPreprocessor(size, size, seed=args.seed)
+    pp = PatchPreprocessor(size, size, seed=dist.local_seed(args.seed))
     mp = MeanPreprocessor.from_json(config.DATASET_MEAN)
     iap = ImageToArrayPreprocessor()
 
-    # the training and validation dataset generators
-    trainGen = HDF5DatasetGenerator(config.TRAIN_HDF5, dist.batch_size, aug=aug,
-                                    preprocessors=[pp, mp, iap], classes=config.NUM_CLASSES,
-                                    shuffle=True, seed=args.seed, workers=args.workers,
-                                    max_queue_size=2 * args.workers + 8)
-    valGen = HDF5DatasetGenerator(config.VAL_HDF5, dist.batch_size,
-                                  preprocessors=[sp, mp, iap], classes=config.NUM_CLASSES,
-                                  workers=args.workers)
+    # the training and validation dataset generators (this process's share of
+    # every batch when several processes train)
+    trainGen = dist.shard(HDF5DatasetGenerator(
+        config.TRAIN_HDF5, dist.batch_size, aug=aug, preprocessors=[pp, mp, iap],
+        classes=config.NUM_CLASSES, shuffle=True, seed=args.seed, workers=args.workers,
+        max_queue_size=2 * args.workers + 8))
+    valGen = dist.shard(HDF5DatasetGenerator(config.VAL_HDF5, dist.batch_size,
+                                             preprocessors=[sp, mp, iap],
+                                             classes=config.NUM_CLASSES, workers=args.workers))
 
     print("[INFO] compiling model...")
     with dist.scope():
@@ -100,19 +100,21 @@ def run(args):
         model.compile(loss="binary_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     # the babysitter: plot and JSON history after every epoch
-    callbacks = [TrainingMonitor(config.FIG_PATH, jsonPath=config.JSON_PATH)]
+    callbacks = dist.chief_only([TrainingMonitor(config.FIG_PATH, jsonPath=config.JSON_PATH)])
 
     print("[INFO] training network...")
     model.fit(trainGen, validation_data=valGen, epochs=args.epochs, callbacks=callbacks,
               verbose=2)
 
     print("[INFO] serializing model...")
-    os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
-    model.save(args.model)
+    if dist.is_chief:
+        os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
+    dist.save(model, args.model)
     trainGen.close()
     valGen.close()
-    print(f"[INFO] model saved to {args.model}, plot {config.FIG_PATH}, "
-          f"history {config.JSON_PATH}")
+    if dist.is_chief:
+        print(f"[INFO] model saved to {args.model}, plot {config.FIG_PATH}, "
+              f"history {config.JSON_PATH}")
 
 
 def main(argv=None):

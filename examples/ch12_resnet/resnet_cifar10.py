@@ -20,7 +20,8 @@ learning-rate decay (resnet_cifar10_decay.py).
 
 CIFAR-10 comes from keras.datasets when online, or from an extracted
 cifar-10-batches-py folder given with --cifar-dir. --mixed-precision and
---strategy mirrored train on one or several GPUs (see examples/distribute.py).
+--strategy mirrored train on one or several GPUs (see pyimagesearch/distribute.py;
+--strategy multiworker trains across processes or machines).
 
 Usage:
     python resnet_cifar10.py --checkpoints output/checkpoints --epochs 50
@@ -28,12 +29,9 @@ Usage:
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from distribute import add_gpu_arguments, configure  # noqa: E402
-
-from pyimagesearch.cli import run_main  # noqa: E402
+from pyimagesearch.cli import run_main
+from pyimagesearch.distribute import add_gpu_arguments, configure
 
 INIT_LR = 1e-1
 
@@ -100,7 +98,8 @@ def run(args):
 
     # the image generator for data augmentation
     aug = ImageAugmenter(width_shift_range=0.1, height_shift_range=0.1,
-                         horizontal_flip=True, fill_mode="nearest", seed=args.seed)
+                         horizontal_flip=True, fill_mode="nearest",
+                         seed=dist.local_seed(args.seed))
 
     with dist.scope():
         if args.model is None:
@@ -118,21 +117,30 @@ def run(args):
     print(f"[INFO] learning rate: {rate:.6g}")
 
     # checkpoints every --every epochs and the babysitter, both resuming at startAt
-    os.makedirs(args.output, exist_ok=True)
+    if dist.is_chief:
+        os.makedirs(args.output, exist_ok=True)
     figPath = os.path.join(args.output, "resnet56_cifar10.png")
     jsonPath = os.path.join(args.output, "resnet56_cifar10.json")
-    callbacks = [
+    callbacks = dist.chief_only([
         EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt, saveLast=True),
         TrainingMonitor(figPath, jsonPath=jsonPath, startAt=startAt),
-    ]
+    ])
 
     print(f"[INFO] training epochs {startAt + 1} to {startAt + args.epochs}...")
-    model.fit(aug.flow(trainX, trainY, batch_size=dist.batch_size, seed=args.seed),
-              validation_data=(testX, testY), initial_epoch=startAt,
+    # with several processes each trains on its share of the rows
+    (shareX, shareY) = dist.shard_arrays(trainX, trainY)
+    model.fit(aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
+                       seed=dist.local_seed(args.seed)),
+              validation_data=dist.shard_arrays(testX, testY), initial_epoch=startAt,
               epochs=startAt + args.epochs, callbacks=callbacks, verbose=2)
 
     last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
 
+    if dist.num_processes > 1:
+        if dist.is_chief:
+            print(f"[INFO] trained in {dist.num_processes} processes: evaluate {last} on one "
+                  f"machine (--strategy none); plot {figPath}, history {jsonPath}")
+        return
     print("[INFO] evaluating network...")
     predictions = model.predict(testX, batch_size=dist.batch_size, verbose=0)
     evaluate_predictions(predictions, testY, labelNames)

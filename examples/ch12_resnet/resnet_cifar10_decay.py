@@ -11,7 +11,8 @@ rank-1, and the model saved. The book reports 93.58% accuracy.
 
 CIFAR-10 comes from keras.datasets when online, or from an extracted
 cifar-10-batches-py folder given with --cifar-dir. --mixed-precision and
---strategy mirrored train on one or several GPUs (see examples/distribute.py).
+--strategy mirrored train on one or several GPUs (see pyimagesearch/distribute.py;
+--strategy multiworker trains across processes or machines).
 
 Usage:
     python resnet_cifar10_decay.py --model output/resnet_cifar10.keras --output output
@@ -19,12 +20,9 @@ Usage:
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from distribute import add_gpu_arguments, configure  # noqa: E402
-
-from pyimagesearch.cli import run_main  # noqa: E402
+from pyimagesearch.cli import run_main
+from pyimagesearch.distribute import add_gpu_arguments, configure
 
 
 def build_parser():
@@ -76,17 +74,19 @@ def run(args):
 
     # the image generator for data augmentation
     aug = ImageAugmenter(width_shift_range=0.1, height_shift_range=0.1,
-                         horizontal_flip=True, fill_mode="nearest", seed=args.seed)
+                         horizontal_flip=True, fill_mode="nearest",
+                         seed=dist.local_seed(args.seed))
 
     # the learning-rate schedule and the babysitter (after the schedule, so that the
     # history records each epoch's learning rate)
-    os.makedirs(args.output, exist_ok=True)
+    if dist.is_chief:
+        os.makedirs(args.output, exist_ok=True)
     figPath = os.path.join(args.output, "resnet_cifar10_decay.png")
     jsonPath = os.path.join(args.output, "resnet_cifar10_decay.json")
     schedule = PolynomialDecay(maxEpochs=args.epochs, initAlpha=args.learning_rate,
                                power=args.power)
-    callbacks = [keras.callbacks.LearningRateScheduler(schedule),
-                 TrainingMonitor(figPath, jsonPath=jsonPath)]
+    callbacks = [keras.callbacks.LearningRateScheduler(schedule)]
+    callbacks += dist.chief_only([TrainingMonitor(figPath, jsonPath=jsonPath)])
 
     print("[INFO] compiling model...")
     with dist.scope():
@@ -96,18 +96,27 @@ def run(args):
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     print("[INFO] training network...")
-    model.fit(aug.flow(trainX, trainY, batch_size=dist.batch_size, seed=args.seed),
-              validation_data=(testX, testY), epochs=args.epochs, callbacks=callbacks,
+    # with several processes each trains on its share of the rows
+    (shareX, shareY) = dist.shard_arrays(trainX, trainY)
+    model.fit(aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
+                       seed=dist.local_seed(args.seed)),
+              validation_data=dist.shard_arrays(testX, testY), epochs=args.epochs, callbacks=callbacks,
               verbose=2)
 
-    print("[INFO] evaluating network...")
-    predictions = model.predict(testX, batch_size=dist.batch_size, verbose=0)
-    evaluate_predictions(predictions, testY, labelNames)
+    if dist.num_processes == 1:
+        print("[INFO] evaluating network...")
+        predictions = model.predict(testX, batch_size=dist.batch_size, verbose=0)
+        evaluate_predictions(predictions, testY, labelNames)
 
     print("[INFO] serializing network...")
-    os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
-    model.save(args.model)
-    print(f"[INFO] model saved to {args.model}, plot {figPath}, history {jsonPath}")
+    if dist.is_chief:
+        os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
+    dist.save(model, args.model)
+    if dist.is_chief:
+        print(f"[INFO] model saved to {args.model}, plot {figPath}, history {jsonPath}")
+    if dist.num_processes > 1 and dist.is_chief:
+        print(f"[INFO] trained in {dist.num_processes} processes: evaluate {args.model} on "
+              f"one machine (--strategy none)")
 
 
 def main(argv=None):

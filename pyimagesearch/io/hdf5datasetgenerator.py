@@ -135,7 +135,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                 f"{dbPath!r} holds label {self._labels[bad][0]} outside [0, classes) "
                 f"with classes={self.classes}."
             )
-        self._start = 0
+        self._bounds = None
         self.numImages = len(self._labels)
         self._rng = np.random.default_rng(seed)
         self._order = self._new_order()
@@ -161,6 +161,8 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         return self._db
 
     def __len__(self):
+        if self._bounds is not None:
+            return len(self._bounds)
         return math.ceil(self.numImages / self.batchSize)
 
     def __getitem__(self, index):
@@ -171,9 +173,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         """
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
-        batch = int(self._order[index])
-        start = self._start + batch * self.batchSize
-        stop = min(start + self.batchSize, self._start + self.numImages)
+        start, stop = self._batch_rows(int(self._order[index]))
         images = _read(self.dbPath, self.db[self.dataKey], slice(start, stop), self.dataKey)
         labels = self._labels[start:stop]
         images = apply_preprocessors(images, self.preprocessors)
@@ -207,37 +207,67 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             self.on_epoch_end()
 
     def shard(self, index, count):
-        """Returns a generator over one contiguous share of the rows.
+        """Returns one process's share of every batch, for multi-process training.
 
-        The rows are split into `count` near-equal contiguous parts, so `count`
-        workers reading shards `0..count-1` read every row exactly once.
+        This generator's batch `b` (rows `[b * batchSize, (b + 1) * batchSize)`
+        in the file's order) is cut into `count` equal slices of
+        `batchSize // count` rows; share `index` reads slice `index` of every
+        batch. So the shares' batches, put together in share order, are this
+        generator's batches: `count` processes each training on their share
+        with the per-process batch `batchSize // count` train on the same
+        global batches as one process with `batchSize`.
+
+        Every share has the same number of batches of the same sizes, so no
+        process waits for another in a collective. The last, partial batch of
+        `r` rows gives each share `r // count` rows: the remainder of
+        `r % count` rows (fewer than `count`, always the file's last rows) is
+        dropped. With `shuffle=True` each share draws its batch order from
+        `seed` as this generator does, so with a seed all shares follow the
+        same order (each of its own rows) and a run is reproducible; with
+        `seed=None` every process draws its own order.
 
         Args:
-            index: which share, in `[0, count)`.
-            count: number of shares, at most `numImages`.
+            index: which share, in `[0, count)` (the process id).
+            count: number of shares (processes); it must divide `batchSize`.
 
         Returns:
-            An `HDF5DatasetGenerator` over rows `[start, stop)` of this one.
+            An `HDF5DatasetGenerator` over share `index`, with
+            `batchSize // count` rows per batch.
 
         Raises:
-            ValueError: bad `index` or `count`.
+            ValueError: bad `index` or `count`, `count` not dividing
+                `batchSize`, a generator that is already a share, or fewer
+                rows than `count`.
         """
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 1 <= count <= self.numImages:
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+            raise ValueError(f"count must be a positive integer, got {count!r}.")
+        if self.batchSize % count:
             raise ValueError(
-                f"count must be an integer in [1, {self.numImages}] (numImages), got {count!r}."
+                f"count={count} must divide batchSize={self.batchSize}: every share "
+                f"reads batchSize // count rows of each batch."
             )
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
             raise ValueError(f"index must be an integer in [0, {count}), got {index!r}.")
-        start = index * self.numImages // count
-        stop = (index + 1) * self.numImages // count
+        if self._bounds is not None:
+            raise ValueError("this generator is already a share; shard the whole generator.")
+        if self.numImages < count:
+            raise ValueError(
+                f"{self.dbPath!r} has {self.numImages} rows, fewer than count={count} shares."
+            )
+        step = self.batchSize // count
+        full, rest = divmod(self.numImages, self.batchSize)
+        starts = [b * self.batchSize + index * step for b in range(full)]
+        sizes = [step] * full
+        if rest >= count:
+            starts.append(full * self.batchSize + index * (rest // count))
+            sizes.append(rest // count)
         part = copy.copy(self)
         part._db = None
         part._pid = None
-        part._start = self._start + start
-        part.numImages = stop - start
-        seed = None if self.seed is None else [self.seed, index, count]
-        part.seed = seed
-        part._rng = np.random.default_rng(seed)
+        part.batchSize = step
+        part.numImages = int(sum(sizes))
+        part._bounds = np.column_stack([starts, np.add(starts, sizes)]).astype("int64")
+        part._rng = np.random.default_rng(self.seed)
         part._order = part._new_order()
         return part
 
@@ -273,6 +303,11 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             return ("file_id", str(file_id))
         stat = os.stat(self.dbPath)
         return ("file", stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    def _batch_rows(self, batch):
+        if self._bounds is not None:
+            return tuple(int(row) for row in self._bounds[batch])
+        start = batch * self.batchSize
+        return start, min(start + self.batchSize, self.numImages)
 
     def _new_order(self):
         if self.shuffle:

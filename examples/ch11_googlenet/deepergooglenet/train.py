@@ -17,7 +17,8 @@ The last epoch of every run is also saved as a checkpoint. The book reports
 54.38% rank-1 and 78.96% rank-5 on the test split after 70 epochs
 (rank_accuracy.py). Paths and sizes come from config/tiny_imagenet_config.py;
 --mixed-precision and --strategy mirrored train on one or several GPUs
-(see examples/distribute.py).
+(see pyimagesearch/distribute.py;
+--strategy multiworker trains across processes or machines).
 
 Usage:
     python train.py --epochs 25
@@ -29,11 +30,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from distribute import add_gpu_arguments, configure  # noqa: E402
 from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,  # noqa: E402
                                  build_generators, fit_resumable, load_resumed, resume_start)
 
 from pyimagesearch.cli import run_main  # noqa: E402
+from pyimagesearch.distribute import add_gpu_arguments, configure  # noqa: E402
 
 try:
     from config import tiny_imagenet_config as config
@@ -68,7 +69,7 @@ def run(args):
     # IMAGE_SIZE, mean-subtracted (the training set's RGB means)
     size = config.IMAGE_SIZE
     (trainGen, valGen) = build_generators(config, dist.batch_size, seed=args.seed,
-                                          workers=args.workers)
+                                          workers=args.workers, dist=dist)
 
     with dist.scope():
         if args.model is None:
@@ -86,7 +87,7 @@ def run(args):
 
     # checkpoints every --every epochs (and the last) and the babysitter, both
     # resuming at startAt
-    fit_resumable(model, trainGen, valGen, args, startAt, config)
+    fit_resumable(model, trainGen, valGen, args, startAt, config, dist=dist)
 
 
 def main(argv=None):

@@ -13,7 +13,8 @@ rank-5 on the test split.
 
 The HDF5 files are built by chapter 11's deepergooglenet/build_tiny_imagenet.py;
 paths and sizes come from config/tiny_imagenet_config.py. --mixed-precision
-and --strategy mirrored train on one or several GPUs (see examples/distribute.py).
+and --strategy mirrored train on one or several GPUs (see pyimagesearch/distribute.py;
+--strategy multiworker trains across processes or machines).
 
 Usage:
     python train_decay.py
@@ -25,10 +26,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from distribute import add_gpu_arguments, configure  # noqa: E402
 from tinyimagenet_common import add_worker_arguments, build_generators, require_files  # noqa: E402
 
 from pyimagesearch.cli import run_main  # noqa: E402
+from pyimagesearch.distribute import add_gpu_arguments, configure  # noqa: E402
 
 try:
     from config import tiny_imagenet_config as config
@@ -77,14 +78,15 @@ def run(args):
     # IMAGE_SIZE, mean-subtracted (the training set's RGB means)
     size = config.IMAGE_SIZE
     (trainGen, valGen) = build_generators(config, dist.batch_size, seed=args.seed,
-                                          workers=args.workers)
+                                          workers=args.workers, dist=dist)
 
     # the learning-rate schedule and the babysitter (after the schedule, so that the
     # history records each epoch's learning rate)
     schedule = PolynomialDecay(maxEpochs=args.epochs, initAlpha=args.learning_rate,
                                power=args.power)
-    callbacks = [keras.callbacks.LearningRateScheduler(schedule),
-                 TrainingMonitor(config.DECAY_FIG_PATH, jsonPath=config.DECAY_JSON_PATH)]
+    callbacks = [keras.callbacks.LearningRateScheduler(schedule)]
+    callbacks += dist.chief_only([TrainingMonitor(config.DECAY_FIG_PATH,
+                                                  jsonPath=config.DECAY_JSON_PATH)])
 
     print("[INFO] compiling model...")
     with dist.scope():
@@ -99,12 +101,14 @@ def run(args):
               verbose=2)
 
     print("[INFO] serializing network...")
-    os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
-    model.save(args.model)
+    if dist.is_chief:
+        os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
+    dist.save(model, args.model)
     trainGen.close()
     valGen.close()
-    print(f"[INFO] model saved to {args.model}, plot {config.DECAY_FIG_PATH}, "
-          f"history {config.DECAY_JSON_PATH}")
+    if dist.is_chief:
+        print(f"[INFO] model saved to {args.model}, plot {config.DECAY_FIG_PATH}, "
+              f"history {config.DECAY_JSON_PATH}")
 
 
 def main(argv=None):
