@@ -8,6 +8,8 @@ import threading
 import cv2
 import numpy as np
 
+from pyimagesearch.utils.processrng import ProcessLocalRNG
+
 FILL_MODES = {
     "nearest": cv2.BORDER_REPLICATE,
     "constant": cv2.BORDER_CONSTANT,
@@ -43,6 +45,8 @@ class ImageAugmenter:
             `"constant"` (with `cval`), `"reflect"` or `"wrap"`.
         cval: fill value for `fill_mode="constant"`.
         seed: seed of the random generator, for reproducible augmentation.
+            Each worker process draws its own augmentations (see
+            `ProcessLocalRNG`).
 
     Raises:
         ValueError: a negative range, a bad zoom range or an unknown fill mode.
@@ -77,7 +81,7 @@ class ImageAugmenter:
             raise ValueError(f"cval must be a number, got {cval!r}.")
         self.cval = float(cval)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = ProcessLocalRNG(seed)
         self._lock = threading.Lock()
 
     def get_random_transform(self, img_shape, seed=None):
@@ -227,7 +231,7 @@ class ImageAugmenter:
 
         if seed is None:
             with self._lock:
-                seed = int(self._rng.integers(2**31))
+                seed = int(self._rng.generator().integers(2**31))
         return NumpyArrayIterator(
             self, x, y, batch_size=batch_size, shuffle=shuffle,
             sample_weight=sample_weight, seed=seed, save_to_dir=save_to_dir,
@@ -242,7 +246,7 @@ class ImageAugmenter:
     def _draw(self, n, h, w, rng):
         if rng is None:
             with self._lock:
-                return self._draw(n, h, w, self._rng)
+                return self._draw(n, h, w, self._rng.generator())
         zeros = np.zeros(n)
         theta = zeros
         if self.rotation_range:
@@ -302,6 +306,15 @@ class ImageAugmenter:
                 result = np.clip(np.rint(result), info.min, info.max)
             result = result.astype(dtype)
         return result
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __repr__(self):
         return (

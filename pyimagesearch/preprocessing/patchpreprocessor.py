@@ -3,6 +3,7 @@
 import numpy as np
 
 from pyimagesearch.preprocessing._checks import as_batch, as_image, check_fits, check_size
+from pyimagesearch.utils.processrng import ProcessLocalRNG
 
 
 class PatchPreprocessor:
@@ -16,20 +17,27 @@ class PatchPreprocessor:
     Args:
         width: patch width in pixels.
         height: patch height in pixels.
-        seed: seed of the random generator (None: fresh entropy).
+        seed: seed of the random generator (None: fresh entropy). Each
+            worker process draws its own patches (see `ProcessLocalRNG`).
     """
 
     def __init__(self, width, height, seed=None):
         check_size(width, height, "PatchPreprocessor")
         self.width = width
         self.height = height
-        self.rng = np.random.default_rng(seed)
+        self._rng = ProcessLocalRNG(seed)
+
+    @property
+    def rng(self):
+        """The `numpy.random.Generator` of the current process."""
+        return self._rng.generator()
 
     def _offsets(self, image_shape, count):
         check_fits(image_shape, self.width, self.height, "PatchPreprocessor")
         (h, w) = image_shape[:2]
-        ys = self.rng.integers(0, h - self.height + 1, size=count)
-        xs = self.rng.integers(0, w - self.width + 1, size=count)
+        rng = self._rng.generator()
+        ys = rng.integers(0, h - self.height + 1, size=count)
+        xs = rng.integers(0, w - self.width + 1, size=count)
         return ys, xs
 
     def preprocess(self, image):
