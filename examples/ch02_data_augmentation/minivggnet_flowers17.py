@@ -87,10 +87,12 @@ def run(args, aug=None):
         H = model.fit(trainX, trainY, validation_data=(testX, testY),
                       batch_size=args.batch_size, epochs=args.epochs, verbose=1)
     else:
-        # the book's fit_generator(..., steps_per_epoch=len(trainX) // 32): in Keras 3
-        # model.fit takes the flow directly, one pass over trainX per epoch
+        # the book's fit_generator(...): model.fit takes the flow, and with the book's
+        # steps_per_epoch every epoch is that many full batches, as in Keras 2
         H = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
-                      validation_data=(testX, testY), epochs=args.epochs, verbose=1)
+                      validation_data=(testX, testY),
+                      steps_per_epoch=max(1, len(trainX) // args.batch_size),
+                      epochs=args.epochs, verbose=1)
 
     print("[INFO] evaluating network...")
     predictions = model.predict(testX, batch_size=args.batch_size)

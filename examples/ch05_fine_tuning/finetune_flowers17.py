@@ -105,8 +105,10 @@ def run(args):
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     print("[INFO] training head...")
+    steps = max(1, len(trainX) // args.batch_size)  # the book's steps_per_epoch
     warmup = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
-                       validation_data=(testX, testY), epochs=args.warmup_epochs, verbose=1)
+                       validation_data=(testX, testY), steps_per_epoch=steps,
+                       epochs=args.warmup_epochs, verbose=1)
 
     print("[INFO] evaluating after initialization...")
     evaluate(model, testX, testY, classNames, args.batch_size)
@@ -121,7 +123,8 @@ def run(args):
 
     print("[INFO] fine-tuning model...")
     finetune = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
-                         validation_data=(testX, testY), epochs=args.epochs, verbose=1)
+                         validation_data=(testX, testY), steps_per_epoch=steps,
+                         epochs=args.epochs, verbose=1)
 
     print("[INFO] evaluating after fine-tuning...")
     evaluate(model, testX, testY, classNames, args.batch_size)

@@ -84,7 +84,9 @@ def run(args):
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
         H = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
-                      validation_data=(testX, testY), epochs=args.epochs, verbose=1)
+                      validation_data=(testX, testY),
+                      steps_per_epoch=max(1, len(trainX) // args.batch_size),
+                      epochs=args.epochs, verbose=1)
 
         modelPath = os.path.join(args.models, f"model_{i}.keras")
         model.save(modelPath)

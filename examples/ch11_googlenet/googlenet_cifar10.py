@@ -95,6 +95,7 @@ def run(args):
     (shareX, shareY) = dist.shard_arrays(trainX, trainY)
     model.fit(aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
                        seed=dist.local_seed(args.seed)),
+              steps_per_epoch=max(1, len(shareX) // dist.process_batch_size),  # the book's epochs
               validation_data=dist.shard_arrays(testX, testY), epochs=args.epochs, callbacks=callbacks,
               verbose=2)
 
