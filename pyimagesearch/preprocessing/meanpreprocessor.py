@@ -61,11 +61,11 @@ class MeanPreprocessor:
         return self._subtract(images)
 
     def _subtract(self, images):
-        # C order, so that the reshape below is a view of `out` even for a flipped or
-        # transposed input (a reshape copy would leave `out` without the subtraction)
-        out = images.astype("float32", order="C")
+        out = np.empty(images.shape, dtype="float32")
         width = images.shape[-2]
-        # numpy broadcasts a length-3 vector slowly; a row-long tiled vector is ~4x faster
-        rows = out.reshape(-1, width * 3)
-        rows -= np.tile(self._bgr, width)
+        # one pass that converts and subtracts; numpy broadcasts a length-3 vector
+        # slowly, a row-long tiled vector is ~4x faster. `out` is C order, so its
+        # reshape is a view (a flipped or transposed input is copied by its reshape)
+        np.subtract(images.reshape(-1, width * 3), np.tile(self._bgr, width),
+                    out=out.reshape(-1, width * 3), dtype="float32")
         return out
