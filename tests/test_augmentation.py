@@ -376,6 +376,8 @@ def test_flow_refuses_a_bad_repeat_and_a_save_prefix_with_a_path(tmp_path):
     aug = ImageAugmenter()
     with pytest.raises(ValueError, match="repeat must be True, False or None"):
         aug.flow(_images(4), repeat="yes")
+    with pytest.raises(ValueError, match="repeat must be True, False or None"):
+        aug.flow(_images(4), repeat=1)
     for prefix in ("../../x", "sub/x", os.path.join("a", "b")):
         with pytest.raises(ValueError, match="save_prefix must be a file-name prefix"):
             aug.flow(_images(4), save_to_dir=str(tmp_path / "out"), save_prefix=prefix)

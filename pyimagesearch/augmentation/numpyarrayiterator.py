@@ -88,7 +88,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
                 "save_prefix must be a file-name prefix without a path separator "
                 f"(files go into save_to_dir), got {save_prefix!r}."
             )
-        if repeat not in (None, True, False):
+        if repeat is not None and not isinstance(repeat, bool):
             raise ValueError(f"repeat must be True, False or None, got {repeat!r}.")
         self.augmenter = augmenter
         self.x = x
