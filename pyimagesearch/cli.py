@@ -112,9 +112,6 @@ def main(argv=None):
     except EXPECTED_ERRORS as error:
         print(f"pyimagesearch {args.command}: error: {describe_error(error)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"pyimagesearch {args.command}: interrupted", file=sys.stderr)
-        return 130
 
 
 def run_main(parser, run, argv=None):

@@ -233,8 +233,11 @@ def test_strided_views_give_the_same_result_as_copies(view):
     np.testing.assert_array_equal(ImageAugmenter(**BOOK, seed=5).augment_batch(x), expected)
 
 
-def _fit_and_record_rows(flow_kwargs, fit_kwargs, n=45):
-    """Trains on a flow whose image `i` holds the value `i`; returns the rows of each batch."""
+def _fit_and_record_rows(flow_kwargs, fit_kwargs, n=45, flows=None):
+    """Trains on a flow whose image `i` holds the value `i`; returns the rows of each batch.
+
+    The flow is appended to `flows` when given.
+    """
     import keras
 
     x = np.broadcast_to(np.arange(n, dtype="float32")[:, None, None, None], (n, 4, 4, 1))
@@ -253,6 +256,8 @@ def _fit_and_record_rows(flow_kwargs, fit_kwargs, n=45):
     model.compile(optimizer="sgd", loss="categorical_crossentropy", run_eagerly=True)
     batches.clear()
     flow = ImageAugmenter(horizontal_flip=True).flow(x, y, **flow_kwargs)
+    if flows is not None:
+        flows.append(flow)
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -302,3 +307,78 @@ def test_next_keeps_keras2_epochs_after_a_fit_with_steps_per_epoch():
     model.fit(flow, steps_per_epoch=2, epochs=1, verbose=0)
     assert [len(next(flow)[1]) for _ in range(6)] == [4, 4, 2, 4, 4, 2]
     assert flow[0][0].shape == (4, 8, 8, 3) and len(flow) == 3
+
+
+def test_the_steps_per_epoch_look_up_finds_keras_epoch_iterator_in_a_real_fit(monkeypatch):
+    # fails when a Keras upgrade moves the read of `num_batches` out of EpochIterator:
+    # then raise requirements.txt's bound only with a new look-up (or repeat= in the book's calls)
+    from keras.src.trainers.epoch_iterator import EpochIterator
+
+    from pyimagesearch.augmentation import numpyarrayiterator
+
+    found = []
+    look_up = numpyarrayiterator._keras_epoch_iterator
+
+    def spy(depth=40):
+        found.append(look_up(depth + 1))  # one frame more: the spy's own
+        return found[-1]
+
+    monkeypatch.setattr(numpyarrayiterator, "_keras_epoch_iterator", spy)
+    batches = _fit_and_record_rows(dict(batch_size=8), dict(steps_per_epoch=5, epochs=2), 45)
+    iterators = [owner for owner in found if owner is not None]
+    assert iterators and all(isinstance(owner, EpochIterator) for owner in iterators)
+    assert {owner.steps_per_epoch for owner in iterators} == {5}
+    assert [len(b) for b in batches] == [8] * 10
+
+
+def test_a_look_up_that_finds_nothing_during_fit_warns_once_naming_keras_and_repeat(monkeypatch):
+    import warnings
+
+    import keras
+
+    from pyimagesearch.augmentation import numpyarrayiterator
+
+    monkeypatch.setattr(numpyarrayiterator, "_keras_epoch_iterator", lambda depth=40: None)
+    x = _images(10, size=8).astype("float32")
+    y = keras.utils.to_categorical(np.arange(10) % 2, 2)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    flow = ImageAugmenter().flow(x, y, batch_size=4)
+    flow.num_batches  # a read from outside Keras is no fit: no warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(flow, steps_per_epoch=2, epochs=2, verbose=0)
+    ours = [str(w.message) for w in caught if "ImageAugmenter.flow" in str(w.message)]
+    assert len(ours) == 1
+    assert f"Keras {keras.__version__}" in ours[0] and "repeat=True" in ours[0]
+    assert "3.15" in ours[0]
+
+
+def test_explicit_repeat_fixes_the_flow_whatever_loop_reads_it():
+    flows = []
+    batches = _fit_and_record_rows(dict(batch_size=8, repeat=True),
+                                   dict(steps_per_epoch=5, epochs=3), 45, flows)
+    assert [len(b) for b in batches] == [8] * 15  # the book's full epochs, said explicitly
+    assert flows[0].num_batches is None and len(flows[0][5][1]) == 8  # stream batches
+    batches = _fit_and_record_rows(dict(batch_size=8, repeat=False), dict(epochs=2), 45, flows)
+    assert sorted(np.concatenate(batches[:6])) == list(range(45))  # one pass per epoch
+    batches = _fit_and_record_rows(dict(batch_size=8, repeat=False),
+                                   dict(steps_per_epoch=5, epochs=1), 45, flows)
+    assert len(batches) == 5
+    # a fit with steps_per_epoch does not turn a repeat=False flow into the stream
+    assert flows[2].num_batches == len(flows[2]) == 6 and len(flows[2][5][1]) == 45 % 8
+    fresh = ImageAugmenter().flow(_images(45, size=4), np.arange(45), batch_size=8, repeat=True)
+    assert fresh.num_batches is None and len(fresh[5][1]) == 8
+
+
+def test_flow_refuses_a_bad_repeat_and_a_save_prefix_with_a_path(tmp_path):
+    aug = ImageAugmenter()
+    with pytest.raises(ValueError, match="repeat must be True, False or None"):
+        aug.flow(_images(4), repeat="yes")
+    with pytest.raises(ValueError, match="repeat must be True, False or None"):
+        aug.flow(_images(4), repeat=1)
+    for prefix in ("../../x", "sub/x", os.path.join("a", "b")):
+        with pytest.raises(ValueError, match="save_prefix must be a file-name prefix"):
+            aug.flow(_images(4), save_to_dir=str(tmp_path / "out"), save_prefix=prefix)
+    assert not os.path.exists(tmp_path / "out") and os.listdir(tmp_path) == []

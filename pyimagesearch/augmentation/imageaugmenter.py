@@ -2,7 +2,6 @@
 
 import math
 import numbers
-import os
 import threading
 
 import cv2
@@ -131,10 +130,6 @@ class ImageAugmenter:
         x = _as_image(x, "x")
         return self.augment_batch(x[np.newaxis], seed=seed)[0]
 
-    def augment(self, image, seed=None):
-        """Returns one randomly augmented copy of an image; see `random_transform`."""
-        return self.random_transform(image, seed=seed)
-
     def augment_batch(self, images, seed=None):
         """Returns a randomly augmented copy of every image of a batch.
 
@@ -155,10 +150,19 @@ class ImageAugmenter:
                 "images must be an (N, H, W) or (N, H, W, C) array, "
                 f"got shape {images.shape}."
             )
-        return self._augment_rows(images, np.arange(len(images)), seed)
+        return self.augment_rows(images, np.arange(len(images)), seed)
 
-    def _augment_rows(self, source, rows, seed):
-        """Augments `source[rows]` without gathering the rows first."""
+    def augment_rows(self, source, rows, seed=None):
+        """Returns augmented copies of `source[rows]`, without gathering the rows first.
+
+        Args:
+            source: `(N, H, W)` or `(N, H, W, C)` array (or a strided view).
+            rows: indices into `source`.
+            seed: optional seed for this batch, as in `augment_batch`.
+
+        Returns:
+            An array of `len(rows)` images of `source`'s image shape and dtype.
+        """
         (h, w) = source.shape[1:3]
         params = self._draw(len(rows), h, w, self._generator(seed))
         matrices = affine_matrices(params, h, w)
@@ -192,6 +196,7 @@ class ImageAugmenter:
         save_to_dir=None,
         save_prefix="",
         save_format="jpg",
+        repeat=None,
         **kwargs,
     ):
         """Batches of augmented images, like `ImageDataGenerator.flow`.
@@ -202,7 +207,8 @@ class ImageAugmenter:
         forever, as Keras 2's iterator did. With the book's
         `model.fit(..., steps_per_epoch=len(trainX) // 32)` every epoch is
         exactly that many full batches of fresh images; without it an epoch
-        shows every image once.
+        shows every image once. `repeat` fixes which of the two the flow is
+        instead of detecting it (see `NumpyArrayIterator`).
 
         Args:
             x: `(N, H, W)` or `(N, H, W, C)` images.
@@ -214,8 +220,13 @@ class ImageAugmenter:
                 generator when None.
             save_to_dir: optional folder where every augmented image is also
                 written (created if missing).
-            save_prefix: file-name prefix of saved images.
+            save_prefix: file-name prefix of saved images (no path separator).
             save_format: image format of saved images, such as "jpg" or "png".
+            repeat: `True`: an endless stream (`num_batches` None), which
+                `model.fit` needs `steps_per_epoch` to cut into epochs;
+                `False`: one pass per epoch (`num_batches == len(flow)`);
+                `None` (default): the stream while a Keras loop with
+                `steps_per_epoch` reads the flow, one pass otherwise.
             **kwargs: `keras.utils.PyDataset` options (`workers`,
                 `use_multiprocessing`, `max_queue_size`).
 
@@ -225,7 +236,8 @@ class ImageAugmenter:
         Raises:
             ValueError: `x` is not a batch of images, `y`/`sample_weight`
                 have a different number of rows, `batch_size` is not positive,
-                or OpenCV cannot write `save_format`.
+                `save_prefix` holds a path separator, OpenCV cannot write
+                `save_format`, or `repeat` is not True, False or None.
         """
         from pyimagesearch.augmentation.numpyarrayiterator import NumpyArrayIterator
 
@@ -235,7 +247,7 @@ class ImageAugmenter:
         return NumpyArrayIterator(
             self, x, y, batch_size=batch_size, shuffle=shuffle,
             sample_weight=sample_weight, seed=seed, save_to_dir=save_to_dir,
-            save_prefix=save_prefix, save_format=save_format, **kwargs,
+            save_prefix=save_prefix, save_format=save_format, repeat=repeat, **kwargs,
         )
 
     def _generator(self, seed):
@@ -443,24 +455,3 @@ def _draw_shift(spec, size, n, rng):
         return rng.integers(-spec + 1, spec, n).astype(np.float64)
     shifts = rng.uniform(-spec, spec, n)
     return shifts * size if spec < 1 else shifts
-
-
-def save_batch(images, folder, prefix, save_format, start):
-    """Writes a batch of images as `{prefix}_{index}.{format}`, `index` counting from `start`.
-
-    Non-`uint8` images are scaled to 0-255 by their own minimum and maximum,
-    as Keras' `array_to_img` does.
-
-    Raises:
-        ValueError: OpenCV could not write a file.
-    """
-    os.makedirs(folder, exist_ok=True)
-    for (i, image) in enumerate(images):
-        if image.dtype != np.uint8:
-            image = image.astype(np.float64)
-            image = image - image.min()
-            top = image.max()
-            image = np.clip(image * (255.0 / top if top > 0 else 0.0), 0, 255).astype(np.uint8)
-        name = f"{prefix}_{start + i}.{save_format}"
-        if not cv2.imwrite(os.path.join(folder, name), image):
-            raise ValueError(f"could not write {name!r} to save_to_dir {folder!r}.")

@@ -1,13 +1,15 @@
 """NumpyArrayIterator: the batches of `ImageAugmenter.flow`, as a Keras PyDataset."""
 
 import math
+import os
 import sys
+import warnings
 
 import cv2
 import keras
 import numpy as np
 
-from pyimagesearch.augmentation.imageaugmenter import save_batch
+TESTED_KERAS = "3.15"
 
 
 class NumpyArrayIterator(keras.utils.PyDataset):
@@ -24,6 +26,18 @@ class NumpyArrayIterator(keras.utils.PyDataset):
     up, then from the next pass. Without `steps_per_epoch` an epoch is
     `len(flow) = ceil(N / batch_size)` batches and shows every image once.
 
+    `repeat` says which of the two Keras reads: `True` is the endless stream
+    (`num_batches` is None, Keras' `steps_per_epoch` ends each epoch),
+    `False` one pass per epoch (`num_batches == len(flow)`; with
+    `steps_per_epoch` below `len(flow)` Keras 3 then runs short epochs), and
+    `None` (the default) picks the stream while a Keras loop with
+    `steps_per_epoch` reads the flow: `num_batches` looks up the call stack
+    for Keras' `EpochIterator` (tested on Keras 3.15). If a Keras loop reads the
+    flow and the iterator is not found, the flow warns once and runs one pass
+    per epoch; pass `repeat=` to choose without the look-up. With `repeat`
+    given, `flow[i]` is a function of `(seed, epoch, i)` only; with `None`,
+    `flow[i]` follows the kind of the Keras loop that set up on the flow last.
+
     Args:
         augmenter: the `ImageAugmenter`.
         x: `(N, H, W)` or `(N, H, W, C)` images.
@@ -35,15 +49,18 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         save_to_dir: optional folder to also write the augmented images to.
         save_prefix: file-name prefix of saved images.
         save_format: format of saved images.
+        repeat: `True` (endless stream), `False` (one pass per epoch) or
+            `None` (the stream while Keras' `steps_per_epoch` is set).
         **kwargs: `keras.utils.PyDataset` options.
 
     Raises:
-        ValueError: bad shapes, `batch_size` or `save_format`.
+        ValueError: bad shapes, `batch_size`, `save_prefix`, `save_format`
+            or `repeat`.
     """
 
     def __init__(self, augmenter, x, y=None, batch_size=32, shuffle=True,
                  sample_weight=None, seed=0, save_to_dir=None, save_prefix="",
-                 save_format="jpg", **kwargs):
+                 save_format="jpg", repeat=None, **kwargs):
         super().__init__(**kwargs)
         x = np.asarray(x)
         if x.ndim not in (3, 4) or len(x) == 0:
@@ -65,6 +82,14 @@ class NumpyArrayIterator(keras.utils.PyDataset):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if save_to_dir is not None and not cv2.haveImageWriter(f"image.{save_format}"):
             raise ValueError(f"save_format must be an image format OpenCV writes, got {save_format!r}.")
+        if not isinstance(save_prefix, str) or any(
+                sep in save_prefix for sep in (os.sep, os.altsep, "/") if sep):
+            raise ValueError(
+                "save_prefix must be a file-name prefix without a path separator "
+                f"(files go into save_to_dir), got {save_prefix!r}."
+            )
+        if repeat is not None and not isinstance(repeat, bool):
+            raise ValueError(f"repeat must be True, False or None, got {repeat!r}.")
         self.augmenter = augmenter
         self.x = x
         self.y = y
@@ -79,7 +104,10 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         self.epoch = 0
         self._cursor = 0
         self._order = self._make_order()
-        self._endless = False
+        self.repeat = repeat
+        self._endless = bool(repeat)
+        self._detected = False  # a Keras EpochIterator was found (repeat=None)
+        self._warned = False
         self._pass_orders = {}
 
     def __len__(self):
@@ -87,19 +115,37 @@ class NumpyArrayIterator(keras.utils.PyDataset):
 
     @property
     def num_batches(self):
-        """`None` (endless) while Keras runs this flow with `steps_per_epoch`, else `len`.
+        """`None` for the endless stream, else `len(flow)`; see `repeat`.
 
         Keras 3 restarts a finite dataset only once all its batches are used, so
         with the book's `steps_per_epoch = N // batch_size` every second epoch
-        would be one batch long. The flow therefore asks the Keras loop that
-        reads it whether it was given `steps_per_epoch`, and is endless then.
+        would be one batch long. With `repeat=None` the flow therefore asks the
+        Keras loop that sets up on it whether it was given `steps_per_epoch`,
+        and is endless then. Reads from outside Keras change nothing.
         """
-        caller = _keras_epoch_iterator()
-        if caller is not None:
-            self._endless = bool(caller.steps_per_epoch)
+        if self.repeat is None:
+            caller = _keras_epoch_iterator()
+            if caller is not None:
+                (self._endless, self._detected) = (bool(caller.steps_per_epoch), True)
+            elif not self._detected and _read_by_keras():
+                self._warn_undetected()
         if sys._getframe(1).f_code.co_name == "get_data_adapter":
             return len(self)  # only decides Keras' "shuffle ignored" warning; the flow shuffles
         return None if self._endless else len(self)
+
+    def _warn_undetected(self):
+        if self._warned:
+            return
+        self._warned = True
+        warnings.warn(
+            f"ImageAugmenter.flow: Keras {keras.__version__} read the flow, but its "
+            f"EpochIterator was not found up the call stack (the look-up is tested on "
+            f"Keras {TESTED_KERAS}), so every epoch is one pass of len(flow) batches, and "
+            "fit(steps_per_epoch=S) below len(flow) gets short epochs. Pass "
+            "flow(..., repeat=True) for the endless stream that steps_per_epoch cuts into "
+            "epochs (the book's call), or repeat=False for one pass per epoch.",
+            stacklevel=3,
+        )
 
     def __getitem__(self, index):
         if self._endless:
@@ -135,7 +181,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         return self._pass_orders[number]
 
     def _batch(self, rows, seed, start):
-        images = self.augmenter._augment_rows(self.x, rows, seed)
+        images = self.augmenter.augment_rows(self.x, rows, seed)
         if self.save_to_dir is not None:
             save_batch(images, self.save_to_dir, self.save_prefix, self.save_format, start=start)
         if self.y is None:
@@ -168,6 +214,16 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         return np.random.default_rng((self.seed, number)).permutation(self.n)
 
 
+def _read_by_keras(depth=40):
+    """Whether Keras' own code is up the call stack (a Keras loop reads the flow)."""
+    frame = sys._getframe(2)
+    while frame is not None and depth > 0:
+        if frame.f_globals.get("__name__", "").startswith("keras."):
+            return True
+        (frame, depth) = (frame.f_back, depth - 1)
+    return False
+
+
 def _keras_epoch_iterator(depth=40):
     """The Keras `EpochIterator` being built or reset up the call stack, if any."""
     frame = sys._getframe(2)
@@ -180,3 +236,24 @@ def _keras_epoch_iterator(depth=40):
                 return owner
         (frame, depth) = (frame.f_back, depth - 1)
     return None
+
+
+def save_batch(images, folder, prefix, save_format, start):
+    """Writes a batch of images as `{prefix}_{index}.{format}`, `index` counting from `start`.
+
+    Non-`uint8` images are scaled to 0-255 by their own minimum and maximum,
+    as Keras' `array_to_img` does.
+
+    Raises:
+        ValueError: OpenCV could not write a file.
+    """
+    os.makedirs(folder, exist_ok=True)
+    for (i, image) in enumerate(images):
+        if image.dtype != np.uint8:
+            image = image.astype(np.float64)
+            image = image - image.min()
+            top = image.max()
+            image = np.clip(image * (255.0 / top if top > 0 else 0.0), 0, 255).astype(np.uint8)
+        name = f"{prefix}_{start + i}.{save_format}"
+        if not cv2.imwrite(os.path.join(folder, name), image):
+            raise ValueError(f"could not write {name!r} to save_to_dir {folder!r}.")

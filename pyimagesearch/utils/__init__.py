@@ -1,31 +1,47 @@
-"""Utilities: ranked accuracy, learning-rate schedules, checkpoints, ensembles, over-sampling."""
+"""Utilities: ranked accuracy, learning-rate schedules, checkpoints, ensembles, over-sampling.
 
-from pyimagesearch.utils.checkpoints import check_checkpoint_path, load_checkpoint, resume_epoch
-from pyimagesearch.utils.classifier import evaluate_classifier, load_classifier, train_classifier
-from pyimagesearch.utils.ensemble import ensemble_predict
-from pyimagesearch.utils.evaluation import as_class_names, evaluate_predictions, print_rank_accuracy
-from pyimagesearch.utils.oversampling import predict_oversampled
-from pyimagesearch.utils.plots import history_figure, plot_history
-from pyimagesearch.utils.ranked import rank5_accuracy, rank_accuracy
-from pyimagesearch.utils.schedules import LearningRateDecay, PolynomialDecay, StepDecay
+Every name is imported on first access, so the ground-floor modules that live
+here too (`atomic`, `signals`, `progress`, `processrng`) load neither
+matplotlib (`plot_history`) nor scikit-learn (`train_classifier`) for the
+sub-packages that import them.
+"""
 
-__all__ = [
-    "LearningRateDecay",
-    "PolynomialDecay",
-    "StepDecay",
-    "as_class_names",
-    "check_checkpoint_path",
-    "ensemble_predict",
-    "evaluate_classifier",
-    "evaluate_predictions",
-    "history_figure",
-    "load_checkpoint",
-    "load_classifier",
-    "plot_history",
-    "predict_oversampled",
-    "print_rank_accuracy",
-    "rank5_accuracy",
-    "rank_accuracy",
-    "resume_epoch",
-    "train_classifier",
-]
+import importlib
+import importlib.util
+
+_LAZY = {
+    "LearningRateDecay": "schedules",
+    "PolynomialDecay": "schedules",
+    "StepDecay": "schedules",
+    "as_class_names": "evaluation",
+    "check_checkpoint_path": "checkpoints",
+    "ensemble_predict": "ensemble",
+    "evaluate_classifier": "classifier",
+    "evaluate_predictions": "evaluation",
+    "history_figure": "plots",
+    "load_checkpoint": "checkpoints",
+    "load_classifier": "classifier",
+    "plot_history": "plots",
+    "predict_oversampled": "oversampling",
+    "print_rank_accuracy": "evaluation",
+    "rank5_accuracy": "ranked",
+    "rank_accuracy": "ranked",
+    "resume_epoch": "checkpoints",
+    "train_classifier": "classifier",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")  # a submodule, as before
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
