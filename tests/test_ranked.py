@@ -172,6 +172,9 @@ def test_non_finite_predictions_are_refused_not_scored(bad):
     preds[2, 3] = bad
     with pytest.raises(ValueError, match="1 scores .* in 1 of 6 rows"):
         rank_accuracy(preds, [0, 1, 2, 3, 4, 5], ranks=(1,))
+    huge = np.full((2, 3), 1e308)  # finite scores whose sum overflows are still scored
+    huge[0, 1] = 1.7e308
+    assert rank_accuracy(huge, [1, 0], ranks=(1,)) == {1: 0.5}
 
 
 def test_evaluate_predictions_refuses_nan_predictions(capsys):
