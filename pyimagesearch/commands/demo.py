@@ -124,6 +124,11 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
 def check_converged(history, model, learningRate):
     """Raises instead of scoring a model whose training diverged (its loss is NaN or infinite).
 
+    Args:
+        history: Keras' `History.history`, a dict of per-epoch lists.
+        model: the network's name, for the message.
+        learningRate: the initial learning rate, for the message.
+
     Raises:
         ValueError: the last epoch's loss is not a finite number.
     """
