@@ -60,6 +60,9 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     Returns:
         A dict with the accuracies (`plain`, `oversampled`: `(rank1, rank5)`)
         and the paths of the files written.
+
+    Raises:
+        ValueError: an unknown `model`, or training diverged (loss NaN).
     """
     from pyimagesearch.nn.names import check_model_name
 
