@@ -248,3 +248,26 @@ def test_full_disk_while_saving_names_the_model_file(tmp_path, capsys, monkeypat
     assert err.endswith(f"error: no space left on the device writing {str(model)!r}: "
                         "free some space or write to another disk.\n")
     assert os.listdir(tmp_path) == ["features.hdf5"]  # no model, no temporary file
+
+
+@pytest.mark.parametrize("command", ["train-classifier", "rank-accuracy"])
+def test_corrupted_features_file_is_one_line_naming_it(tmp_path, capsys, command):
+    good = tmp_path / "good.hdf5"
+    (features, labels) = _features(good)
+    model = tmp_path / "m.skops"
+    if command == "rank-accuracy":
+        train_classifier(good, model, jobs=1, verbose=0)
+    db = tmp_path / "features.hdf5"
+    with h5py.File(db, "w") as out:  # as HDF5DatasetWriter stores them: fletcher32 per chunk
+        out.create_dataset("features", data=features.astype("float32"), chunks=(10, 5), fletcher32=True)
+        out.create_dataset("labels", data=labels)
+        out.create_dataset("label_names", data=NAMES, dtype=h5py.string_dtype("utf-8"))
+        offset = out["features"].id.get_chunk_info(5).byte_offset  # rows 50-59: test rows
+    data = bytearray(db.read_bytes())
+    data[offset + 7] ^= 0xFF
+    db.write_bytes(bytes(data))
+    jobs = ["--jobs", "1"] if command == "train-classifier" else []
+    assert main([command, "--db", str(db), "--model", str(model), *jobs]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"error: db {str(db)!r} is corrupted: reading it failed (" in err and "extract the features again" in err

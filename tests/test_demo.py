@@ -83,3 +83,14 @@ def test_demo_augmentation_keeps_digits_unmirrored():
     for _ in range(10):
         out = aug.augment_batch(image)
         assert out[0, :, :16].sum() > out[0, :, 16:].sum()
+
+
+def test_demo_says_training_diverged_instead_of_printing_a_score(tmp_path, capsys):
+    # the issue's `demo --model shallownet --epochs 1` diverged at the default rate; a huge rate always does
+    status = main(["demo", "--output", str(tmp_path / "demo"), "--model", "shallownet", "--epochs", "1",
+                   "--learning-rate", "100", "--batch-size", "128"])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "Results" not in captured.out and "rank-1" not in captured.out
+    (line,) = [line for line in captured.err.splitlines() if "error:" in line]
+    assert "training diverged" in line and "loss is nan after epoch 1" in line and "--learning-rate" in line

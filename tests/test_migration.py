@@ -50,10 +50,62 @@ def test_fit_on_the_hdf5_generators_both_ways(tmp_path):
                   validation_data=valGen.generator(), validation_steps=valGen.numImages // 16,
                   epochs=2, verbose=0)
     assert len(H.history["val_loss"]) == 2
-    H = model.fit(trainGen, validation_data=valGen, epochs=1, verbose=0)
+    callbacks = [keras.callbacks.History()]
+    H = model.fit(trainGen, validation_data=valGen, epochs=1, callbacks=callbacks, shuffle=False, verbose=0)
     assert len(H.history["val_loss"]) == 1
     trainGen.close()
     valGen.close()
+
+
+class _RecordingGenerator(HDF5DatasetGenerator):
+    """Records the first row of every batch it serves (the rows' pixels hold their row number)."""
+
+    def __getitem__(self, index):
+        (images, labels) = super().__getitem__(index)
+        self.served.append(int(images[0, 0, 0, 0]))
+        return images, labels
+
+
+def test_fit_reads_the_file_in_the_books_order_only_with_shuffle_false(tmp_path):
+    import random
+
+    n = 80
+    with HDF5DatasetWriter((n, 8, 8, 3), str(tmp_path / "train.hdf5")) as writer:
+        writer.storeClassLabels(["class0", "class1"])
+        writer.add(np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None], (n, 8, 8, 3)),
+                   np.arange(n) % 2)
+    trainGen = _RecordingGenerator(str(tmp_path / "train.hdf5"), 16, classes=2)
+    model = _model()
+    model.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    books_order = [0, 16, 32, 48, 64] * 2  # fit_generator(trainGen.generator()): the file's order
+    trainGen.served = []
+    model.fit(trainGen, epochs=2, verbose=0, shuffle=False)
+    assert trainGen.served[-10:] == books_order  # before them, Keras may peek at batches for their shapes
+    random.seed(0)  # Keras draws fit's batch order from Python's random
+    trainGen.served = []
+    model.fit(trainGen, epochs=2, verbose=0)  # Keras' shuffle=True default reorders the batches
+    assert sorted(trainGen.served[-10:]) == sorted(books_order) and trainGen.served[-10:] != books_order
+    trainGen.close()
+
+
+def test_the_ensembles_glob_finds_the_keras_saves(tmp_path):
+    import glob
+    import os
+
+    from pyimagesearch.utils import ensemble_predict
+
+    os.makedirs(tmp_path / "models")
+    for i in range(2):  # train_models.py: model.save(os.path.sep.join([args["models"], f"model_{i}.keras"]))
+        _model().save(os.path.sep.join([str(tmp_path / "models"), f"model_{i}.keras"]))
+    modelPaths = os.path.sep.join([str(tmp_path / "models"), "*.keras"])
+    modelPaths = list(glob.glob(modelPaths))
+    assert len(modelPaths) == 2
+    assert glob.glob(os.path.sep.join([str(tmp_path / "models"), "*.model"])) == []  # the book's glob
+    testX = np.zeros((4, 8, 8, 3), "float32")
+    (predictions, _) = ensemble_predict(modelPaths, testX)
+    assert predictions.shape == (4, 2)
+    with pytest.raises(ValueError, match="models is empty"):
+        ensemble_predict(glob.glob(os.path.sep.join([str(tmp_path / "models"), "*.model"])), testX)
 
 
 def test_predict_replaces_predict_generator(tmp_path):
@@ -62,9 +114,12 @@ def test_predict_replaces_predict_generator(tmp_path):
     assert model.predict(testGen, verbose=0).shape == (40, 6)  # every image
     preds = model.predict(testGen.generator(), steps=testGen.numImages // 16, verbose=0)
     assert preds.shape == (32, 6)
-    with pytest.warns(UserWarning, match="40 rows but preds only 32"):
+    with pytest.warns(UserWarning, match="40 rows but preds only 32") as caught:
         (rank1, _) = rank5_accuracy(preds, testGen.db["labels"])
     assert 0 <= rank1 <= 1
+    # hits / 32 here; the book's rank5_accuracy divided the same hits by all 40 labels
+    assert f"(rank-1 {rank1:.2%}," in str(caught[0].message)
+    assert f"divided by all 40 labels (rank-1 {rank1 * 32 / 40:.2%}," in str(caught[0].message)
     names = testGen.db["label_names"].asstr()[:]
     assert list(names) == as_class_names(testGen.db["label_names"][:]) == [f"class{i}" for i in range(6)]
     testGen.close()

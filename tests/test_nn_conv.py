@@ -429,3 +429,19 @@ def test_resnet_build_reg_reaches_only_the_stem_and_the_classifier():
 def test_resnet_module_reg_is_checked():
     with pytest.raises(ValueError, match="module_reg"):
         ResNet.build(16, 16, 3, 2, (1,), (8, 16), module_reg=-1)
+
+
+def test_deepergooglenet_offers_the_books_pooling_at_other_sizes():
+    # the book's AveragePooling2D((4, 4)) equals the global pool at 64x64 only
+    book = DeeperGoogLeNet.build(64, 64, 3, 10, pooling="book")
+    assert isinstance(book.get_layer("pool5"), keras.layers.AveragePooling2D)
+    assert book.get_layer("pool5").pool_size == (4, 4)
+    assert book.count_params() == DeeperGoogLeNet.build(64, 64, 3, 10).count_params()
+    assert (DeeperGoogLeNet.build(128, 128, 3, 10, pooling="book").count_params()
+            == DeeperGoogLeNet.build(128, 128, 3, 10).count_params() + 24_960)
+    with pytest.raises(ValueError, match=r"width=32 is too small for DeeperGoogLeNet with the book's "
+                                         r"4x4 average pool \(pooling='book'\).*at least 49"):
+        DeeperGoogLeNet.build(32, 32, 3, 10, pooling="book")
+    DeeperGoogLeNet.build(49, 49, 3, 10, pooling="book")  # the smallest the book's pool takes
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        DeeperGoogLeNet.build(64, 64, 3, 10, pooling="average")

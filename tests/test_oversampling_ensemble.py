@@ -75,7 +75,7 @@ def test_ensemble_predict_is_the_mean_of_members(tmp_path):
 
 def test_ensemble_predict_bad_input(tmp_path):
     x = _images(2, size=8).astype("float32")
-    with pytest.raises(ValueError, match="models"):
+    with pytest.raises(ValueError, match=r"models is empty: .*glob\('models/\*\.model'\).*model_\*\.keras\)\.$"):
         ensemble_predict([], x)
     with pytest.raises(ValueError, match="models"):
         ensemble_predict("one.keras", x)
@@ -83,3 +83,21 @@ def test_ensemble_predict_bad_input(tmp_path):
         ensemble_predict([tmp_path / "missing.keras"], x)
     with pytest.raises(ValueError, match="same shape"):
         ensemble_predict([_model(0), _model(1, classes=4)], x)
+
+
+def test_chapter6_script_names_the_books_model_files_when_it_finds_no_keras_file(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "examples" / "ch06_ensembles" / "test_ensemble.py"
+    spec = importlib.util.spec_from_file_location("ch06_test_ensemble", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for i in range(3):  # the book's train_models.py wrote models/model_{i}.model
+        (tmp_path / f"model_{i}.model").write_bytes(b"\x89HDF\r\n\x1a\n")
+    args = module.build_parser().parse_args(["--models", str(tmp_path), "--cifar-dir", str(tmp_path)])
+    with pytest.raises(FileNotFoundError) as caught:
+        module.run(args)
+    message = str(caught.value)
+    assert "no model_*.keras files in --models" in message and "\n" not in message
+    assert "its 3 *.model files are the book's Keras 2 saves" in message and "train_models.py" in message

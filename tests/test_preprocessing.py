@@ -253,3 +253,30 @@ def test_aspect_aware_gives_the_books_pixels(width, height):
     image = rng.integers(0, 256, (377, 291), dtype=np.uint8)
     np.testing.assert_array_equal(linear.preprocess(image),
                                   _books_aspect_aware(image, width, height, cv2.INTER_LINEAR))
+
+
+@pytest.mark.parametrize("text, shown", [('{"R": NaN, "G": 2.0, "B": 3.0}', "nan"),
+                                         ('{"R": 1.0, "G": Infinity, "B": 3.0}', "inf"),
+                                         ('{"R": 1.0, "G": 2.0, "B": -1e999}', "-inf"),
+                                         ('{"R": 1.0, "G": 2.0, "B": "3"}', "'3'")])
+def test_mean_json_holding_nan_or_infinity_is_refused_naming_the_file(tmp_path, text, shown):
+    from pyimagesearch.nn.layers import MeanSubtraction
+
+    path = tmp_path / "mean.json"
+    path.write_text(text)
+    for reader in (MeanPreprocessor.from_json, MeanSubtraction.from_json):
+        with pytest.raises(ValueError, match=r"means file '.*mean\.json': mean [RGB] must be a finite number") as caught:
+            reader(path)
+        assert f"got {shown};" in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match="gMean must be a finite number"):
+        MeanPreprocessor(1.0, float("nan"), 3.0)
+
+
+def test_mean_json_that_is_not_json_names_the_file(tmp_path):
+    path = tmp_path / "mean.json"
+    for text in ('{"R": 1.0,', "[1, 2, 3]"):
+        path.write_text(text)
+        with pytest.raises(ValueError, match=r"means file '.*mean\.json'"):
+            MeanPreprocessor.from_json(path)
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        MeanPreprocessor.from_json(tmp_path / "missing.json")

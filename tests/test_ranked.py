@@ -124,3 +124,62 @@ def test_evaluate_predictions_takes_h5py_bytes_names_and_extra_labels():
         (report, rank1, _) = evaluate_predictions(preds, [0, 1, 2, 1, 0, 0], [b"cat", b"dog", b"fox"],
                                                   verbose=False)
     assert rank1 == 1.0 and "cat" in report and "b'cat'" not in report
+
+
+def books_rank5_accuracy(preds, labels):
+    """The book's rank5_accuracy (Practitioner Bundle, pyimagesearch/utils/ranked.py), as printed."""
+    rank1 = 0
+    rank5 = 0
+    for (p, gt) in zip(preds, labels):
+        p = np.argsort(p)[::-1]
+        if gt in p[:5]:
+            rank5 += 1
+        if gt == p[0]:
+            rank1 += 1
+    rank1 /= float(len(labels))
+    rank5 /= float(len(labels))
+    return (rank1, rank5)
+
+
+def test_fewer_predictions_than_labels_warns_with_the_books_figure_too():
+    # 30 rank-1 hits among 64 predictions, 70 labels: 46.88% of the rows scored, 42.86% in the book's code
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 10, 70)
+    preds = rng.random((64, 10))
+    hit = np.zeros(64, bool)
+    hit[rng.choice(64, 30, replace=False)] = True
+    for row in range(64):
+        top = labels[row] if hit[row] else (labels[row] + 1) % 10
+        preds[row, top] = 2.0
+    book = books_rank5_accuracy(preds, labels)
+    assert book[0] == pytest.approx(30 / 70)
+    with pytest.warns(UserWarning) as caught:
+        (rank1, rank5) = rank5_accuracy(preds, labels)
+    assert len(caught) == 1
+    assert rank1 == pytest.approx(30 / 64)
+    message = str(caught[0].message)
+    assert "rank-1 46.88%" in message and "rank-1 42.86%" in message and "all 70 labels" in message
+    assert f"rank-5 {rank5:.2%}" in message and f"rank-5 {book[1]:.2%}" in message
+    assert book[1] == pytest.approx(rank5 * 64 / 70)  # same rows, the book's denominator
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_predictions_are_refused_not_scored(bad):
+    preds = np.full((6, 10), bad)
+    with pytest.raises(ValueError, match=r"60 scores that are NaN or infinite, in 6 of 6 rows.*diverged"):
+        rank5_accuracy(preds, [0, 1, 2, 3, 4, 5])
+    preds = np.random.default_rng(0).random((6, 10))
+    preds[2, 3] = bad
+    with pytest.raises(ValueError, match="1 scores .* in 1 of 6 rows"):
+        rank_accuracy(preds, [0, 1, 2, 3, 4, 5], ranks=(1,))
+    huge = np.full((2, 3), 1e308)  # finite scores whose sum overflows are still scored
+    huge[0, 1] = 1.7e308
+    assert rank_accuracy(huge, [1, 0], ranks=(1,)) == {1: 0.5}
+
+
+def test_evaluate_predictions_refuses_nan_predictions(capsys):
+    from pyimagesearch.utils import evaluate_predictions
+
+    with pytest.raises(ValueError, match="diverged"):
+        evaluate_predictions(np.full((6, 10), np.nan), np.arange(6), [str(i) for i in range(10)])
+    assert "rank-1" not in capsys.readouterr().out

@@ -32,13 +32,16 @@ def run(args):
     import glob
     import os
 
-
     from pyimagesearch.datasets import CIFAR10_LABELS, load_cifar10
     from pyimagesearch.utils import ensemble_predict, evaluate_predictions, rank5_accuracy
 
     modelPaths = sorted(glob.glob(os.path.join(args.models, "model_*.keras")))
     if not modelPaths:
-        raise FileNotFoundError(f"no model_*.keras files in --models {args.models!r}")
+        books = glob.glob(os.path.join(args.models, "*.model"))
+        raise FileNotFoundError(
+            f"no model_*.keras files in --models {args.models!r}, so there is no ensemble to evaluate"
+            + (f"; its {len(books)} *.model files are the book's Keras 2 saves, which Keras 3 does not "
+               "load: train the members again with train_models.py" if books else "") + ".")
 
     print("[INFO] loading CIFAR-10 test data...")
     (_, (testX, testY)) = load_cifar10(args.cifar_dir)

@@ -60,6 +60,9 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     Returns:
         A dict with the accuracies (`plain`, `oversampled`: `(rank1, rank5)`)
         and the paths of the files written.
+
+    Raises:
+        ValueError: an unknown `model`, or training diverged (loss NaN).
     """
     from pyimagesearch.nn.names import check_model_name
 
@@ -104,6 +107,7 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     ]
     network.fit(trainGen, validation_data=valGen, epochs=epochs, callbacks=callbacks,
                 verbose=fit_verbosity(sys.stdout) if verbose else 0)
+    check_converged(network.history.history, model, learningRate)
     network.save(paths["model"])
 
     print("[INFO] evaluating on the test split...")
@@ -118,6 +122,28 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     valGen.close()
     return {"model": model, "epochs": epochs, "plain": plain, "oversampled": oversampled,
             "skipped": len(report.skipped), "paths": paths}
+
+
+def check_converged(history, model, learningRate):
+    """Raises instead of scoring a model whose training diverged (its loss is NaN or infinite).
+
+    Args:
+        history: Keras' `History.history`, a dict of per-epoch lists.
+        model: the network's name, for the message.
+        learningRate: the initial learning rate, for the message.
+
+    Raises:
+        ValueError: the last epoch's loss is not a finite number.
+    """
+    import math
+
+    losses = history.get("loss", [])
+    if losses and not math.isfinite(losses[-1]):
+        raise ValueError(
+            f"training diverged: {model}'s loss is {losses[-1]} after epoch {len(losses)} "
+            f"(learning rate {learningRate}), so it predicts NaN and no accuracy can be scored; "
+            "try a lower --learning-rate."
+        )
 
 
 def digits_augmenter(seed=None):

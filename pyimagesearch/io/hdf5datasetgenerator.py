@@ -23,7 +23,12 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
     kept.
 
     Every row is served exactly once per epoch, the last partial batch
-    included, in the file's order unless `shuffle=True`.
+    included, in the file's order unless `shuffle=True`. Keras'
+    `model.fit(gen)` reorders the batches of any `PyDataset` every epoch
+    (its own `shuffle=True` default), whatever this `shuffle` says: pass
+    `model.fit(gen, shuffle=False)` to train in the file's order, as the
+    book's `fit_generator(gen.generator())` did. `predict` and `evaluate`
+    keep the order.
 
     The generator never mixes two files: each (re)open, in this process or a
     worker, checks that the file is still the one it was built on (its

@@ -12,7 +12,6 @@ raw pixels with no preprocessor.
                                    preprocessors=[PatchPreprocessor(227, 227)]), ...)
 """
 
-import json
 import math
 import os
 
@@ -75,17 +74,12 @@ class MeanSubtraction(keras.layers.Layer):
 
         Raises:
             FileNotFoundError: `path` does not exist.
-            ValueError: the file lacks one of the keys R, G, B.
+            ValueError: the file is not JSON, lacks one of the keys R, G, B,
+                or holds a mean that is not a finite number (NaN, Infinity).
         """
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"means file {path!r} does not exist.")
-        with open(path) as handle:
-            means = json.load(handle)
-        missing = {"R", "G", "B"} - set(means)
-        if missing:
-            raise ValueError(f"means file {path!r} lacks the keys {sorted(missing)}.")
-        return cls(means["R"], means["G"], means["B"], **kwargs)
+        from pyimagesearch.preprocessing.meanpreprocessor import read_means_json
+
+        return cls(*read_means_json(path), **kwargs)
 
     def build(self, input_shape):
         axis = -1 if self.data_format == "channels_last" else 1

@@ -1,6 +1,8 @@
 """Per-channel mean subtraction for BGR images."""
 
 import json
+import math
+import os
 
 import numpy as np
 
@@ -14,6 +16,10 @@ class MeanPreprocessor:
         rMean: mean of the red channel.
         gMean: mean of the green channel.
         bMean: mean of the blue channel.
+
+    Raises:
+        ValueError: a mean that is not a scalar or not finite (NaN would turn
+            every batch into NaN).
     """
 
     def __init__(self, rMean, gMean, bMean):
@@ -21,6 +27,8 @@ class MeanPreprocessor:
         for name, value in (("rMean", rMean), ("gMean", gMean), ("bMean", bMean)):
             if np.ndim(value) != 0:
                 raise ValueError(f"MeanPreprocessor: {name} must be a scalar, got shape {np.shape(value)}.")
+            if not math.isfinite(float(value)):
+                raise ValueError(f"MeanPreprocessor: {name} must be a finite number, got {value!r}.")
             means.append(float(value))
         self.rMean, self.gMean, self.bMean = means
         self._bgr = np.array([self.bMean, self.gMean, self.rMean], dtype="float32")
@@ -34,13 +42,13 @@ class MeanPreprocessor:
 
         Returns:
             A `MeanPreprocessor`.
+
+        Raises:
+            FileNotFoundError: `path` does not exist.
+            ValueError: the file is not JSON, lacks one of the keys R, G, B,
+                or holds a mean that is not a finite number (NaN, Infinity).
         """
-        with open(path) as handle:
-            means = json.load(handle)
-        missing = {"R", "G", "B"} - set(means)
-        if missing:
-            raise ValueError(f"means file {path!r} lacks the keys {sorted(missing)}.")
-        return cls(means["R"], means["G"], means["B"])
+        return cls(*read_means_json(path))
 
     def _check_channels(self, shape):
         if len(shape) < 3 or shape[-1] != 3:
@@ -69,3 +77,44 @@ class MeanPreprocessor:
         np.subtract(images.reshape(-1, width * 3), np.tile(self._bgr, width),
                     out=out.reshape(-1, width * 3), dtype="float32")
         return out
+
+
+def read_means_json(path):
+    """Reads the book's means file `{"R": .., "G": .., "B": ..}`, refusing what is not a finite number.
+
+    Python's `json` accepts `NaN`, `Infinity` and `1e999` (infinity) as numbers;
+    a mean of either would turn every batch into NaN, so they are refused here,
+    naming the file.
+
+    Args:
+        path: path of the JSON file written by the dataset builder.
+
+    Returns:
+        `(R, G, B)` as floats.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: the file is not a JSON object, lacks one of the keys R, G,
+            B, or holds a mean that is not a finite number.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"means file {path!r} does not exist.")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            means = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"means file {path!r} is not valid JSON ({error}).") from None
+    if not isinstance(means, dict):
+        raise ValueError(f"means file {path!r} must hold a JSON object with keys R, G, B.")
+    missing = {"R", "G", "B"} - set(means)
+    if missing:
+        raise ValueError(f"means file {path!r} lacks the keys {sorted(missing)}.")
+    values = []
+    for key in ("R", "G", "B"):
+        value = means[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"means file {path!r}: mean {key} must be a finite number, got {value!r}; "
+                             "rebuild the dataset to write its means again.")
+        values.append(float(value))
+    return tuple(values)

@@ -46,9 +46,9 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
     Raises:
         FileNotFoundError: `db_path` does not exist.
         OSError: `model_path` cannot be written (naming it).
-        ValueError: `db_path` is not an HDF5 file, a dataset is missing, labels
-            lie outside `label_names`, `split` leaves no rows on a side, or
-            training rows hold one class.
+        ValueError: `db_path` is not an HDF5 file or is corrupted (a checksum
+            fails), a dataset is missing, labels lie outside `label_names`,
+            `split` leaves no rows on a side, or training rows hold one class.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import classification_report
@@ -159,8 +159,8 @@ def evaluate_classifier(db_path, model_path, split=0.75, dataKey="features", tru
 
     Raises:
         FileNotFoundError: `db_path` or `model_path` does not exist.
-        ValueError: `db_path` is not an HDF5 features file, the model cannot
-            be loaded (see `load_classifier`), or it was trained on other
+        ValueError: `db_path` is not an HDF5 features file or is corrupted,
+            the model cannot be loaded (see `load_classifier`), or it was trained on other
             classes or feature sizes.
     """
     from pyimagesearch.utils.ranked import rank5_accuracy
@@ -213,9 +213,13 @@ def _read_split(db_path, split, dataKey):
         i = int(len(labels) * split)
         if i == 0 or i == len(labels):
             raise ValueError(f"split {split} of {len(labels)} rows leaves no training or test rows.")
-        names = as_class_names(db["label_names"][:])
-        (train_x, test_x) = (data[:i], data[i:])
-        labels = labels[:]
+        try:
+            names = as_class_names(db["label_names"][:])
+            (train_x, test_x) = (data[:i], data[i:])
+            labels = labels[:]
+        except OSError as error:  # h5py: "filter returned failure during read" (a checksum), ...
+            raise ValueError(f"db {os.fspath(db_path)!r} is corrupted: reading it failed "
+                             f"({' '.join(str(error).split())}); extract the features again.") from None
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"db {os.fspath(db_path)!r}: 'labels' must be integers, got {labels.dtype}.")
     if labels.size and (labels.min() < 0 or labels.max() >= len(names)):

@@ -30,7 +30,11 @@ def ensemble_predict(models, x, batch_size=64, verbose=0):
         raise ValueError(f"models must be a list of keras.Model or paths, got {models!r}.")
     models = list(models)
     if not models:
-        raise ValueError("models must hold at least one model.")
+        raise ValueError(
+            "models is empty: an ensemble needs at least one model (if it came from a glob, "
+            "the pattern matched nothing; the book's glob('models/*.model') finds no Keras 3 "
+            "save: train_models.py writes model_*.keras)."
+        )
     options = {"batch_size": batch_size} if isinstance(x, (np.ndarray, list, tuple, dict)) else {}
     predictions = []
     for member in models:

@@ -4,7 +4,9 @@ import keras
 from keras import layers
 from keras.regularizers import l2
 
-from pyimagesearch.nn.conv._checks import check_reg, input_geometry
+from pyimagesearch.nn.conv._checks import check_reg, input_geometry, same, valid
+
+POOLINGS = ("global", "book")
 
 
 class DeeperGoogLeNet:
@@ -77,22 +79,42 @@ class DeeperGoogLeNet:
                                   name=stage + "_mixed")
 
     @staticmethod
-    def build(width, height, depth, classes, reg=0.0005):
+    def build(width, height, depth, classes, reg=0.0005, pooling="global"):
         """Builds DeeperGoogLeNet (64x64x3 in the book).
+
+        The book ends with `AveragePooling2D((4, 4))` over the last volume,
+        which is 4x4 at 64x64 input: there it equals the global average pool
+        used here (same output, same parameters). At other sizes they differ:
+        at 128x128 the book's pool leaves a 2x2 volume, so its classifier has
+        2,496 more weights per class (24,960 for 10 classes), and below 49x49
+        the book's network cannot be built. `pooling="book"` builds the book's
+        pool at any size.
 
         Args:
             width, height, depth: input image size and channels.
             classes: number of output classes.
             reg: L2 regularisation strength on the CONV and FC kernels.
+            pooling: "global" (any input size) or "book" (the book's
+                `AveragePooling2D((4, 4))`; the same network at 64x64).
 
         Returns:
             An uncompiled `keras.Model` with a softmax output.
 
         Raises:
-            ValueError: a non-positive size or class count, or a negative `reg`.
+            ValueError: a non-positive size or class count, a negative `reg`,
+                an unknown `pooling`, or with `pooling="book"` an input
+                smaller than 49x49 (a final volume under 4x4).
         """
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+        reduce = None
+        if pooling == "book":
+            def reduce(n):
+                return valid(same(same(same(same(n, 2), 2), 2), 2), 4, 4)
         inputShape, chanDim = input_geometry(
-            "DeeperGoogLeNet", width, height, depth, classes
+            "DeeperGoogLeNet with the book's 4x4 average pool (pooling='book')"
+            if pooling == "book" else "DeeperGoogLeNet",
+            width, height, depth, classes, reduce=reduce,
         )
         reg = check_reg(reg)
         conv = DeeperGoogLeNet.conv_module
@@ -116,8 +138,10 @@ class DeeperGoogLeNet:
         x = inception(x, 256, 160, 320, 32, 128, 128, chanDim, "4e", reg=reg)
         x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="pool4")(x)
 
-        # the book's 4x4 average pool covers the whole 4x4 volume at 64x64 input
-        x = layers.GlobalAveragePooling2D(name="pool5")(x)
+        if pooling == "book":
+            x = layers.AveragePooling2D((4, 4), name="pool5")(x)
+        else:  # the book's 4x4 average pool covers the whole 4x4 volume at 64x64 input
+            x = layers.GlobalAveragePooling2D(name="pool5")(x)
         x = layers.Dropout(0.4, name="do")(x)
 
         x = layers.Flatten(name="flatten")(x)
