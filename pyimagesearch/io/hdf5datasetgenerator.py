@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from pyimagesearch.io.buildid import FILE_ID, check_siblings
+from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, shared_memory_available
 from pyimagesearch.preprocessing.chain import apply_preprocessors
 
@@ -35,7 +36,13 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
     `ImageToArrayPreprocessor(dtype=None)`) and lets the model subtract the
     mean (`pyimagesearch.nn.layers.uint8_model`): a quarter of the bytes, and
     about a third of the host's work. `workers` threads overlap the
-    preprocessing of several batches; h5py serialises the reads themselves.
+    preprocessing of several batches.
+
+    For the files `HDF5DatasetWriter` writes (uint8 rows, chunked, not
+    compressed) rows are copied from a memory map of the file, outside h5py's
+    global lock, so threads read in parallel; each chunk's `fletcher32`
+    checksum is verified the first time this process reads it after opening
+    the file. Any other layout is read through h5py. `read_path` says which.
 
     Args:
         dbPath: path of the HDF5 file.
@@ -57,6 +64,10 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         shared_memory: with `use_multiprocessing=True`, workers hand image
             batches back through `/dev/shm` instead of pickles through a
             pipe (Linux; see `pyimagesearch.io.sharedbatch`).
+        read_path: "auto" (the memory map when the layout allows, else
+            h5py), "mmap" (the memory map, or an error saying why not) or
+            "h5py" (every read through h5py, the library's reader before
+            the memory map).
 
     Raises:
         FileNotFoundError: `dbPath` does not exist.
@@ -64,14 +75,15 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             file, labels that are not 1-D integers in `[0, classes)`, sibling
             files of another build, an `aug` without `augment_batch`, or
             `shared_memory=True` without `use_multiprocessing=True` or
-            without `/dev/shm`.
+            without `/dev/shm`, a bad `read_path`, or `read_path="mmap"` for
+            a layout the memory map does not read.
         OSError: the file is not HDF5 or its labels fail their checksum.
     """
 
     def __init__(self, dbPath, batchSize, preprocessors=None, aug=None,
                  binarize=True, classes=2, dataKey="images", shuffle=False,
                  seed=None, workers=1, use_multiprocessing=False, max_queue_size=10,
-                 shared_memory=False):
+                 shared_memory=False, read_path="auto"):
         super().__init__(
             workers=workers, use_multiprocessing=use_multiprocessing,
             max_queue_size=max_queue_size,
@@ -87,6 +99,8 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             raise ValueError(
                 f"aug must have an augment_batch(images) method, got {type(aug).__name__}."
             )
+        if read_path not in ("auto", "mmap", "h5py"):
+            raise ValueError(f'read_path must be "auto", "mmap" or "h5py", got {read_path!r}.')
         if shared_memory and not (use_multiprocessing and shared_memory_available()):
             raise ValueError(
                 "shared_memory=True needs use_multiprocessing=True and a writable /dev/shm "
@@ -107,6 +121,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         self.seed = seed
         self._db = None
         self._pid = None
+        self._reader = None
 
         with _open(dbPath) as db:
             self._source = self._identity(db)
@@ -129,6 +144,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                     f"{labels.shape}; expected 1-D integers (one class index per row)."
                 )
             self._labels = _read(dbPath, labels, slice(None), "labels")
+            self.read_path, self.read_path_reason = _choose_read_path(db[dataKey], read_path, dbPath)
         bad = (self._labels < 0) | (self._labels >= self.classes)
         if bad.any():
             raise ValueError(
@@ -158,6 +174,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                 )
             self._db = db
             self._pid = os.getpid()
+            self._reader = None
         return self._db
 
     def __len__(self):
@@ -174,7 +191,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
         start, stop = self._batch_rows(int(self._order[index]))
-        images = _read(self.dbPath, self.db[self.dataKey], slice(start, stop), self.dataKey)
+        images = self._read_rows(start, stop)
         labels = self._labels[start:stop]
         images = apply_preprocessors(images, self.preprocessors)
         if self.aug is not None:
@@ -264,6 +281,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         part = copy.copy(self)
         part._db = None
         part._pid = None
+        part._reader = None
         part.batchSize = step
         part.numImages = int(sum(sizes))
         part._bounds = np.column_stack([starts, np.add(starts, sizes)]).astype("int64")
@@ -276,6 +294,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         if self._db is not None and self._pid == os.getpid() and self._db.id.valid:
             self._db.close()
         self._db = None
+        self._reader = None
 
     def __enter__(self):
         return self
@@ -288,12 +307,14 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         state = self.__dict__.copy()
         state["_db"] = None
         state["_pid"] = None
+        state["_reader"] = None
         return state
 
     def __repr__(self):
         return (
             f"HDF5DatasetGenerator({self.dbPath!r}, batchSize={self.batchSize}, "
-            f"numImages={self.numImages}, batches={len(self)})"
+            f"numImages={self.numImages}, batches={len(self)}, "
+            f"read_path={self.read_path!r}{self.read_path_reason})"
         )
 
     def _identity(self, db):
@@ -303,6 +324,20 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             return ("file_id", str(file_id))
         stat = os.stat(self.dbPath)
         return ("file", stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    def _read_rows(self, start, stop):
+        """Rows `[start, stop)` of the data, from the memory map or through h5py."""
+        db = self.db  # (re)opens the file and checks it is the same one
+        if self.read_path == "h5py":
+            return _read(self.dbPath, db[self.dataKey], slice(start, stop), self.dataKey)
+        reader = self._reader
+        if reader is None:  # the map of this process's file handle, made after any fork
+            reader = self._reader = ChunkReader(db[self.dataKey])
+        try:
+            return reader.read(start, stop)
+        except OSError as error:
+            raise _read_error(self.dbPath, self.dataKey, error) from None
+
     def _batch_rows(self, batch):
         if self._bounds is not None:
             return tuple(int(row) for row in self._bounds[batch])
@@ -327,7 +362,28 @@ def _read(path, dataset, rows, name):
     try:
         return dataset[rows]
     except OSError as error:
-        raise OSError(
-            f"{path!r}: reading {name!r} failed ({error}); the file is corrupted "
-            f"(a checksum does not match) or unreadable: rebuild it."
-        ) from None
+        raise _read_error(path, name, error) from None
+
+
+def _read_error(path, name, error):
+    return OSError(
+        f"{path!r}: reading {name!r} failed ({error}); the file is corrupted "
+        f"(a checksum does not match) or unreadable: rebuild it."
+    )
+
+
+def _choose_read_path(dataset, requested, path):
+    """("mmap" or "h5py", the repr's note on why h5py) for `read_path=requested`."""
+    if requested == "h5py":
+        return "h5py", " (requested)"
+    problem = layout_problem(dataset)
+    if problem is None:
+        try:
+            ChunkReader(dataset)
+        except ValueError as error:
+            problem = str(error)
+    if problem is None:
+        return "mmap", ""
+    if requested == "mmap":
+        raise ValueError(f"read_path='mmap' cannot read {path!r}: {problem}.")
+    return "h5py", f" ({problem})"
