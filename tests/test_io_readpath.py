@@ -224,3 +224,51 @@ def test_a_forked_child_maps_the_file_again(tmp_path, small_chunks):
         context_reader = ChunkReader.__new__(ChunkReader)
         context_reader.__dict__.update(parent_reader.__dict__, _pid=-1)
         context_reader.read(0, 1)
+
+
+class _PerImage:
+    """A preprocessor with only the book's `preprocess(image)`."""
+
+    def preprocess(self, image):
+        return image[::-1]
+
+
+@pytest.mark.parametrize("channels", [3, None], ids=["color", "gray"])
+@pytest.mark.parametrize("chain", ["patch", "patch+mean", "per-image"])
+def test_patches_cut_from_the_map_equal_the_h5py_chain(tmp_path, monkeypatch, small_chunks, channels, chain):
+    from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
+                                             PatchPreprocessor)
+
+    shape = (37, 12, 10) + ((channels,) if channels else ())
+    images = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
+    path = tmp_path / "data.hdf5"
+    with HDF5DatasetWriter(shape, path) as writer:
+        writer.add(images, np.arange(37) % 3)
+
+    def make(read_path):
+        steps = [PatchPreprocessor(7, 9, seed=6)]
+        if chain == "patch+mean":  # the book's chain (grey images: to-array only)
+            steps += [MeanPreprocessor(100.0, 110.0, 120.0)] if channels else []
+            steps.append(ImageToArrayPreprocessor())
+        if chain == "per-image":
+            steps.append(_PerImage())
+        return HDF5DatasetGenerator(path, 8, preprocessors=steps, classes=3, shuffle=True, seed=7,
+                                    read_path=read_path)
+
+    mapped, through_h5py = make("mmap"), make("h5py")
+    assert mapped._reader is None and len(mapped) == 5
+    windows, original = [], ChunkReader.read
+
+    def spy(self, start, stop, window=None):  # records whether the patch was cut from the map
+        windows.append(window is not None)
+        return original(self, start, stop, window)
+
+    monkeypatch.setattr(ChunkReader, "read", spy)
+    for _ in range(2):
+        for index in range(len(mapped)):
+            got, want = mapped[index][0], through_h5py[index][0]
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+        mapped.on_epoch_end()
+        through_h5py.on_epoch_end()
+    assert len(windows) == 10 and set(windows) == {chain != "per-image"}

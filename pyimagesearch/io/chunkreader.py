@@ -91,8 +91,16 @@ class ChunkReader:
         self.verified = np.zeros(count, bool)
         self._pid = os.getpid()
 
-    def read(self, start, stop):
-        """Returns rows `[start, stop)` as a new array.
+    def read(self, start, stop, window=None):
+        """Returns rows `[start, stop)` as a new array, copied once from the map.
+
+        Args:
+            start: first row.
+            stop: row after the last.
+            window: optional `(ys, xs, height, width)`: row `start + k` is
+                cropped to `[ys[k]:ys[k] + height, xs[k]:xs[k] + width]` as it
+                is copied (rows of shape `(H, W[, C])`), so a random patch
+                costs one copy, not two.
 
         Raises:
             OSError: a chunk fails its checksum, or the file shrank under the map.
@@ -100,16 +108,31 @@ class ChunkReader:
         """
         if os.getpid() != self._pid:
             raise RuntimeError("a ChunkReader belongs to the process that built it; build one after a fork.")
-        out = np.empty((stop - start,) + tuple(self.shape[1:]), np.uint8)
-        flat = out.reshape(len(out), self.row_bytes)
         if self._map.size() < self._end:  # a truncated file would SIGBUS on access
             raise OSError("the file shrank while it was mapped")
+        row_shape = tuple(self.shape[1:])
+        if window is None:
+            out = np.empty((stop - start,) + row_shape, np.uint8)
+            flat = out.reshape(len(out), self.row_bytes)
+        else:
+            (ys, xs, height, width) = window
+            if len(row_shape) < 2:
+                raise ValueError(f"a window needs rows of shape (H, W[, C]), got {row_shape}.")
+            out = np.empty((stop - start, height, width) + row_shape[2:], np.uint8)
         row = start
         while row < stop:
             chunk, first = divmod(row, self.chunk_rows)
             last = min(stop - row, self.chunk_rows - first) + first
             rows = self._chunk(chunk)
-            flat[row - start : row - start + last - first] = rows[first:last]
+            at = row - start
+            if window is None:
+                flat[at : at + last - first] = rows[first:last]
+            else:
+                images = rows.reshape((self.chunk_rows,) + row_shape)
+                for k in range(first, last):
+                    (y, x) = (ys[at], xs[at])
+                    out[at] = images[k, y : y + height, x : x + width]
+                    at += 1
             row += last - first
         return out
 

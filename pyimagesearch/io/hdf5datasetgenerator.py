@@ -12,6 +12,7 @@ from pyimagesearch.io.buildid import FILE_ID, check_siblings
 from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, shared_memory_available
 from pyimagesearch.preprocessing.chain import apply_preprocessors
+from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):
@@ -191,9 +192,9 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
         start, stop = self._batch_rows(int(self._order[index]))
-        images = self._read_rows(start, stop)
+        images, preprocessors = self._read_rows(start, stop)
         labels = self._labels[start:stop]
-        images = apply_preprocessors(images, self.preprocessors)
+        images = apply_preprocessors(images, preprocessors)
         if self.aug is not None:
             images = self.aug.augment_batch(images)
         if self.binarize:
@@ -326,15 +327,26 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         return ("file", stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
     def _read_rows(self, start, stop):
-        """Rows `[start, stop)` of the data, from the memory map or through h5py."""
+        """Rows `[start, stop)` from the memory map or through h5py, and the preprocessors left to run.
+
+        On the map, a leading `PatchPreprocessor` of a batch chain is applied
+        as the rows are copied (its own random offsets, drawn as its
+        `preprocess_batch` draws them): the patch is the batch's only copy.
+        """
         db = self.db  # (re)opens the file and checks it is the same one
         if self.read_path == "h5py":
-            return _read(self.dbPath, db[self.dataKey], slice(start, stop), self.dataKey)
+            rows = _read(self.dbPath, db[self.dataKey], slice(start, stop), self.dataKey)
+            return rows, self.preprocessors
         reader = self._reader
         if reader is None:  # the map of this process's file handle, made after any fork
             reader = self._reader = ChunkReader(db[self.dataKey])
+        (window, preprocessors) = (None, self.preprocessors)
+        if _patch_first(preprocessors, reader.shape):
+            patch = preprocessors[0]
+            ys, xs = patch._offsets(reader.shape[1:], stop - start)
+            (window, preprocessors) = ((ys, xs, patch.height, patch.width), preprocessors[1:])
         try:
-            return reader.read(start, stop)
+            return reader.read(start, stop, window), preprocessors
         except OSError as error:
             raise _read_error(self.dbPath, self.dataKey, error) from None
 
@@ -363,6 +375,16 @@ def _read(path, dataset, rows, name):
         return dataset[rows]
     except OSError as error:
         raise _read_error(path, name, error) from None
+
+
+def _patch_first(preprocessors, shape):
+    """Whether the chain runs batch-wise and starts with the library's own `PatchPreprocessor`."""
+    return (
+        bool(preprocessors)
+        and type(preprocessors[0]) is PatchPreprocessor
+        and len(shape) in (3, 4)
+        and all(callable(getattr(p, "preprocess_batch", None)) for p in preprocessors)
+    )
 
 
 def _read_error(path, name, error):
