@@ -1,33 +1,42 @@
-"""The host side of feeding a GPU: the uint8 path against today's float32 path, one run.
+"""The host side of feeding a GPU: read paths, threads, a simulated device, one run.
 
-    python benchmarks/bench_pipeline.py [--images 300] [--repeat 3] [--quick]
+    python benchmarks/bench_pipeline.py [--images 300] [--repeat 3] [--scaling 1,2,4] [--quick]
 
 On an HDF5 file of 256x256 uint8 images (synthetic, photo-like), batch 64,
-random 227 patch as in the book's Dogs vs. Cats project, one core (OpenCV
-held to one thread):
+random 227 patch as in the book's Dogs vs. Cats project, OpenCV held to one
+thread per call:
 
-1. raw uint8 read of the batches from the file (the limit);
-2. the generator's float32 path, the book's chain: patch + mean + to-array;
-3. the uint8 path: patch only, the mean left to the model's MeanSubtraction;
-4. both again with the book's augmentation (ImageAugmenter) after the chain;
-5. bytes per batch handed to the model;
-6. the generator under 1 and 2 threads (what `workers=2` does), the share
-   of a batch's time spent in the HDF5 read (h5py serialises reads), and
-   process workers (`use_multiprocessing`), which send batches back pickled
-   or, with `shared_memory=True`, through /dev/shm;
-7. augmentation at 227x227 on the same uint8 images and parameter ranges:
-   ImageAugmenter vs albumentations (Affine + HorizontalFlip; the `bench`
-   extra) vs Keras 3 preprocessing layers on the CPU (`device_augmentation`).
+1. raw uint8 read of the batches through h5py;
+2. the generator's float32 path (the book's chain: patch + mean + to-array) and
+   the uint8 path (patch only, the mean in the model), with and without the
+   book's augmentation; bytes per batch handed to the model;
+3. read paths: the memory map (`read_path="mmap"`, the default for the
+   library's files) against h5py (`read_path="h5py"`, the reader before it),
+   1 and 2 threads; "cold" runs build a new generator (every chunk's checksum
+   verified in the run), "warm" runs a second epoch (chunks verified once per
+   process, as README's Reliability section says);
+4. the share of a batch that holds the GIL (a pure-Python thread counts while
+   the batch is built in another);
+5. the generator against the book's exact algorithm (h5py read of the book's
+   float64 file, `extract_patches_2d`, mean, to-array, one image at a time);
+6. a simulated device: a consumer that takes each batch and sleeps as a GPU
+   at 5,000 / 10,000 / 20,000 img/s would (releasing the GIL), fed by 1 and 2
+   worker threads; efficiency = images/s delivered / the device's rate;
+7. process workers (`use_multiprocessing`), pickles against /dev/shm;
+8. augmentation at 227x227: ImageAugmenter vs albumentations vs Keras layers.
 
 Every timing is the best of --repeat runs; the ratios are what to compare.
+The last block is a table of every target of issue 17 beside its ratio.
 """
 
 import argparse
+import collections
 import math
 import os
 import pickle
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,7 +48,9 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_hdf5 import best_of, synthetic_image  # noqa: E402
+from bench_hdf5 import (BookHDF5DatasetWriter, BookImageToArrayPreprocessor,  # noqa: E402
+                        BookMeanPreprocessor, BookPatchPreprocessor, best_of, book_generator,
+                        synthetic_image)
 
 from pyimagesearch.augmentation import ImageAugmenter  # noqa: E402
 from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter  # noqa: E402
@@ -78,21 +89,177 @@ def read_all(path):
             images[start:start + BATCH]
 
 
-def run_generator(path, chain, aug=None, threads=1):
-    """Serves one epoch the way `PyDataset(workers=threads)` does: a pool calling `__getitem__`."""
+def serve_epoch(gen, threads):
+    """One epoch the way `PyDataset(workers=threads)` serves it: a pool calling `__getitem__`."""
+    if threads == 1:
+        for index in range(len(gen)):
+            gen[index]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(gen.__getitem__, range(len(gen))))
+
+
+def make_generator(path, chain, aug=None, read_path="auto"):
+    augmenter = None if aug is None else ImageAugmenter(**aug, seed=0)
+    return HDF5DatasetGenerator(path, BATCH, preprocessors=chain(), aug=augmenter, read_path=read_path)
+
+
+def run_generator(path, chain, aug=None, threads=1, read_path="auto"):
+    """A cold epoch: a new generator, so every chunk is read and verified in the run."""
     def run():
-        augmenter = None if aug is None else ImageAugmenter(**aug, seed=0)
-        with HDF5DatasetGenerator(path, BATCH, preprocessors=chain(), aug=augmenter) as gen:
-            if threads == 1:
-                for index in range(len(gen)):
-                    gen[index]
-            else:
-                with ThreadPoolExecutor(threads) as pool:
-                    list(pool.map(gen.__getitem__, range(len(gen))))
+        with make_generator(path, chain, aug, read_path) as gen:
+            serve_epoch(gen, threads)
     return run
 
 
-def bench_generator(path, count, repeat):
+def warm_rate(path, count, repeat, chain, aug=None, threads=1):
+    """Images/s of later epochs of one generator (its chunks verified in a first epoch)."""
+    with make_generator(path, chain, aug) as gen:
+        serve_epoch(gen, threads)
+        return count / best_of(repeat, lambda: serve_epoch(gen, threads))
+
+
+def gil_share(function, seconds):
+    """Share of `function`'s time that holds the GIL, seen by a pure-Python thread counting beside it."""
+    def count(stop, out):
+        n = 0
+        while not stop.is_set():
+            n += 1
+        out.append(n)
+
+    def counted(busy):
+        stop, out = threading.Event(), []
+        counter = threading.Thread(target=count, args=(stop, out))
+        start = time.perf_counter()
+        counter.start()
+        if busy:
+            while time.perf_counter() - start < seconds:
+                function()
+        else:
+            time.sleep(seconds)
+        stop.set()
+        counter.join()
+        return out[0] / (time.perf_counter() - start)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        alone, beside = counted(False), counted(True)
+    finally:
+        sys.setswitchinterval(previous)
+    return min(1.0, max(0.0, 1 - beside / alone))
+
+
+def simulated_device(gen, workers, rate, batches, queue=10):
+    """Efficiency of feeding a device that consumes `rate` img/s: delivered img/s / rate.
+
+    `workers` threads build batches ahead (at most `queue` waiting, as
+    PyDataset's `max_queue_size`); the device takes each batch in order and
+    sleeps `len(batch) / rate` seconds, releasing the GIL as a GPU step does.
+    """
+    with ThreadPoolExecutor(workers) as pool:
+        pending = collections.deque(pool.submit(gen.__getitem__, i % len(gen)) for i in range(queue))
+        submitted, images = queue, 0
+        pending.popleft().result()  # the first batch fills the pipeline: not timed
+        start = time.perf_counter()
+        for _ in range(batches):
+            pending.append(pool.submit(gen.__getitem__, submitted % len(gen)))
+            submitted += 1
+            batch = pending.popleft().result()[0]
+            time.sleep(len(batch) / rate)
+            images += len(batch)
+        elapsed = time.perf_counter() - start
+        for future in pending:
+            future.cancel()
+    return images / elapsed / rate
+
+
+def bench_device(path, batches):
+    rates, rows = (5_000, 10_000, 20_000), []
+    print(f"\nsimulated device: efficiency = delivered img/s / device img/s, uint8 path, {PATCH} patches, "
+          f"read_path='mmap' (warm), {batches} batches of {BATCH}")
+    print("| augmentation | workers | " + " | ".join(f"{r:,} img/s" for r in rates) + " |")
+    print("|---|---:|" + "---:|" * len(rates))
+    found = {}
+    for aug in (None, BOOK_AUG):
+        for workers in (1, 2):
+            with make_generator(path, uint8_chain, aug) as gen:
+                serve_epoch(gen, 1)
+                cells = [simulated_device(gen, workers, rate, batches) for rate in rates]
+            found[(aug is not None, workers)] = dict(zip(rates, cells))
+            rows.append(f"| {'book' if aug else 'none'} | {workers} | "
+                        + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    print("\n".join(rows))
+    return found
+
+
+def bench_scaling(path, count, repeat, counts):
+    """Warm img/s for each thread count: the data for README's scaling law on a bigger host."""
+    print(f"\nscaling, uint8 chain, mmap (warm), {os.cpu_count()} cores: img/s by threads")
+    print("| augmentation | " + " | ".join(str(n) for n in counts) + " |\n|---|" + "---:|" * len(counts))
+    for aug in (None, BOOK_AUG):
+        cells = [warm_rate(path, count, repeat, uint8_chain, aug, n) for n in counts]
+        print(f"| {'book' if aug else 'none'} | " + " | ".join(f"{c:,.0f}" for c in cells) + " |")
+
+
+def bench_book(folder, count, repeat):
+    """The generator (float32 chain, default read path, checksums on) against the book's algorithm."""
+    rng = np.random.default_rng(0)
+    book_path, ours_path = os.path.join(folder, "book.hdf5"), os.path.join(folder, "ours.hdf5")
+    book = BookHDF5DatasetWriter((count, 256, 256, 3), book_path)
+    with HDF5DatasetWriter((count, 256, 256, 3), ours_path) as ours:
+        for i in range(count):
+            image = synthetic_image(rng, 256, 256)
+            book.add([image], [i % 2])
+            ours.add([image], [i % 2])
+    book.close()
+    book_pre = [BookPatchPreprocessor(PATCH, PATCH), BookMeanPreprocessor(*MEANS),
+                BookImageToArrayPreprocessor()]
+
+    def run_book():
+        for _ in book_generator(book_path, BATCH, book_pre, 2):
+            pass
+
+    t_book = best_of(repeat, run_book)
+    t_ours = best_of(repeat, run_generator(ours_path, float32_chain))
+    print(f"\nthe book's exact algorithm ({count} images): {count / t_book:,.0f} img/s; the generator "
+          f"(float32 chain, cold, checksums verified) {count / t_ours:,.0f} img/s -> {t_book / t_ours:.1f}x")
+    return t_book / t_ours
+
+
+def bench_read_paths(path, count, repeat):
+    rate = lambda function: count / best_of(repeat, function)  # noqa: E731
+    found = {}
+    print(f"\nread paths, uint8 chain ({PATCH} patch), batch {BATCH}: img/s")
+    print("| read path | aug | 1 thread | 2 threads | 2 / 1 |\n|---|---|---:|---:|---:|")
+    for read_path in ("h5py", "mmap"):
+        for aug in (None, BOOK_AUG):
+            one = rate(run_generator(path, uint8_chain, aug, 1, read_path))
+            two = rate(run_generator(path, uint8_chain, aug, 2, read_path))
+            found[(read_path, aug is not None)] = (one, two)
+            print(f"| {read_path} (cold) | {'book' if aug else 'none'} | {one:,.0f} | {two:,.0f} | "
+                  f"{two / one:.2f}x |")
+    for aug in (None, BOOK_AUG):
+        one = warm_rate(path, count, repeat, uint8_chain, aug, 1)
+        two = warm_rate(path, count, repeat, uint8_chain, aug, 2)
+        found[("warm", aug is not None)] = (one, two)
+        print(f"| mmap (warm) | {'book' if aug else 'none'} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x |")
+    seconds = 0.5 if repeat == 1 else 2.0
+    shares = {}
+    for aug in (None, BOOK_AUG):
+        with make_generator(path, uint8_chain, aug) as gen:
+            serve_epoch(gen, 1)
+            shares[aug is not None] = gil_share(lambda: gen[0], seconds)
+    print(f"share of a batch's time holding the GIL (mmap, warm): {100 * shares[False]:.0f}% without "
+          f"augmentation, {100 * shares[True]:.0f}% with; Amdahl's ceiling on threads: "
+          f"{1 / max(shares[False], 1e-3):.1f}x and {1 / max(shares[True], 1e-3):.1f}x")
+    print("copies of a uint8 batch between the file and the array handed to Keras (from the code): "
+          "h5py path 3 (file -> HDF5's chunk buffer -> batch -> patch); mmap path 1 (the patch is cut "
+          "from the mapped page cache; 2 when the chain does not start with PatchPreprocessor)")
+    return found, shares
+
+
+def bench_chains(path, count, repeat):
     rate = lambda function: count / best_of(repeat, function)  # noqa: E731
     raw = rate(lambda: read_all(path))
     f32 = rate(run_generator(path, float32_chain))
@@ -104,25 +271,16 @@ def bench_generator(path, count, repeat):
     with HDF5DatasetGenerator(path, BATCH, preprocessors=uint8_chain()) as gen:
         u8_batch = gen[0]
     (f32_bytes, u8_bytes) = (f32_batch[0].nbytes, u8_batch[0].nbytes)
-    print(f"\ngenerator, batch {BATCH}, random {PATCH} patch, one core ({count} images 256x256)")
+    print(f"\ngenerator, batch {BATCH}, random {PATCH} patch, one thread ({count} images 256x256), "
+          f"default read path (mmap), cold")
     print("| path | img/s |\n|---|---:|")
-    print(f"| raw uint8 read from the HDF5 file (the limit) | {raw:,.0f} |")
+    print(f"| raw uint8 read through h5py (fletcher32 in HDF5) | {raw:,.0f} |")
     print(f"| float32 (book chain: patch + mean + to-array) | {f32:,.0f} |")
     print(f"| uint8 (patch; mean in the model) | {u8:,.0f} |")
     print(f"| float32 + book augmentation | {f32_aug:,.0f} |")
     print(f"| uint8 + book augmentation (uint8 in and out) | {u8_aug:,.0f} |")
     print(f"bytes per batch to the model: float32 {f32_bytes / 2**20:.1f} MiB, "
           f"uint8 {u8_bytes / 2**20:.1f} MiB -> 1/{f32_bytes / u8_bytes:.0f}")
-
-    u8_two = rate(run_generator(path, uint8_chain, threads=2))
-    u8_aug_two = rate(run_generator(path, uint8_chain, BOOK_AUG, threads=2))
-    read_share, read_share_aug = u8 / raw, u8_aug / raw
-    print(f"\nthreads (workers), {os.cpu_count()} cores: uint8 1 -> 2 threads "
-          f"{u8:,.0f} -> {u8_two:,.0f} img/s ({u8_two / u8:.2f}x); uint8 + augmentation "
-          f"{u8_aug:,.0f} -> {u8_aug_two:,.0f} img/s ({u8_aug_two / u8_aug:.2f}x)")
-    print(f"share of a batch's time in the (serialised) HDF5 read: "
-          f"{100 * read_share:.0f}% without augmentation, {100 * read_share_aug:.0f}% with; "
-          f"ceiling on threads = 1/share: {1 / read_share:.1f}x and {1 / read_share_aug:.1f}x")
     print(f"process workers (use_multiprocessing) return batches as pickles; the main process "
           f"unpickles every batch, a serial ceiling of: float32 {pickle_ceiling(f32_batch, repeat):,.0f} "
           f"img/s, uint8 {pickle_ceiling(u8_batch, repeat):,.0f} img/s")
@@ -132,14 +290,8 @@ def bench_generator(path, count, repeat):
     print(f"model.predict(generator, workers=2, use_multiprocessing=True), near-free model: "
           f"float32 {f32_procs:,.0f} img/s, uint8 {u8_procs:,.0f} img/s ({u8_procs / f32_procs:.1f}x), "
           f"uint8 with shared_memory=True {u8_shared:,.0f} img/s ({u8_shared / u8_procs:.2f}x pickles)")
-    return {
-        "uint8_vs_float32": u8 / f32,
-        "uint8_vs_raw_read": u8 / raw,
-        "aug_uint8_vs_float32": u8_aug / f32_aug,
-        "bytes_ratio": u8_bytes / f32_bytes,
-        "threads2_uint8": u8_two / u8,
-        "threads2_uint8_aug": u8_aug_two / u8_aug,
-    }
+    return {"uint8_vs_float32": u8 / f32, "uint8_vs_raw_h5py_read": u8 / raw,
+            "aug_uint8_vs_float32": u8_aug / f32_aug, "bytes_ratio": u8_bytes / f32_bytes}
 
 
 def predict_run(path, chain, uint8, shared=False):
@@ -222,26 +374,69 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=300, help="images in the file (default: 300)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing, best kept (default: 3)")
+    parser.add_argument("--book-images", type=int, default=128,
+                        help="images for the book's algorithm, float64 on disk (default: 128)")
+    parser.add_argument("--device-batches", type=int, default=60,
+                        help="batches per simulated device run (default: 60)")
+    parser.add_argument("--scaling", metavar="N,N,...",
+                        help="also print warm img/s for these thread counts (e.g. 1,2,4,8,16 on a big host)")
     parser.add_argument("--quick", action="store_true", help="short timings, for a smoke run")
     args = parser.parse_args()
-    if args.images < BATCH:
-        parser.error(f"--images must be at least {BATCH}, got {args.images}")
+    if args.images < BATCH or args.book_images < BATCH:
+        parser.error(f"--images and --book-images must be at least {BATCH}")
+    repeat = 1 if args.quick else args.repeat
+    try:
+        counts = [int(n) for n in args.scaling.split(",")] if args.scaling else []
+    except ValueError:
+        parser.error(f"--scaling must be thread counts separated by commas, got {args.scaling!r}")
+    if any(n < 1 for n in counts):
+        parser.error(f"--scaling counts must be positive, got {args.scaling!r}")
     cv2.setNumThreads(1)
     print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.2f} at start")
     with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as folder:
         path = os.path.join(folder, "images.hdf5")
         write_file(path, args.images)
-        results = bench_generator(path, args.images, 1 if args.quick else args.repeat)
+        chains = bench_chains(path, args.images, repeat)
+        paths, shares = bench_read_paths(path, args.images, repeat)
+        device = bench_device(path, args.device_batches // (3 if args.quick else 1))
+        if counts:
+            bench_scaling(path, args.images, repeat, counts)
+        book = bench_book(folder, args.book_images, repeat)
     bench_augmenters(0.3 if args.quick else 3.0)
-    targets = {"uint8_vs_float32": 2.0, "uint8_vs_raw_read": 0.45,
-               "aug_uint8_vs_float32": 1.5}
+    (h5py_one, _), (mmap_one, mmap_two) = paths[("h5py", False)], paths[("mmap", False)]
+    (aug_one, aug_two) = paths[("mmap", True)]
+    rows = [
+        ("uint8 path, 1 thread, mmap (cold, checksums verified) / h5py", mmap_one / h5py_one, ">= 2"),
+        ("  the same, warm (chunks verified once) / h5py",
+         paths[("warm", False)][0] / h5py_one, "(info)"),
+        ("workers=2 / 1 threads, no augmentation (mmap, cold)", mmap_two / mmap_one, ">= 1.7"),
+        ("workers=2 / 1 threads, book augmentation (mmap, cold)", aug_two / aug_one, ">= 1.8"),
+        ("  workers=2 / 1, warm, no augmentation",
+         paths[("warm", False)][1] / paths[("warm", False)][0], "(info)"),
+        ("  workers=2 / 1, warm, book augmentation",
+         paths[("warm", True)][1] / paths[("warm", True)][0], "(info)"),
+        ("generator (float32, checksums) / book's exact algorithm", book, ">= 5"),
+        ("10,000 img/s device fed by 2 workers, no augmentation: efficiency",
+         device[(False, 2)][10_000], ">= 0.9"),
+        ("share of a batch holding the GIL, no augmentation", shares[False], "(info)"),
+        ("share of a batch holding the GIL, book augmentation", shares[True], "(info)"),
+        ("uint8 / float32 chain, 1 thread", chains["uint8_vs_float32"], ">= 2"),
+        ("uint8 / float32 chain with augmentation", chains["aug_uint8_vs_float32"], ">= 1.5"),
+        ("bytes per batch, uint8 / float32", chains["bytes_ratio"], "= 0.25"),
+        ("copies of a uint8 batch, file -> Keras (mmap path; h5py path 3)", 1, "<= 1"),
+    ]
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")
-    for (name, target) in targets.items():
-        verdict = "met" if results[name] >= target else "MISSED"
-        print(f"target {name} >= {target}: {results[name]:.2f} ({verdict})")
-    print(f"target bytes_ratio = 1/4: 1/{1 / results['bytes_ratio']:.0f}"
-          f" ({'met' if math.isclose(results['bytes_ratio'], 0.25) else 'MISSED'})")
-    print("ratios: " + ", ".join(f"{k}={v:.2f}" for k, v in results.items()))
+    print(f"\ntargets (issue 17 and the uint8 path), {args.images} images, repeat {repeat}"
+          f"{', --quick' if args.quick else ''}")
+    print("| measure | ratio | target | |\n|---|---:|---|---|")
+    for (name, value, target) in rows:
+        verdict = ""
+        if target != "(info)":
+            (op, bound) = target.split()
+            bound = float(bound)
+            ok = {">=": value >= bound, "<=": value <= bound, "=": math.isclose(value, bound)}[op]
+            verdict = "met" if ok else "MISSED"
+        print(f"| {name} | {value:.2f} | {target} | {verdict} |")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def device_rate(model, batch, classes, steps, warmup):
     return steps * batch / (time.perf_counter() - start)
 
 
-def generator_rate(model, path, batch, classes, patch, aug, steps, workers):
+def generator_rate(model, path, batch, classes, patch, aug, steps, workers, read_path="auto"):
     """Images/s of model.fit on the HDF5 generator's uint8 path (one warm-up epoch first)."""
     from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.io import HDF5DatasetGenerator
@@ -108,7 +108,7 @@ def generator_rate(model, path, batch, classes, patch, aug, steps, workers):
     chain = [PatchPreprocessor(patch, patch, seed=0)] if patch else None
     augmenter = ImageAugmenter(**aug, seed=0) if aug else None
     gen = HDF5DatasetGenerator(path, batch, preprocessors=chain, aug=augmenter, classes=classes,
-                               shuffle=True, seed=0, workers=workers)
+                               shuffle=True, seed=0, workers=workers, read_path=read_path)
     steps = min(steps, len(gen))
     with gen:
         model.fit(gen, epochs=1, steps_per_epoch=min(2, steps), verbose=0)
@@ -126,6 +126,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="timed training steps (default: 20)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="generator threads (default: one per core)")
+    parser.add_argument("--read-path", choices=("auto", "mmap", "h5py"), default="auto",
+                        help="the generator's read_path (default: auto, the memory map for these files)")
     parser.add_argument("--budget", type=float, default=360.0,
                         help="seconds after which remaining runs are skipped (default: 360)")
     args = parser.parse_args(argv)
@@ -147,7 +149,7 @@ def main(argv=None):
 
     devices = _devices()
     print(f"backend {keras.backend.backend()}, devices: {', '.join(devices) or 'CPU'}, "
-          f"{os.cpu_count()} CPU cores, generator workers={args.workers}\n")
+          f"{os.cpu_count()} CPU cores, generator workers={args.workers}, read_path={args.read_path}\n")
     print("| network | input | batch | mixed precision | device img/s | generator img/s | efficiency |")
     print("|---|---|---:|---|---:|---:|---:|")
     start = time.perf_counter()
@@ -177,7 +179,8 @@ def run_all(networks, steps, warmup, size, args, start):
                 if not os.path.exists(path):
                     write_file(path, batch * max(2, min(steps, 20)), shape, classes)
                 on_device = device_rate(model, batch, classes, steps, warmup)
-                fed = generator_rate(model, path, batch, classes, patch, aug, steps, args.workers)
+                fed = generator_rate(model, path, batch, classes, patch, aug, steps, args.workers,
+                                     args.read_path)
                 dims = "x".join(str(d) for d in model.input_shape[1:])
                 print(f"| {label} | {dims} | {batch} | {'on' if mixed else 'off'} | "
                       f"{on_device:,.0f} | {fed:,.0f} | {100 * fed / on_device:.0f}% |", flush=True)

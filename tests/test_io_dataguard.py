@@ -1,4 +1,7 @@
-"""Tests that guard the data itself: every image is served with its own label, splits never share an image."""
+"""Tests that guard the data itself: every image is served with its own label, splits never share an image.
+
+Every generator test runs on both read paths: the memory map of the chunks and h5py.
+"""
 
 import h5py
 import numpy as np
@@ -11,10 +14,24 @@ from pyimagesearch.io import HDF5DatasetGenerator, build_hdf5_splits
 N, CLASSES, BATCH = 40, 4, 6
 
 
-@pytest.fixture
-def coded(tmp_path):
+@pytest.fixture(params=["mmap", "h5py"])
+def coded(tmp_path, monkeypatch, request):
+    """A coded file of 7-row chunks (so batches of 6 cross chunk ends), and a generator maker on one read path."""
+    from pyimagesearch.io import hdf5datasetwriter
+
     path = tmp_path / "coded.hdf5"
-    return path, write_coded_hdf5(path, num_rows=N, classes=CLASSES)
+    with monkeypatch.context() as patch:
+        patch.setattr(hdf5datasetwriter, "_CHUNK_BYTES", 7 * 6 * 6 * 3)
+        labels = write_coded_hdf5(path, num_rows=N, classes=CLASSES)
+    with h5py.File(path, "r") as db:
+        assert db["images"].chunks[0] == 7
+
+    def make(*args, **kwargs):
+        gen = HDF5DatasetGenerator(*args, read_path=request.param, **kwargs)
+        assert gen.read_path == request.param
+        return gen
+
+    return path, labels, make
 
 
 def _check_batches(batches, labels, rows=None):
@@ -35,19 +52,19 @@ def _check_batches(batches, labels, rows=None):
 
 @pytest.mark.parametrize("binarize", [True, False])
 def test_plain_and_shuffled_batches_carry_their_own_labels(coded, binarize):
-    path, labels = coded
+    path, labels, make = coded
     for shuffle in (False, True):
-        gen = HDF5DatasetGenerator(path, BATCH, classes=CLASSES, binarize=binarize, shuffle=shuffle, seed=1)
+        gen = make(path, BATCH, classes=CLASSES, binarize=binarize, shuffle=shuffle, seed=1)
         for _ in range(2):  # two epochs: the second has a new order
             _check_batches([gen[i] for i in range(len(gen))], labels)
             gen.on_epoch_end()
 
 
 def test_augmented_batches_carry_their_own_labels(coded):
-    path, labels = coded
+    path, labels, make = coded
     aug = ImageAugmenter(rotation_range=30, width_shift_range=0.2, height_shift_range=0.2,
                          zoom_range=0.2, horizontal_flip=True, fill_mode="nearest")
-    gen = HDF5DatasetGenerator(path, BATCH, classes=CLASSES, aug=aug, shuffle=True, seed=2)
+    gen = make(path, BATCH, classes=CLASSES, aug=aug, shuffle=True, seed=2)
     _check_batches(gen.generator(passes=1), labels)
 
 
@@ -55,8 +72,8 @@ def test_augmented_batches_carry_their_own_labels(coded):
 def test_every_shard_carries_its_own_labels(coded, count):
     # each shard serves its slice of every global batch; together the shards
     # serve every row once, less the file's last N % count rows
-    path, labels = coded
-    gen = HDF5DatasetGenerator(path, BATCH, classes=CLASSES, shuffle=True, seed=3)
+    path, labels, make = coded
+    gen = make(path, BATCH, classes=CLASSES, shuffle=True, seed=3)
     seen = []
     for index in range(count):
         part = gen.shard(index, count)
@@ -75,9 +92,9 @@ def test_every_shard_carries_its_own_labels(coded, count):
 def test_worker_batches_carry_their_own_labels(coded, use_multiprocessing):
     from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
-    path, labels = coded
-    gen = HDF5DatasetGenerator(path, BATCH, classes=CLASSES, shuffle=True, seed=4,
-                               workers=2, use_multiprocessing=use_multiprocessing)
+    path, labels, make = coded
+    gen = make(path, BATCH, classes=CLASSES, shuffle=True, seed=4,
+               workers=2, use_multiprocessing=use_multiprocessing)
     adapter = PyDatasetAdapter(gen, shuffle=False)
     for _ in range(2):
         _check_batches(adapter.get_numpy_iterator(), labels)

@@ -38,14 +38,15 @@ def _dead_pid():
 
 # 1. a generator never serves a file that replaced the one it was built on
 
+@pytest.mark.parametrize("read_path", ["mmap", "h5py"])
 @pytest.mark.parametrize("stamped", [True, False], ids=["file-id", "file-identity"])
-def test_generator_refuses_a_replaced_file(tmp_path, stamped):
+def test_generator_refuses_a_replaced_file(tmp_path, stamped, read_path):
     path = tmp_path / "train.hdf5"
     write_coded_hdf5(path, num_rows=12, classes=3)
     if not stamped:  # a file from another writer, without ids
         with h5py.File(path, "a") as db:
             del db.attrs["build_id"], db.attrs["file_id"]
-    gen = HDF5DatasetGenerator(path, 5, classes=3)
+    gen = HDF5DatasetGenerator(path, 5, classes=3, read_path=read_path)
     gen[0]
     worker_copy = __import__("pickle").dumps(gen)  # what a new worker process receives
     gen.close()
@@ -57,9 +58,10 @@ def test_generator_refuses_a_replaced_file(tmp_path, stamped):
         __import__("pickle").loads(worker_copy)[1]
 
 
-def test_generator_refuses_another_file_of_the_same_build(images, tmp_path):
+@pytest.mark.parametrize("read_path", ["mmap", "h5py"])
+def test_generator_refuses_another_file_of_the_same_build(images, tmp_path, read_path):
     report = _build(images, tmp_path / "out")
-    gen = HDF5DatasetGenerator(report.paths["train"], 4, classes=3)
+    gen = HDF5DatasetGenerator(report.paths["train"], 4, classes=3, read_path=read_path)
     os.replace(report.paths["val"], report.paths["train"])
     with pytest.raises(ValueError, match="train.hdf5.* was replaced"):
         gen[0]
@@ -250,13 +252,14 @@ def test_labels_that_are_not_1d_integers_are_rejected(tmp_path, labels, found):
 
 # 8. checksums
 
-def test_a_corrupted_chunk_fails_on_read_naming_the_file(tmp_path):
+@pytest.mark.parametrize("read_path", ["mmap", "h5py"])
+def test_a_corrupted_chunk_fails_on_read_naming_the_file(tmp_path, read_path):
     path = tmp_path / "data.hdf5"
     write_coded_hdf5(path, num_rows=200, classes=3, size=(16, 16))
     with h5py.File(path, "r") as db:
         assert db["images"].fletcher32 and db["labels"].fletcher32
         chunk = db["images"].id.get_chunk_info(0)
-    gen = HDF5DatasetGenerator(path, 32, classes=3)
+    gen = HDF5DatasetGenerator(path, 32, classes=3, read_path=read_path)
     with open(path, "r+b") as handle:
         handle.seek(chunk.byte_offset + chunk.size // 2 - 2048)
         handle.write(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())

@@ -9,8 +9,10 @@ import keras
 import numpy as np
 
 from pyimagesearch.io.buildid import FILE_ID, check_siblings
+from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, shared_memory_available
 from pyimagesearch.preprocessing.chain import apply_preprocessors
+from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):
@@ -40,7 +42,13 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
     `ImageToArrayPreprocessor(dtype=None)`) and lets the model subtract the
     mean (`pyimagesearch.nn.layers.uint8_model`): a quarter of the bytes, and
     about a third of the host's work. `workers` threads overlap the
-    preprocessing of several batches; h5py serialises the reads themselves.
+    preprocessing of several batches.
+
+    For the files `HDF5DatasetWriter` writes (uint8 rows, chunked, not
+    compressed) rows are copied from a memory map of the file, outside h5py's
+    global lock, so threads read in parallel; each chunk's `fletcher32`
+    checksum is verified the first time this process reads it after opening
+    the file. Any other layout is read through h5py. `read_path` says which.
 
     Args:
         dbPath: path of the HDF5 file.
@@ -62,6 +70,10 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         shared_memory: with `use_multiprocessing=True`, workers hand image
             batches back through `/dev/shm` instead of pickles through a
             pipe (Linux; see `pyimagesearch.io.sharedbatch`).
+        read_path: "auto" (the memory map when the layout allows, else
+            h5py), "mmap" (the memory map, or an error saying why not) or
+            "h5py" (every read through h5py, the library's reader before
+            the memory map).
 
     Raises:
         FileNotFoundError: `dbPath` does not exist.
@@ -69,14 +81,15 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             file, labels that are not 1-D integers in `[0, classes)`, sibling
             files of another build, an `aug` without `augment_batch`, or
             `shared_memory=True` without `use_multiprocessing=True` or
-            without `/dev/shm`.
+            without `/dev/shm`, a bad `read_path`, or `read_path="mmap"` for
+            a layout the memory map does not read.
         OSError: the file is not HDF5 or its labels fail their checksum.
     """
 
     def __init__(self, dbPath, batchSize, preprocessors=None, aug=None,
                  binarize=True, classes=2, dataKey="images", shuffle=False,
                  seed=None, workers=1, use_multiprocessing=False, max_queue_size=10,
-                 shared_memory=False):
+                 shared_memory=False, read_path="auto"):
         super().__init__(
             workers=workers, use_multiprocessing=use_multiprocessing,
             max_queue_size=max_queue_size,
@@ -92,6 +105,8 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             raise ValueError(
                 f"aug must have an augment_batch(images) method, got {type(aug).__name__}."
             )
+        if read_path not in ("auto", "mmap", "h5py"):
+            raise ValueError(f'read_path must be "auto", "mmap" or "h5py", got {read_path!r}.')
         if shared_memory and not (use_multiprocessing and shared_memory_available()):
             raise ValueError(
                 "shared_memory=True needs use_multiprocessing=True and a writable /dev/shm "
@@ -112,6 +127,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         self.seed = seed
         self._db = None
         self._pid = None
+        self._reader = None
 
         with _open(dbPath) as db:
             self._source = self._identity(db)
@@ -134,6 +150,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                     f"{labels.shape}; expected 1-D integers (one class index per row)."
                 )
             self._labels = _read(dbPath, labels, slice(None), "labels")
+            self.read_path, self.read_path_reason = _choose_read_path(db[dataKey], read_path, dbPath)
         bad = (self._labels < 0) | (self._labels >= self.classes)
         if bad.any():
             raise ValueError(
@@ -163,6 +180,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                 )
             self._db = db
             self._pid = os.getpid()
+            self._reader = None
         return self._db
 
     def __len__(self):
@@ -179,9 +197,9 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
         start, stop = self._batch_rows(int(self._order[index]))
-        images = _read(self.dbPath, self.db[self.dataKey], slice(start, stop), self.dataKey)
+        images, preprocessors = self._read_rows(start, stop)
         labels = self._labels[start:stop]
-        images = apply_preprocessors(images, self.preprocessors)
+        images = apply_preprocessors(images, preprocessors)
         if self.aug is not None:
             images = self.aug.augment_batch(images)
         if self.binarize:
@@ -269,6 +287,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         part = copy.copy(self)
         part._db = None
         part._pid = None
+        part._reader = None
         part.batchSize = step
         part.numImages = int(sum(sizes))
         part._bounds = np.column_stack([starts, np.add(starts, sizes)]).astype("int64")
@@ -281,6 +300,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         if self._db is not None and self._pid == os.getpid() and self._db.id.valid:
             self._db.close()
         self._db = None
+        self._reader = None
 
     def __enter__(self):
         return self
@@ -293,12 +313,14 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         state = self.__dict__.copy()
         state["_db"] = None
         state["_pid"] = None
+        state["_reader"] = None
         return state
 
     def __repr__(self):
         return (
             f"HDF5DatasetGenerator({self.dbPath!r}, batchSize={self.batchSize}, "
-            f"numImages={self.numImages}, batches={len(self)})"
+            f"numImages={self.numImages}, batches={len(self)}, "
+            f"read_path={self.read_path!r}{self.read_path_reason})"
         )
 
     def _identity(self, db):
@@ -308,6 +330,31 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             return ("file_id", str(file_id))
         stat = os.stat(self.dbPath)
         return ("file", stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    def _read_rows(self, start, stop):
+        """Rows `[start, stop)` from the memory map or through h5py, and the preprocessors left to run.
+
+        On the map, a leading `PatchPreprocessor` of a batch chain is applied
+        as the rows are copied (its own random offsets, drawn as its
+        `preprocess_batch` draws them): the patch is the batch's only copy.
+        """
+        db = self.db  # (re)opens the file and checks it is the same one
+        if self.read_path == "h5py":
+            rows = _read(self.dbPath, db[self.dataKey], slice(start, stop), self.dataKey)
+            return rows, self.preprocessors
+        reader = self._reader
+        if reader is None:  # the map of this process's file handle, made after any fork
+            reader = self._reader = ChunkReader(db[self.dataKey])
+        (window, preprocessors) = (None, self.preprocessors)
+        if _patch_first(preprocessors, reader.shape):
+            patch = preprocessors[0]
+            ys, xs = patch._offsets(reader.shape[1:], stop - start)
+            (window, preprocessors) = ((ys, xs, patch.height, patch.width), preprocessors[1:])
+        try:
+            return reader.read(start, stop, window), preprocessors
+        except OSError as error:
+            raise _read_error(self.dbPath, self.dataKey, error) from None
+
     def _batch_rows(self, batch):
         if self._bounds is not None:
             return tuple(int(row) for row in self._bounds[batch])
@@ -332,7 +379,38 @@ def _read(path, dataset, rows, name):
     try:
         return dataset[rows]
     except OSError as error:
-        raise OSError(
-            f"{path!r}: reading {name!r} failed ({error}); the file is corrupted "
-            f"(a checksum does not match) or unreadable: rebuild it."
-        ) from None
+        raise _read_error(path, name, error) from None
+
+
+def _patch_first(preprocessors, shape):
+    """Whether the chain runs batch-wise and starts with the library's own `PatchPreprocessor`."""
+    return (
+        bool(preprocessors)
+        and type(preprocessors[0]) is PatchPreprocessor
+        and len(shape) in (3, 4)
+        and all(callable(getattr(p, "preprocess_batch", None)) for p in preprocessors)
+    )
+
+
+def _read_error(path, name, error):
+    return OSError(
+        f"{path!r}: reading {name!r} failed ({error}); the file is corrupted "
+        f"(a checksum does not match) or unreadable: rebuild it."
+    )
+
+
+def _choose_read_path(dataset, requested, path):
+    """("mmap" or "h5py", the repr's note on why h5py) for `read_path=requested`."""
+    if requested == "h5py":
+        return "h5py", " (requested)"
+    problem = layout_problem(dataset)
+    if problem is None:
+        try:
+            ChunkReader(dataset)
+        except ValueError as error:
+            problem = str(error)
+    if problem is None:
+        return "mmap", ""
+    if requested == "mmap":
+        raise ValueError(f"read_path='mmap' cannot read {path!r}: {problem}.")
+    return "h5py", f" ({problem})"

@@ -1,0 +1,178 @@
+"""Rows of the library's own HDF5 files copied from a memory map, without h5py's lock.
+
+h5py takes one global lock for every call, and HDF5 verifies `fletcher32`
+inside that lock, so threads cannot read an HDF5 file in parallel. The files
+`HDF5DatasetWriter` writes (uint8 rows, chunked along the rows only, not
+compressed, each chunk optionally followed by its `fletcher32` checksum) have
+a layout simple enough to read directly: h5py lists the chunks' file offsets
+once, and `ChunkReader.read` copies rows from a read-only map of the file
+into the batch, verifying each chunk's checksum with NumPy (GIL released) the
+first time this reader serves it. Any other layout is left to h5py
+(`layout_problem` says why).
+"""
+
+import mmap
+import os
+
+import h5py
+import numpy as np
+
+from pyimagesearch.io.checksum import fletcher32_matches
+
+_FLETCHER32 = h5py.h5z.FILTER_FLETCHER32
+
+
+def layout_problem(dataset):
+    """Why `dataset` cannot be read from a memory map, or None when it can.
+
+    Args:
+        dataset: an `h5py.Dataset`.
+
+    Returns:
+        None, or a short reason ("compressed (gzip)", "dtype float32", ...).
+    """
+    if dataset.file.driver != "sec2":
+        return f"file driver {dataset.file.driver!r}"
+    if dataset.dtype != np.uint8:
+        return f"dtype {dataset.dtype}"
+    if dataset.chunks is None:
+        return "not chunked"
+    if tuple(dataset.chunks[1:]) != tuple(dataset.shape[1:]):
+        return f"chunks {dataset.chunks} split rows"
+    plist = dataset.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    others = [f for f in filters if f != _FLETCHER32]
+    if others:
+        return f"compressed ({dataset.compression or others})"
+    if dataset.external:
+        return "external storage"
+    return None
+
+
+class ChunkReader:
+    """Copies rows of one uint8, row-chunked, uncompressed dataset from a memory map.
+
+    Built from a dataset open in this process; the map is made from h5py's
+    own file descriptor, so it is exactly the file whose identity the caller
+    checked. A reader belongs to the process that built it: build a new one
+    after a fork.
+
+    Args:
+        dataset: an `h5py.Dataset` with no `layout_problem`.
+
+    Raises:
+        ValueError: the dataset's layout is not one this reader understands,
+            or a chunk is missing or not where its size says.
+    """
+
+    def __init__(self, dataset):
+        problem = layout_problem(dataset)
+        if problem is not None:
+            raise ValueError(f"{dataset.name!r} cannot be read from a memory map: {problem}.")
+        plist = dataset.id.get_create_plist()
+        self.checksum = any(
+            plist.get_filter(i)[0] == _FLETCHER32 for i in range(plist.get_nfilters())
+        )
+        self.shape = dataset.shape
+        self.chunk_rows = dataset.chunks[0]
+        self.row_bytes = int(np.prod(dataset.shape[1:], dtype=np.int64))
+        data_bytes = self.chunk_rows * self.row_bytes
+        stored_bytes = data_bytes + (4 if self.checksum else 0)
+        count = -(-self.shape[0] // self.chunk_rows)
+        self.offsets = _chunk_offsets(dataset, count, stored_bytes)
+        self._map = mmap.mmap(dataset.file.id.get_vfd_handle(), 0, access=mmap.ACCESS_READ)
+        self._end = int(self.offsets.max()) + stored_bytes if count else 0
+        if self._end > len(self._map):
+            raise ValueError(f"{dataset.name!r}: a chunk lies past the end of the file.")
+        self._bytes = np.frombuffer(self._map, np.uint8)
+        self._data_bytes = data_bytes
+        self._stored_bytes = stored_bytes
+        # chunks whose checksum this reader has verified (see README, Reliability)
+        self.verified = np.zeros(count, bool)
+        self._pid = os.getpid()
+
+    def read(self, start, stop, window=None):
+        """Returns rows `[start, stop)` as a new array, copied once from the map.
+
+        Args:
+            start: first row.
+            stop: row after the last.
+            window: optional `(ys, xs, height, width)`: row `start + k` is
+                cropped to `[ys[k]:ys[k] + height, xs[k]:xs[k] + width]` as it
+                is copied (rows of shape `(H, W[, C])`), so a random patch
+                costs one copy, not two.
+
+        Raises:
+            OSError: a chunk fails its checksum, or the file shrank under the map.
+            RuntimeError: called in a process forked after this reader was built.
+        """
+        if os.getpid() != self._pid:
+            raise RuntimeError("a ChunkReader belongs to the process that built it; build one after a fork.")
+        if self._map.size() < self._end:  # a truncated file would SIGBUS on access
+            raise OSError("the file shrank while it was mapped")
+        row_shape = tuple(self.shape[1:])
+        if window is None:
+            out = np.empty((stop - start,) + row_shape, np.uint8)
+            flat = out.reshape(len(out), self.row_bytes)
+        else:
+            (ys, xs, height, width) = window
+            if len(row_shape) < 2:
+                raise ValueError(f"a window needs rows of shape (H, W[, C]), got {row_shape}.")
+            out = np.empty((stop - start, height, width) + row_shape[2:], np.uint8)
+        row = start
+        while row < stop:
+            chunk, first = divmod(row, self.chunk_rows)
+            last = min(stop - row, self.chunk_rows - first) + first
+            rows = self._chunk(chunk)
+            at = row - start
+            if window is None:
+                flat[at : at + last - first] = rows[first:last]
+            else:
+                images = rows.reshape((self.chunk_rows,) + row_shape)
+                for k in range(first, last):
+                    (y, x) = (ys[at], xs[at])
+                    out[at] = images[k, y : y + height, x : x + width]
+                    at += 1
+            row += last - first
+        return out
+
+    def _chunk(self, index):
+        """Chunk `index`'s rows as a `(chunk_rows, row_bytes)` view of the map, verified."""
+        offset = int(self.offsets[index])
+        stored = self._bytes[offset : offset + self._stored_bytes]
+        if self.checksum and not self.verified[index]:
+            if not fletcher32_matches(stored):
+                raise OSError(
+                    f"data error detected by Fletcher32 checksum in chunk {index} "
+                    f"(rows from {index * self.chunk_rows})"
+                )
+            self.verified[index] = True
+        return stored[: self._data_bytes].reshape(self.chunk_rows, self.row_bytes)
+
+
+def _chunk_offsets(dataset, count, stored_bytes):
+    """File offset of each chunk along the rows, read once from HDF5's index."""
+    offsets = np.full(count, -1, np.int64)
+    rows = dataset.chunks[0]
+    odd = []
+
+    def note(info):
+        if info.size != stored_bytes or info.filter_mask != 0:
+            odd.append(info)
+        else:
+            offsets[info.chunk_offset[0] // rows] = info.byte_offset
+
+    if hasattr(dataset.id, "chunk_iter"):
+        dataset.id.chunk_iter(note)
+    else:  # h5py < 3.8 / HDF5 < 1.12.3
+        for index in range(dataset.id.get_num_chunks()):
+            note(dataset.id.get_chunk_info(index))
+    if odd:
+        raise ValueError(
+            f"{dataset.name!r}: chunk at {odd[0].chunk_offset} holds {odd[0].size} bytes "
+            f"(filter mask {odd[0].filter_mask}); expected {stored_bytes}."
+        )
+    if (offsets < 0).any():
+        missing = int(np.flatnonzero(offsets < 0)[0])
+        raise ValueError(f"{dataset.name!r}: chunk {missing} was never written.")
+    return offsets
