@@ -70,6 +70,8 @@ def _cases(tmp_path):
             ["rank-accuracy", "--db", missing, "--model", str(features)], "--db"),
         "rank-accuracy, missing classifier": (
             ["rank-accuracy", "--db", str(features), "--model", missing], "--model"),
+        "inspect-model, missing weights file": (
+            ["inspect-model", "minivggnet", "--weights", missing], "--weights file not found"),
         "demo, output is a file": (["demo", "--output", str(blocker)], "--output"),
         "demo, output folder under a file": (["demo", "--output", str(blocker / "demo")], "no folder can be made"),
     }
