@@ -34,6 +34,10 @@ setup(
         # jax runs the multi-backend test; without it that test skips
         "test": ["pytest>=8", "pytest-timeout>=2.3", "jax[cpu]>=0.4.30"],
         "jax": ["jax[cpu]>=0.4.30"],
+        # the documentation site (mkdocs build --strict, tests/test_docs.py) and the
+        # notebooks run by tests/test_notebooks.py; without them those tests skip
+        "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26",
+                 "nbformat>=5.10", "nbclient>=0.10", "ipykernel>=6.29"],
         # Keras 2's ImageDataGenerator, the baseline of benchmarks/bench_augment.py;
         # albumentations for benchmarks/bench_pipeline.py: 2.0.8 needs albucore 0.0.24
         # exactly (pip's newest albucore breaks it), so both are pinned

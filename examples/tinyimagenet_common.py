@@ -139,6 +139,7 @@ def fit_resumable(model, trainGen, valGen, args, startAt, config, dist=None):
     epochs (and the last) and writing the plot and history at FIG_PATH and JSON_PATH
     (process 0 only, with a several-process `dist`); closes the generators."""
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
+    from pyimagesearch.utils.progress import keras_verbose
 
     # checkpoints every --every epochs and the babysitter, both resuming at startAt
     callbacks = [
@@ -150,7 +151,7 @@ def fit_resumable(model, trainGen, valGen, args, startAt, config, dist=None):
 
     print(f"[INFO] training epochs {startAt + 1} to {startAt + args.epochs}...")
     model.fit(trainGen, validation_data=valGen, initial_epoch=startAt,
-              epochs=startAt + args.epochs, callbacks=callbacks, verbose=2)
+              epochs=startAt + args.epochs, callbacks=callbacks, verbose=keras_verbose())
 
     last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
     trainGen.close()
@@ -170,6 +171,7 @@ def evaluate_test_split(config, model_path, batch_size, builder="build_tiny_imag
     from pyimagesearch.datasets import readable_names
     from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.utils import as_class_names, evaluate_predictions, load_checkpoint
+    from pyimagesearch.utils.progress import keras_verbose
 
     # the RGB means of the training set, and the image preprocessors
     steps = preprocessors(config)
@@ -182,7 +184,7 @@ def evaluate_test_split(config, model_path, batch_size, builder="build_tiny_imag
                               classes=config.NUM_CLASSES) as testGen:
         wnids = as_class_names(testGen.db["label_names"][:])
         labels = testGen.db["labels"][:]
-        predictions = model.predict(testGen, verbose=1)
+        predictions = model.predict(testGen, verbose=keras_verbose())
     if not os.path.isfile(config.WORD_LABELS):
         print(f"[INFO] {config.WORD_LABELS} not found: classes are shown by their WordNet ids")
     evaluate_predictions(predictions, labels, readable_names(wnids, config.WORD_LABELS))

@@ -84,12 +84,15 @@ def test_describe_error_names_the_path_and_what_to_do(error, fragments):
 
 
 def _failing_build(monkeypatch, error):
+    import pyimagesearch.commands.build_dataset
     import pyimagesearch.io.build
 
     def fail(*args, **kwargs):
         raise error
 
     monkeypatch.setattr(pyimagesearch.io.build, "build_hdf5_splits", fail)
+    # the made-up paths below would be refused before the build runs
+    monkeypatch.setattr(pyimagesearch.commands.build_dataset, "check_paths", lambda args: None)
     return ["build-dataset", "-d", "images", "-o", "out"]
 
 
@@ -113,7 +116,7 @@ def test_output_inside_an_existing_file_is_one_line(tmp_path, capsys):
                    "--val-size", "0", "--test-size", "0", "-q"])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
-    assert err.startswith(f"pyimagesearch build-dataset: error: {str(blocker)!r} already exists")
+    assert err.startswith(f"pyimagesearch build-dataset: error: --output {str(blocker)!r} is a file")
     assert blocker.read_text() == "keep"
 
 
@@ -133,8 +136,9 @@ def test_unwritable_output_folder_is_one_line(tmp_path, capsys, monkeypatch):
                    "--val-size", "0", "--test-size", "0", "-q"])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
-    assert f"error: permission denied for {str(tmp_path / 'out' / 'tmpfile')!r}" in err
-    assert not list((tmp_path / "out").iterdir())
+    # checked before anything is made: the folder that cannot take a file is named
+    assert f"error: --output {str(tmp_path / 'out')!r}: cannot write in {str(tmp_path)!r} (Permission denied)" in err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("where", ["write", "close"])

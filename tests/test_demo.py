@@ -58,19 +58,6 @@ def test_demo_rejects_non_positive_epochs(capsys):
     assert "must be a positive integer" in capsys.readouterr().err
 
 
-def test_demo_shows_a_progress_bar_on_a_terminal_and_a_line_per_epoch_otherwise():
-    import io
-
-    from pyimagesearch.commands.demo import fit_verbosity
-
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    assert fit_verbosity(Terminal()) == 1
-    assert fit_verbosity(io.StringIO()) == 2
-
-
 def test_demo_augmentation_keeps_digits_unmirrored():
     import numpy as np
 

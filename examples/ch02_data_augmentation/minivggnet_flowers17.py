@@ -58,6 +58,7 @@ def run(args, aug=None):
     from pyimagesearch.nn.conv import MiniVGGNet
     from pyimagesearch.preprocessing import AspectAwarePreprocessor, ImageToArrayPreprocessor
     from pyimagesearch.utils import evaluate_predictions, plot_history
+    from pyimagesearch.utils.progress import keras_verbose
 
     # load the images, resize them preserving the aspect ratio, scale to [0, 1]
     aap = AspectAwarePreprocessor(args.image_size, args.image_size)
@@ -85,17 +86,17 @@ def run(args, aug=None):
     print("[INFO] training network...")
     if aug is None:
         H = model.fit(trainX, trainY, validation_data=(testX, testY),
-                      batch_size=args.batch_size, epochs=args.epochs, verbose=1)
+                      batch_size=args.batch_size, epochs=args.epochs, verbose=keras_verbose())
     else:
         # the book's fit_generator(...): model.fit takes the flow, and with the book's
         # steps_per_epoch every epoch is that many full batches, as in Keras 2
         H = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
                       validation_data=(testX, testY),
                       steps_per_epoch=max(1, len(trainX) // args.batch_size),
-                      epochs=args.epochs, verbose=1)
+                      epochs=args.epochs, verbose=keras_verbose())
 
     print("[INFO] evaluating network...")
-    predictions = model.predict(testX, batch_size=args.batch_size)
+    predictions = model.predict(testX, batch_size=args.batch_size, verbose=keras_verbose())
     evaluate_predictions(predictions, testY, classNames)
 
     print("[INFO] serializing network...")

@@ -49,8 +49,9 @@ def build_parser():
 def evaluate(model, testX, testY, classNames, batchSize):
     """Prints the classification report and rank-1 (rank-5 beyond 5 classes)."""
     from pyimagesearch.utils import evaluate_predictions
+    from pyimagesearch.utils.progress import keras_verbose
 
-    evaluate_predictions(model.predict(testX, batch_size=batchSize), testY, classNames)
+    evaluate_predictions(model.predict(testX, batch_size=batchSize, verbose=keras_verbose()), testY, classNames)
 
 
 def run(args):
@@ -71,6 +72,7 @@ def run(args):
     from pyimagesearch.nn.conv import FCHeadNet
     from pyimagesearch.preprocessing import AspectAwarePreprocessor, ImageToArrayPreprocessor
     from pyimagesearch.utils import plot_history
+    from pyimagesearch.utils.progress import keras_verbose
 
     # the image generator for data augmentation (the book's parameters)
     aug = ImageAugmenter(rotation_range=30, width_shift_range=0.1,
@@ -108,7 +110,7 @@ def run(args):
     steps = max(1, len(trainX) // args.batch_size)  # the book's steps_per_epoch
     warmup = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
                        validation_data=(testX, testY), steps_per_epoch=steps,
-                       epochs=args.warmup_epochs, verbose=1)
+                       epochs=args.warmup_epochs, verbose=keras_verbose())
 
     print("[INFO] evaluating after initialization...")
     evaluate(model, testX, testY, classNames, args.batch_size)
@@ -124,7 +126,7 @@ def run(args):
     print("[INFO] fine-tuning model...")
     finetune = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
                          validation_data=(testX, testY), steps_per_epoch=steps,
-                         epochs=args.epochs, verbose=1)
+                         epochs=args.epochs, verbose=keras_verbose())
 
     print("[INFO] evaluating after fine-tuning...")
     evaluate(model, testX, testY, classNames, args.batch_size)

@@ -59,6 +59,7 @@ def run(args):
     from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.nn.conv import MiniVGGNet
     from pyimagesearch.utils import evaluate_predictions, plot_history
+    from pyimagesearch.utils.progress import keras_verbose
 
     labelNames = list(CIFAR10_LABELS)
 
@@ -86,12 +87,12 @@ def run(args):
         H = model.fit(aug.flow(trainX, trainY, batch_size=args.batch_size),
                       validation_data=(testX, testY),
                       steps_per_epoch=max(1, len(trainX) // args.batch_size),
-                      epochs=args.epochs, verbose=1)
+                      epochs=args.epochs, verbose=keras_verbose())
 
         modelPath = os.path.join(args.models, f"model_{i}.keras")
         model.save(modelPath)
 
-        predictions = model.predict(testX, batch_size=args.batch_size)
+        predictions = model.predict(testX, batch_size=args.batch_size, verbose=keras_verbose())
         (report, rank1, rank5) = evaluate_predictions(predictions, testY, labelNames)
         report += f"\nrank-1: {rank1 * 100:.2f}%\nrank-5: {rank5 * 100:.2f}%\n"
         reportPath = os.path.join(args.output, f"model_{i}.txt")

@@ -111,6 +111,7 @@ def run(args):
     import keras
 
     from pyimagesearch.nn.conv import MiniVGGNet
+    from pyimagesearch.utils.progress import keras_verbose
 
     if args.subset is not None:
         (trainX, trainY) = (trainX[:args.subset], trainY[:args.subset])
@@ -135,7 +136,7 @@ def run(args):
         keras.utils.set_random_seed(args.seed)
         start = time.perf_counter()
         H = model.fit(trainX, trainY, validation_data=(testX, testY),
-                      batch_size=args.batch_size, epochs=args.epochs, verbose=2)
+                      batch_size=args.batch_size, epochs=args.epochs, verbose=keras_verbose())
         seconds = time.perf_counter() - start
         history = {key: [float(v) for v in values] for (key, values) in H.history.items()}
         histories[name] = history

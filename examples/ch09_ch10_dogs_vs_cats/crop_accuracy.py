@@ -45,6 +45,7 @@ def run(args):
                                              MeanPreprocessor, SimplePreprocessor)
     from pyimagesearch.utils import (as_class_names, evaluate_predictions, load_checkpoint,
                                      predict_oversampled)
+    from pyimagesearch.utils.progress import keras_verbose
 
     # the RGB means of the training set, and the image preprocessors
     size = config.CROP_SIZE
@@ -61,7 +62,7 @@ def run(args):
                               classes=config.NUM_CLASSES) as testGen:
         classNames = as_class_names(testGen.db["label_names"][:])
         labels = testGen.db["labels"][:]
-        predictions = model.predict(testGen, verbose=1)
+        predictions = model.predict(testGen, verbose=keras_verbose())
         evaluate_predictions(predictions, labels, classNames)
 
         # the same images, each as the mean prediction over its 10 crops

@@ -66,6 +66,7 @@ def run(args):
     from pyimagesearch.nn.conv import AlexNet
     from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
                                              PatchPreprocessor, SimplePreprocessor)
+    from pyimagesearch.utils.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
@@ -104,7 +105,7 @@ def run(args):
 
     print("[INFO] training network...")
     model.fit(trainGen, validation_data=valGen, epochs=args.epochs, callbacks=callbacks,
-              verbose=2)
+              verbose=keras_verbose())
 
     print("[INFO] serializing model...")
     if dist.is_chief:

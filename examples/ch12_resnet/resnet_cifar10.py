@@ -90,6 +90,7 @@ def run(args):
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
     from pyimagesearch.utils import evaluate_predictions, load_checkpoint
+    from pyimagesearch.utils.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
@@ -133,7 +134,7 @@ def run(args):
                        seed=dist.local_seed(args.seed)),
               steps_per_epoch=max(1, len(shareX) // dist.process_batch_size),  # the book's epochs
               validation_data=dist.shard_arrays(testX, testY), initial_epoch=startAt,
-              epochs=startAt + args.epochs, callbacks=callbacks, verbose=2)
+              epochs=startAt + args.epochs, callbacks=callbacks, verbose=keras_verbose())
 
     last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
 

@@ -66,6 +66,7 @@ def run(args):
     from pyimagesearch.callbacks import TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
     from pyimagesearch.utils import PolynomialDecay, evaluate_predictions
+    from pyimagesearch.utils.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
@@ -102,7 +103,7 @@ def run(args):
                        seed=dist.local_seed(args.seed)),
               steps_per_epoch=max(1, len(shareX) // dist.process_batch_size),  # the book's epochs
               validation_data=dist.shard_arrays(testX, testY), epochs=args.epochs, callbacks=callbacks,
-              verbose=2)
+              verbose=keras_verbose())
 
     if dist.num_processes == 1:
         print("[INFO] evaluating network...")

@@ -50,7 +50,17 @@ def add_arguments(parser):
                         help="hide the progress bars (the summary and skipped images are still shown)")
 
 
+def check_paths(args):
+    """Checks --dataset and --output before the heavy imports."""
+    from pyimagesearch.commands._paths import check_output_folder, require_folder
+
+    require_folder(args.dataset, "--dataset", "image folder")
+    outputs = ("train.hdf5", "val.hdf5", "test.hdf5", args.means)
+    check_output_folder(args.output, "--output", outputs, overwrite=args.overwrite)
+
+
 def run(args):
+    check_paths(args)
     from pyimagesearch.io.build import build_hdf5_splits
 
     report = build_hdf5_splits(

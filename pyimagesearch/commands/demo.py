@@ -9,7 +9,6 @@ and rank-5, plain and over-sampled with the 10 crops of chapter 10.
 """
 
 import os
-import sys
 
 HELP = "run the whole pipeline on the embedded digits dataset (no download)"
 
@@ -36,7 +35,15 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=42, help="seed of the splits, patches and augmentation")
 
 
+def check_paths(args):
+    """Checks --output before the heavy imports (the demo rewrites its own files there)."""
+    from pyimagesearch.commands._paths import check_output_folder
+
+    check_output_folder(args.output, "--output")
+
+
 def run(args):
+    check_paths(args)
     results = run_demo(args.output, epochs=args.epochs, model=args.model, batchSize=args.batch_size,
                        learningRate=args.learning_rate, checkpointEvery=args.checkpoint_every, seed=args.seed)
     print_results(results)
@@ -76,6 +83,7 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     from pyimagesearch.preprocessing import (
         CropPreprocessor, ImageToArrayPreprocessor, MeanPreprocessor, PatchPreprocessor, SimplePreprocessor)
     from pyimagesearch.utils import PolynomialDecay, predict_oversampled, rank5_accuracy
+    from pyimagesearch.utils.progress import keras_verbose
 
     paths = _paths(output)
     keras.utils.set_random_seed(seed)
@@ -106,7 +114,7 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
         EpochCheckpoint(paths["checkpoints"], every=checkpointEvery),
     ]
     network.fit(trainGen, validation_data=valGen, epochs=epochs, callbacks=callbacks,
-                verbose=fit_verbosity(sys.stdout) if verbose else 0)
+                verbose=keras_verbose() if verbose else 0)
     check_converged(network.history.history, model, learningRate)
     network.save(paths["model"])
 
@@ -156,12 +164,6 @@ def digits_augmenter(seed=None):
 
     return ImageAugmenter(rotation_range=10, width_shift_range=0.1, height_shift_range=0.1,
                           shear_range=10, zoom_range=0.15, horizontal_flip=False, seed=seed)
-
-
-def fit_verbosity(stream):
-    """Keras' `verbose` for `stream`: 1 (a progress bar within each epoch) on a terminal, else 2 (a line per epoch)."""
-    isatty = getattr(stream, "isatty", None)
-    return 1 if isatty is not None and isatty() else 2
 
 
 def print_results(results):

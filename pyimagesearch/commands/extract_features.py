@@ -34,7 +34,18 @@ def add_arguments(parser):
                         help="hide the progress bar (the summary and skipped images are still shown)")
 
 
+def check_paths(args):
+    """Checks --dataset, --weights and --output before the heavy imports."""
+    from pyimagesearch.commands._paths import check_output_file, require_file, require_folder
+
+    require_folder(args.dataset, "--dataset", "image folder")
+    if args.weights.lower() not in ("imagenet", "none"):
+        require_file(args.weights, "--weights", "weights file")
+    check_output_file(args.output, "--output", overwrite=args.overwrite)
+
+
 def run(args):
+    check_paths(args)
     from pyimagesearch.io.features import extract_features
 
     report = extract_features(

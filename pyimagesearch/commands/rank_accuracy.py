@@ -22,7 +22,16 @@ def add_arguments(parser):
     parser.add_argument("--key", default="features", help="features dataset name (default: features)")
 
 
+def check_paths(args):
+    """Checks --db and --model before the heavy imports."""
+    from pyimagesearch.commands._paths import require_file
+
+    require_file(args.db, "--db", "features file")
+    require_file(args.model, "--model", "classifier file")
+
+
 def run(args):
+    check_paths(args)
     import h5py
 
     from pyimagesearch.utils.classifier import evaluate_classifier

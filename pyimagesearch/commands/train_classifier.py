@@ -23,7 +23,16 @@ def add_arguments(parser):
                         help="solver iterations (default: 150)")
 
 
+def check_paths(args):
+    """Checks --db and --model before the heavy imports."""
+    from pyimagesearch.commands._paths import check_output_file, require_file
+
+    require_file(args.db, "--db", "features file")
+    check_output_file(args.model, "--model")
+
+
 def run(args):
+    check_paths(args)
     from pyimagesearch.utils.classifier import train_classifier
 
     print("[INFO] tuning hyperparameters...")

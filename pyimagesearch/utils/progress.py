@@ -1,25 +1,117 @@
-"""Progress bars (progressbar2) for long work."""
+"""Progress that suits where it goes: a bar on a terminal, a few plain lines in a log."""
 
 import sys
+import time
 
 import progressbar
 
+# in a log: a line at each 10% of the work (if 1 s passed since the last line), or at
+# a 5% step when 30 s passed; the last line always: at most 21 lines, 1 for a short job
+LOG_STEP = 0.05
+LOG_EVERY_STEPS = 2
+LOG_MIN_SECONDS = 1.0
+LOG_SECONDS = 30.0
 
-def progress_bar(label, total, verbose=True):
-    """Returns a started progress bar over `total` steps, or a silent one.
+
+def is_terminal(stream):
+    """Whether `stream` is an interactive terminal (False for a file, a pipe or a notebook).
+
+    Args:
+        stream: a file-like object.
+
+    Returns:
+        True when `stream.isatty()` says so.
+    """
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+def keras_verbose(stream=None):
+    """Keras' `verbose` for `fit`/`predict`, chosen by where the output goes.
+
+    Args:
+        stream: the stream Keras writes to; `sys.stdout` when None.
+
+    Returns:
+        1 (a progress bar within each epoch) on a terminal, else 2 (one line
+        per epoch, no terminal control codes).
+    """
+    return 1 if is_terminal(sys.stdout if stream is None else stream) else 2
+
+
+def progress_bar(label, total, verbose=True, stream=None):
+    """Returns a started progress display over `total` steps, or a silent one.
+
+    On a terminal it is a progressbar2 bar. Elsewhere (a file, a pipe, a
+    notebook) it prints plain lines, `LABEL 40% (144/360), 3 s`: at each 10%
+    of the work once a second passed since the last line, at a 5% step once
+    30 s passed, and the last line; at most 21 lines, never terminal control
+    codes.
 
     Args:
         label: text shown before the bar.
         total: number of steps.
         verbose: False for a bar that prints nothing.
+        stream: where to write; the current `sys.stderr` when None.
 
     Returns:
-        A progressbar2 bar; call `update(n)` and `finish()`.
+        An object with `update(n)` and `finish()`.
     """
     if not verbose:
         return progressbar.NullBar(max_value=total)
+    stream = _CurrentStderr() if stream is None else stream
+    if not is_terminal(stream):
+        return LogProgress(label, total, stream)
     widgets = [label, progressbar.Percentage(), " ", progressbar.Bar(), " ", progressbar.ETA()]
-    return progressbar.ProgressBar(max_value=total, widgets=widgets, fd=_CurrentStderr()).start()
+    return progressbar.ProgressBar(max_value=total, widgets=widgets, fd=stream).start()
+
+
+class LogProgress:
+    """Progress as a few plain lines, for a log file or a pipe.
+
+    Args:
+        label: text at the start of each line.
+        total: number of steps.
+        stream: a file-like object.
+    """
+
+    def __init__(self, label, total, stream):
+        self.label = label
+        self.total = max(int(total), 0)
+        self.stream = stream
+        self.start = self.last_time = time.monotonic()
+        self.last_step = 0  # the 5% steps reached at the last line
+        self.finished = False
+
+    def update(self, value):
+        """Records that `value` steps are done, printing a line when one is due."""
+        if self.total == 0:
+            return
+        step = int(min(value, self.total) / self.total / LOG_STEP + 1e-9)
+        if step <= self.last_step:
+            return
+        now = time.monotonic()
+        waited = now - self.last_time
+        if (step % LOG_EVERY_STEPS == 0 and waited >= LOG_MIN_SECONDS) or waited >= LOG_SECONDS:
+            self._line(value, now)
+            self.last_step = step
+
+    def finish(self):
+        """Prints the last line (100%) unless it is printed already."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.total == 0 or self.last_step * LOG_STEP < 1.0 - 1e-9:
+            self._line(self.total, time.monotonic())
+
+    def _line(self, value, now):
+        percent = 100.0 * value / self.total if self.total else 100.0
+        self.stream.write(f"{self.label}{int(percent):3d}% ({value}/{self.total}), {now - self.start:.0f} s\n")
+        self.stream.flush()
+        self.last_time = now
 
 
 class _CurrentStderr:

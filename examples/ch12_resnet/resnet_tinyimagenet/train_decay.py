@@ -70,6 +70,7 @@ def run(args):
     from pyimagesearch.callbacks import TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
     from pyimagesearch.utils import PolynomialDecay
+    from pyimagesearch.utils.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
@@ -98,7 +99,7 @@ def run(args):
 
     print("[INFO] training network...")
     model.fit(trainGen, validation_data=valGen, epochs=args.epochs, callbacks=callbacks,
-              verbose=2)
+              verbose=keras_verbose())
 
     print("[INFO] serializing network...")
     if dist.is_chief:
