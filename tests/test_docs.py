@@ -39,13 +39,11 @@ def test_every_notebook_is_a_page(site):
 
 
 def _public_names(package):
-    import ast
+    import importlib
 
-    tree = ast.parse((ROOT / "pyimagesearch" / package.replace(".", "/") / "__init__.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__":
-            return [element.value for element in node.value.elts]
-    raise AssertionError(f"pyimagesearch.{package} has no __all__")
+    module = importlib.import_module(f"pyimagesearch.{package}")
+    assert hasattr(module, "__all__"), f"pyimagesearch.{package} has no __all__"
+    return list(module.__all__)
 
 
 @pytest.mark.parametrize("package, page", [
