@@ -336,12 +336,16 @@ def _sgd_model():
     return model
 
 
-def _assert_sgd_kept(path, iterations):
+def _assert_sgd_kept(path, iterations, live=None):
     optimizer = keras.models.load_model(path).optimizer
     assert type(optimizer).__name__ == "SGD"
     assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0.05)
     assert optimizer.momentum == pytest.approx(0.9)
     assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == iterations
+    if live is not None:  # the momentum buffers too
+        for (saved, kept) in zip(optimizer.variables, live.optimizer.variables, strict=True):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(saved),
+                                          keras.ops.convert_to_numpy(kept))
 
 
 def test_a_keras_save_after_the_hdf5_checkpoints_keeps_the_optimizer(tmp_path):
@@ -352,13 +356,13 @@ def test_a_keras_save_after_the_hdf5_checkpoints_keeps_the_optimizer(tmp_path):
     model.fit(x, y, epochs=1, batch_size=8, verbose=0,
               callbacks=[EpochCheckpoint(tmp_path / "c", every=1, extension=".hdf5")])
     model.save(tmp_path / "final.keras")  # the book's last line, after .hdf5 checkpoints
-    _assert_sgd_kept(tmp_path / "final.keras", 2)
+    _assert_sgd_kept(tmp_path / "final.keras", 2, live=model)
 
     model = _sgd_model()
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     model.save(tmp_path / "mine.h5")  # the reader's own legacy save loses it for model.save
     save_model(model, tmp_path / "repaired.keras")
-    _assert_sgd_kept(tmp_path / "repaired.keras", 2)
+    _assert_sgd_kept(tmp_path / "repaired.keras", 2, live=model)
     model.fit(x, y, epochs=1, batch_size=8, verbose=0,
               callbacks=[EpochCheckpoint(tmp_path / "k", every=1, startAt=1)])
     _assert_sgd_kept(tmp_path / "k" / "epoch_2.keras", 4)
@@ -379,7 +383,7 @@ def test_a_second_run_into_the_same_folder_refuses_naming_the_first(tmp_path):
     import subprocess
     import sys
 
-    from pyimagesearch.callbacks.folderlock import FolderInUseError
+    from pyimagesearch.callbacks import FolderInUseError
     from pyimagesearch.cli import describe_error
 
     folder = tmp_path / "run"

@@ -23,9 +23,10 @@ class TrainingMonitor(keras.callbacks.Callback):
     To resume training from a checkpoint at epoch `startAt` (the book's
     "ctrl + c" method), pass the same `jsonPath` and `startAt`: the saved
     history is cut to its first `startAt` epochs and continues from there. With
-    `startAt=0` the history starts empty; where `jsonPath` already holds an
-    earlier run's epochs (which the book's TrainingMonitor kept and appended
-    to), a warning names the file, its epochs and the `startAt` that continues it.
+    `startAt=0` the history starts empty, so a new run is never mixed into an
+    earlier one; where `jsonPath` already holds an earlier run's epochs (which
+    the book's TrainingMonitor kept and appended to), a warning names the
+    file, its epochs and the `startAt` that continues it.
     An `EpochCheckpoint` of the same fit publishes its files after every
     callback's `on_epoch_end`, so the history written here is on disk first.
     While training, the folders written into are held against other runs
@@ -73,7 +74,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         if self.startAt == 0:
             if epochs:
                 warnings.warn(
-                    f"TrainingMonitor: {self.jsonPath!r} holds {epochs} epochs of an earlier "
+                    f"TrainingMonitor: {self.jsonPath!r} holds {_epochs(epochs)} of an earlier "
                     "run and startAt=0, so this run starts a new history and replaces it (the "
                     "book's TrainingMonitor appended this run's epochs to it); pass "
                     f"startAt={epochs} to continue it.", stacklevel=2,
@@ -83,7 +84,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         if epochs < self.startAt:
             warnings.warn(
                 f"TrainingMonitor: startAt={self.startAt} but {self.jsonPath!r} holds "
-                f"only {epochs} epochs.", stacklevel=2,
+                f"only {_epochs(epochs)}.", stacklevel=2,
             )
 
     def on_train_end(self, logs=None):
@@ -160,6 +161,10 @@ def read_history(path):
         raise ValueError(f"jsonPath {path!r}: not a TrainingMonitor history (expected an "
                          "object of per-epoch lists of numbers); remove it or pass another jsonPath.")
     return history
+
+
+def _epochs(count):
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
 
 
 def _plot_path(figPath):
