@@ -151,6 +151,30 @@ def test_save_names_and_the_books_checkpoints(tmp_path):
     assert load_checkpoint(tmp_path / "checkpoints" / "epoch_1.hdf5", verbose=0) is not None
 
 
+def test_the_books_monitor_and_checkpoint_rows(tmp_path):
+    import json
+
+    (x, y) = (np.zeros((4, 8, 8, 3), "float32"), keras.utils.to_categorical([0, 1, 0, 1], 2))
+    model = _model()
+    model.compile(loss="categorical_crossentropy",
+                  optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9))
+    (tmp_path / "h.json").write_text(json.dumps({"loss": [1.0, 0.9, 0.8]}))
+    with pytest.warns(UserWarning, match="holds 3 epochs.*appended.*startAt=3"):  # a new history, said
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[
+            TrainingMonitor(tmp_path / "plot.png", jsonPath=tmp_path / "h.json")])
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[
+        TrainingMonitor(tmp_path / "plot.png", jsonPath=tmp_path / "h.json", startAt=1),
+        EpochCheckpoint(tmp_path / "checkpoints", every=1, startAt=1, extension=".hdf5")])
+    model.save(tmp_path / "final.keras")  # after the .hdf5 checkpoints: the optimizer is kept
+    assert type(keras.models.load_model(tmp_path / "final.keras").optimizer).__name__ == "SGD"
+    assert len(json.loads((tmp_path / "h.json").read_text())["loss"]) == 2
+    from pyimagesearch.utils.checkpoints import save_model
+
+    model.save(tmp_path / "mine.hdf5")  # the reader's own legacy save
+    save_model(model, tmp_path / "mine.keras")
+    assert type(keras.models.load_model(tmp_path / "mine.keras").optimizer).__name__ == "SGD"
+
+
 def test_keras_utils_and_string_dtype(tmp_path):
     from keras.utils import img_to_array  # not keras.preprocessing.image
 

@@ -1,13 +1,15 @@
 """EpochCheckpoint: saves the whole model every few epochs, to resume training."""
 
+import contextlib
 import os
+import weakref
 
 import keras
 import numpy as np
 
-from pyimagesearch.callbacks.trainingmonitor import write_history_before_checkpoint
-from pyimagesearch.utils.atomic import atomic_output
-from pyimagesearch.utils.checkpoints import CHECKPOINT_EXTENSIONS
+from pyimagesearch.callbacks.folderlock import release_folder, take_folder
+from pyimagesearch.utils.atomic import commit, new_temporary
+from pyimagesearch.utils.checkpoints import CHECKPOINT_EXTENSIONS, save_model
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -15,11 +17,24 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     `N` counts epochs from `startAt`, so a resumed run goes on numbering where
     the last one stopped; a file is written when `N` is a multiple of `every`.
-    Files are written atomically: an interrupted save leaves no partial file,
-    and a `TrainingMonitor` of the same fit writes its history first, so a
-    resume from any checkpoint finds a continuous history.
     Load one with `pyimagesearch.utils.load_checkpoint`. `extension=".hdf5"`
-    writes the book's `epoch_{N}.hdf5` names, in Keras' legacy HDF5 format.
+    writes the book's `epoch_{N}.hdf5` names, in Keras' legacy HDF5 format
+    (keeping the model's optimizer for its later `.keras` saves, which Keras
+    3.15 would lose: see `pyimagesearch.utils.checkpoints.save_model`).
+
+    The model is saved at the epoch's end under a temporary name, and renamed
+    into place when the next epoch begins or training ends, that is after
+    every callback's `on_epoch_end`, whatever the order of the callbacks list.
+    So the history that a `TrainingMonitor` (or any callback) writes at the
+    epoch's end is on disk before the checkpoint, and a resume from any
+    checkpoint finds its epochs in the history. The order is Keras' own (all
+    `on_epoch_end` calls, then the next `on_epoch_begin` or `on_train_end`):
+    the callbacks need not know each other, and no script has to link them.
+    A fit that raises before the rename leaves no file (the temporary is
+    removed at the next fit or when the program ends), and a kill leaves
+    only a temporary that the next save into the folder removes. While
+    training, `outputPath` is held against other runs (see
+    `pyimagesearch.callbacks.folderlock`).
 
     Args:
         outputPath: folder for the checkpoints (created if missing).
@@ -31,7 +46,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             book's names in the legacy HDF5 format.
 
     Attributes:
-        lastPath: the checkpoint written last, or None.
+        lastPath: the checkpoint renamed into place last, or None.
 
     Raises:
         ValueError: `every` is not a positive integer, `startAt` is negative
@@ -52,19 +67,58 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.intEpoch = int(startAt)
         self.saveLast = saveLast
         self.lastPath = None
+        self._pending = None
+        self._lock = None
+
+    def on_train_begin(self, logs=None):
+        self._discard_pending()  # saved by a fit that raised before renaming it
+        if self._lock is None:
+            self._lock = take_folder(self.outputPath)
 
     def on_epoch_end(self, epoch, logs=None):
         self.intEpoch += 1
         if self.intEpoch % self.every == 0:
-            write_history_before_checkpoint(self.model, epoch, logs)
             self._save()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._publish()
 
     def on_train_end(self, logs=None):
+        self._publish()
         if self.saveLast and self.intEpoch % self.every != 0:
             self._save()
+            self._publish()
+        if self._lock is not None:
+            release_folder(self._lock)
+            self._lock = None
 
     def _save(self):
+        """Saves the model under a temporary name, renamed by `_publish`."""
+        self._discard_pending()
         path = os.path.join(self.outputPath, f"epoch_{self.intEpoch}{self.extension}")
-        with atomic_output(path) as temporary:
-            self.model.save(temporary, overwrite=True)
-        self.lastPath = path
+        temporary = new_temporary(path)
+        remover = weakref.finalize(self, _remove, temporary)
+        try:
+            save_model(self.model, temporary)
+        except BaseException:
+            remover()
+            raise
+        self._pending = (temporary, path, remover)
+
+    def _publish(self):
+        if self._pending is not None:
+            (temporary, path, remover) = self._pending
+            commit(temporary, path)
+            remover.detach()
+            self._pending = None
+            self.lastPath = path
+
+    def _discard_pending(self):
+        if self._pending is not None:
+            self._pending[2]()
+            self._pending = None
+
+
+def _remove(path):
+    with contextlib.suppress(OSError):
+        os.remove(path)

@@ -3,16 +3,13 @@
 import json
 import os
 import warnings
-import weakref
 
 import keras
 import numpy as np
 
+from pyimagesearch.callbacks.folderlock import release_folder, take_folder
 from pyimagesearch.utils.atomic import atomic_output
 from pyimagesearch.utils.plots import history_figure
-
-# monitors inside an epoch of a running fit, for `write_history_before_checkpoint`
-_IN_EPOCH = weakref.WeakSet()
 
 
 class TrainingMonitor(keras.callbacks.Callback):
@@ -26,17 +23,25 @@ class TrainingMonitor(keras.callbacks.Callback):
     To resume training from a checkpoint at epoch `startAt` (the book's
     "ctrl + c" method), pass the same `jsonPath` and `startAt`: the saved
     history is cut to its first `startAt` epochs and continues from there. With
-    `startAt=0` the history starts empty. An `EpochCheckpoint` of the same fit
-    has the history written before it saves, whatever the callbacks' order, so
-    every checkpoint has its epochs in the history.
+    `startAt=0` the history starts empty, so a new run is never mixed into an
+    earlier one; where `jsonPath` already holds an earlier run's epochs (which
+    the book's TrainingMonitor kept and appended to), a warning names the
+    file, its epochs and the `startAt` that continues it.
+    An `EpochCheckpoint` of the same fit publishes its files after every
+    callback's `on_epoch_end`, so the history written here is on disk first.
+    While training, the folders written into are held against other runs
+    (see `pyimagesearch.callbacks.folderlock`).
 
     Args:
-        figPath: path of the plot (PNG or any format Matplotlib writes), or None.
+        figPath: path of the plot, or None; its extension is a format
+            Matplotlib writes (`.png`, `.pdf`, `.svg`, ...), and a path
+            without one gets `.png` appended, as the book's `plt.savefig` did.
         jsonPath: optional path of the JSON history.
         startAt: the epoch training resumes from.
 
     Raises:
-        ValueError: `startAt` is negative or both paths are None.
+        ValueError: `startAt` is negative, both paths are None or `figPath`
+            has an extension Matplotlib does not write.
     """
 
     def __init__(self, figPath, jsonPath=None, startAt=0):
@@ -49,43 +54,43 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.jsonPath = None if jsonPath is None else os.fspath(jsonPath)
         self.startAt = int(startAt)
         self.H = {}
+        self._plotPath = None if figPath is None else _plot_path(self.figPath)
+        self._locks = []
 
     def on_train_begin(self, logs=None):
         self.H = {}
-        self._recorded_epoch = None
-        for monitor in list(_IN_EPOCH):  # left over by a fit of this model that failed
-            if monitor.model is self.model:
-                _IN_EPOCH.discard(monitor)
-        if self.startAt == 0 or self.jsonPath is None:
+        self._take_folders()
+        if self.jsonPath is None:
             return
         if not os.path.exists(self.jsonPath):
-            warnings.warn(
-                f"TrainingMonitor: startAt={self.startAt} but jsonPath {self.jsonPath!r} "
-                "does not exist; the history starts empty.", stacklevel=2,
-            )
+            if self.startAt > 0:
+                warnings.warn(
+                    f"TrainingMonitor: startAt={self.startAt} but jsonPath {self.jsonPath!r} "
+                    "does not exist; the history starts empty.", stacklevel=2,
+                )
             return
-        with open(self.jsonPath) as f:
-            history = json.load(f)
-        self.H = {key: list(values)[: self.startAt] for (key, values) in history.items()}
-        kept = max((len(values) for values in self.H.values()), default=0)
-        if kept < self.startAt:
+        history = read_history(self.jsonPath)
+        epochs = max((len(values) for values in history.values()), default=0)
+        if self.startAt == 0:
+            if epochs:
+                warnings.warn(
+                    f"TrainingMonitor: {self.jsonPath!r} holds {_epochs(epochs)} of an earlier "
+                    "run and startAt=0, so this run starts a new history and replaces it (the "
+                    "book's TrainingMonitor appended this run's epochs to it); pass "
+                    f"startAt={epochs} to continue it.", stacklevel=2,
+                )
+            return
+        self.H = {key: values[: self.startAt] for (key, values) in history.items()}
+        if epochs < self.startAt:
             warnings.warn(
                 f"TrainingMonitor: startAt={self.startAt} but {self.jsonPath!r} holds "
-                f"only {kept} epochs.", stacklevel=2,
+                f"only {_epochs(epochs)}.", stacklevel=2,
             )
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        _IN_EPOCH.add(self)
-
     def on_train_end(self, logs=None):
-        _IN_EPOCH.discard(self)
+        self._release_folders()
 
     def on_epoch_end(self, epoch, logs=None):
-        _IN_EPOCH.discard(self)
-        if getattr(self, "_recorded_epoch", None) == epoch:
-            return  # written already, before a checkpoint of this epoch
-        self._recorded_epoch = epoch
         logs = dict(logs or {})
         if "learning_rate" not in logs and "lr" not in logs:
             # LearningRateScheduler logs the rate only to callbacks after it in the list
@@ -102,9 +107,24 @@ class TrainingMonitor(keras.callbacks.Callback):
             with atomic_output(self.jsonPath) as temporary:
                 with open(temporary, "w") as f:
                     json.dump(self.H, f)
-        if self.figPath is not None:
-            with atomic_output(self.figPath) as temporary:
-                self.plot().savefig(temporary)
+        if self._plotPath is not None:
+            with atomic_output(self._plotPath) as temporary:
+                self.plot().savefig(temporary, format=os.path.splitext(self._plotPath)[1][1:])
+
+    def _take_folders(self):
+        self._release_folders()  # a fit that raised did not reach on_train_end
+        folders = {os.path.dirname(os.path.abspath(path))
+                   for path in (self.jsonPath, self._plotPath) if path is not None}
+        try:
+            for folder in sorted(folders):
+                self._locks.append(take_folder(folder))
+        except BaseException:
+            self._release_folders()
+            raise
+
+    def _release_folders(self):
+        while self._locks:
+            release_folder(self._locks.pop())
 
     def plot(self):
         """Draws the history so far.
@@ -116,17 +136,46 @@ class TrainingMonitor(keras.callbacks.Callback):
         return history_figure(self.H, title=f"Training Loss and Accuracy [Epoch {epochs}]")
 
 
-def write_history_before_checkpoint(model, epoch, logs):
-    """Has every `TrainingMonitor` of `model` in `epoch` record and write the epoch now.
 
-    `EpochCheckpoint` calls this before it saves, so a kill between the two
-    writes never leaves a checkpoint whose epoch is missing from the history.
+def read_history(path):
+    """Reads a `TrainingMonitor` JSON history.
 
     Args:
-        model: the model being trained.
-        epoch: the epoch that just ended (0-based, as Keras counts).
-        logs: the epoch's logs.
+        path: the JSON file.
+
+    Returns:
+        A dict of per-epoch lists of floats.
+
+    Raises:
+        ValueError: the file is not JSON or not a dict of lists of numbers.
     """
-    for monitor in list(_IN_EPOCH):
-        if monitor.model is model and monitor._epoch == epoch:
-            monitor.on_epoch_end(epoch, logs)
+    try:
+        with open(path) as f:
+            history = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"jsonPath {path!r}: not a readable TrainingMonitor history "
+                         f"({error}); remove it or pass another jsonPath.") from None
+    if not isinstance(history, dict) or not all(
+            isinstance(values, list) and all(isinstance(v, (int, float)) for v in values)
+            for values in history.values()):
+        raise ValueError(f"jsonPath {path!r}: not a TrainingMonitor history (expected an "
+                         "object of per-epoch lists of numbers); remove it or pass another jsonPath.")
+    return history
+
+
+def _epochs(count):
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
+
+
+def _plot_path(figPath):
+    """`figPath` with `.png` if it has no extension; ValueError for a format Matplotlib lacks."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    extension = os.path.splitext(figPath)[1].lower()
+    if not extension:
+        return figPath + ".png"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if extension[1:] not in formats:
+        raise ValueError(f"figPath {figPath!r}: Matplotlib cannot write {extension!r} files; "
+                         f"use one of {', '.join('.' + name for name in sorted(formats))}.")
+    return figPath

@@ -3,6 +3,7 @@
 import numbers
 import os
 import re
+import zipfile
 
 # the native Keras 3 format, and the legacy HDF5 format of the book's epoch_N.hdf5
 CHECKPOINT_EXTENSIONS = (".keras", ".hdf5", ".h5")
@@ -38,6 +39,37 @@ def check_checkpoint_path(path):
     raise FileNotFoundError(f"path {path!r}: no such checkpoint file.")
 
 
+def save_model(model, path):
+    """`model.save(path)` that keeps the model's optimizer for its later saves.
+
+    Keras 3.15's legacy HDF5 save (`.h5`/`.hdf5`) deletes the optimizer from
+    the model's own compile config, so a `.keras` file saved afterwards in the
+    same process reloads with a default RMSprop and a "Skipping variable
+    loading" warning (fixed upstream by keras-team/keras#23475). Here the
+    compile config is kept through a legacy save, and a `.keras` save of a
+    model that lost it (after the caller's own `.h5` save) puts it back.
+
+    Args:
+        model: the `keras.Model` to save.
+        path: the file to write (`.keras`, `.h5` or `.hdf5`).
+    """
+    path = os.fspath(path)
+    # the private attribute is the only handle on the config Keras damages;
+    # without it (another Keras version) this is a plain model.save
+    compile_config = getattr(model, "_compile_config", None)
+    if (not isinstance(getattr(compile_config, "config", None), dict)
+            or getattr(model, "optimizer", None) is None):
+        model.save(path)
+        return
+    kept = dict(compile_config.config)
+    kept.setdefault("optimizer", model.optimizer)
+    try:
+        compile_config.config = dict(kept)  # the legacy save may edit this copy
+        model.save(path)
+    finally:
+        compile_config.config = kept
+
+
 def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
     """Loads a saved model with its optimizer state, optionally with a new learning rate.
 
@@ -59,8 +91,9 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
     Raises:
         FileNotFoundError: `path` does not exist (naming an `epoch_N.keras`
             or `epoch_N.hdf5` beside it).
-        ValueError: `learning_rate` is not positive, or the model has no
-            optimizer whose learning rate can be set.
+        ValueError: `path` is not a readable model file (truncated,
+            corrupted, not a Keras archive), `learning_rate` is not positive,
+            or the model has no optimizer whose learning rate can be set.
     """
     import keras
 
@@ -71,7 +104,13 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
         or not learning_rate > 0
     ):
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
-    model = keras.models.load_model(path, custom_objects=custom_objects, safe_mode=True)
+    if not path.lower().endswith(_LEGACY_EXTENSIONS):
+        _check_keras_archive(path)
+    try:
+        model = keras.models.load_model(path, custom_objects=custom_objects, safe_mode=True)
+    except (OSError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(f"path {path!r}: cannot load this checkpoint, the file is damaged "
+                         f"({' '.join(str(error).split())}).") from None
     if path.lower().endswith(_LEGACY_EXTENSIONS):
         _restore_legacy_optimizer_state(model, path)
     if learning_rate is None:
@@ -91,6 +130,19 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
         print(f"[INFO] old learning rate: {old:.6g}")
         print(f"[INFO] new learning rate: {new:.6g}")
     return model
+
+
+def _check_keras_archive(path):
+    """Raises ValueError unless `path` is a zip holding a Keras `config.json`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        raise ValueError(f"path {path!r}: not a .keras checkpoint (not a complete zip "
+                         "archive: truncated or another format).") from None
+    if "config.json" not in names:
+        raise ValueError(f"path {path!r}: not a .keras checkpoint (the zip archive holds "
+                         "no config.json).")
 
 
 def _restore_legacy_optimizer_state(model, path):
