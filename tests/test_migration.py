@@ -1,4 +1,4 @@
-"""The README's "Migrating the book's code" table: every "now" line runs against this library."""
+"""The "Migrating the book's code" table (docs/migration.md): every "now" line runs against this library."""
 
 import warnings
 
