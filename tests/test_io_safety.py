@@ -16,7 +16,7 @@ from pyimagesearch import cli
 from pyimagesearch.datasets import SimpleDatasetLoader, list_images
 from pyimagesearch.io import (HDF5DatasetGenerator, HDF5DatasetWriter, build_hdf5_splits,
                               check_same_build, read_build_id)
-from pyimagesearch.utils import atomic
+from pyimagesearch.utils import atomic, publish
 
 SPLIT_FILES = ["mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
 
@@ -107,28 +107,149 @@ def test_overwrite_removes_splits_the_new_build_lacks(images, tmp_path):
     HDF5DatasetGenerator(report.paths["train"], 4, classes=3)
 
 
-@pytest.mark.parametrize("failing_call", [1, 4, 5, 8])
-@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
-def test_a_failure_while_publishing_leaves_the_old_set_whole(images, tmp_path, monkeypatch, failing_call, error):
-    out = tmp_path / "out"
-    old = _build(images, out)
-    before = _contents(out)
+def _count_renames(monkeypatch, act, at):
+    """Patches `os.replace` to call `act()` just before rename number `at`; returns the targets seen."""
     calls = []
     replace = os.replace
 
-    def failing_replace(source, target):
+    def counting_replace(source, target):
         calls.append(target)
-        if len(calls) == failing_call:
-            raise error("injected failure")
+        if len(calls) == at:
+            act()
         replace(source, target)
 
-    monkeypatch.setattr(atomic.os, "replace", failing_replace)
-    with pytest.raises(error, match="injected failure"):
+    monkeypatch.setattr(os, "replace", counting_replace)
+    return calls
+
+
+def _published(out):
+    """The set under the real names: its build id (one for all), and nothing else in the folder."""
+    assert sorted(os.listdir(out)) == SPLIT_FILES
+    return check_same_build([out / name for name in SPLIT_FILES])
+
+
+def test_a_failure_before_the_commit_point_leaves_the_old_set_whole(images, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    _build(images, out)
+    before = _contents(out)
+
+    def fail():
+        raise OSError("injected failure")
+
+    _count_renames(monkeypatch, fail, at=1)  # the journal's rename, the commit point
+    with pytest.raises(OSError, match="injected failure"):
         _build(images, out, overwrite=True, size=6, random_state=3)
     monkeypatch.undo()
-    assert len(calls) >= failing_call
-    assert _contents(out) == before  # the same files, byte for byte, and no temporary
-    check_same_build([*old.paths.values(), old.means_path])
+    assert _contents(out) == before  # the same files, byte for byte, no temporary, no lock
+
+
+@pytest.mark.parametrize("failing_rename", [2, 3, 5])
+def test_a_failure_after_the_commit_point_is_finished_by_the_next_reader(
+        images, tmp_path, monkeypatch, failing_rename):
+    out = tmp_path / "out"
+    old = _build(images, out)
+
+    def fail():
+        raise OSError("injected failure")
+
+    _count_renames(monkeypatch, fail, at=failing_rename)
+    with pytest.raises(OSError, match="stopped after its commit point.*next build or reader"):
+        _build(images, out, overwrite=True, size=6, random_state=3)
+    monkeypatch.undo()
+    assert ".pyimagesearch.publish" in os.listdir(out)
+    atomic.remove_orphans(out)  # never removes the new set's only copy
+    HDF5DatasetGenerator(out / "val.hdf5", 4, classes=3)  # a reader finishes the publish first
+    new = _published(out)
+    assert new != old.build_id
+    with h5py.File(out / "train.hdf5", "r") as db:
+        assert db["images"].shape[1:] == (6, 6, 3)
+
+
+@pytest.mark.parametrize("rename", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_at_any_rename_ends_with_the_new_set_whole(images, tmp_path, monkeypatch, rename, signum):
+    out = tmp_path / "out"
+    old = _build(images, out)
+    calls = _count_renames(monkeypatch, lambda: signal.raise_signal(signum), at=rename)
+    with pytest.raises(KeyboardInterrupt):  # delivered once the set is published
+        _build(images, out, overwrite=True, size=6, random_state=3)
+    monkeypatch.undo()
+    assert len(calls) == 5  # the journal, then train, val, test and the means
+    assert _published(out) not in (None, old.build_id)
+
+
+_KILL_AT_RENAMES = textwrap.dedent("""
+    import os, shutil, signal, sys
+    import sklearn.model_selection  # imported once, before the forks (the build imports it lazily)
+    from pyimagesearch.io import build_hdf5_splits
+    images, old, runs = sys.argv[1:4]
+    for point in range(1, 7):  # before rename 1 (the journal) ... 5, and 6: before the journal's removal
+        out = os.path.join(runs, f"kill{point}")
+        shutil.copytree(old, out)
+        child = os.fork()
+        if child == 0:
+            calls = []
+            replace, remove = os.replace, os.remove
+            def killing(operation, path):
+                if os.path.dirname(os.path.abspath(path)) == os.path.abspath(out):
+                    calls.append(path)
+                    if len(calls) == point:
+                        os.kill(os.getpid(), signal.SIGKILL)
+            def killing_replace(source, target):
+                killing("rename", target)
+                replace(source, target)
+            def killing_remove(path):
+                if os.path.basename(path) == ".pyimagesearch.publish":
+                    killing("remove", path)
+                remove(path)
+            os.replace, os.remove = killing_replace, killing_remove
+            build_hdf5_splits(images, out, size=6, val_size=3, test_size=3, workers=1,
+                              random_state=3, overwrite=True, verbose=False)
+            os._exit(0)
+        _, status = os.waitpid(child, 0)
+        print(point, os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, flush=True)
+""")
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_at_any_rename_leaves_a_set_that_the_next_reader_or_build_makes_whole(images, tmp_path):
+    old = _build(images, tmp_path / "old")
+    script = tmp_path / "kill_at_renames.py"
+    script.write_text(_KILL_AT_RENAMES)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = subprocess.run([sys.executable, str(script), str(images), str(tmp_path / "old"), str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=200)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [word for point in range(1, 7) for word in (str(point), "True")]
+    found = {}
+    for point in range(1, 7):
+        out = tmp_path / f"kill{point}"
+        leftovers = sorted(name for name in os.listdir(out) if name.startswith("."))
+        atomic.remove_orphans(out)  # any write into the folder: never loses the new set's only copy
+        if point == 1:  # killed before the commit point: the old set, whole, and the dead build's lock
+            assert ".pyimagesearch.publish" not in leftovers and ".pyimagesearch.lock" in leftovers
+            assert sorted(name for name in os.listdir(out) if not name.startswith(".")) == SPLIT_FILES
+            found[point] = check_same_build([out / name for name in SPLIT_FILES])
+            assert found[point] == old.build_id
+        else:  # after it: the journal, which the first reader rolls forward
+            assert ".pyimagesearch.publish" in leftovers
+            HDF5DatasetGenerator(out / "test.hdf5", 4, classes=3)
+            found[point] = _published(out)
+            assert found[point] != old.build_id
+    # the next build takes over the dead build's lock and removes its temporaries
+    report = _build(images, tmp_path / "kill1", overwrite=True)
+    assert _published(tmp_path / "kill1") == report.build_id
+
+
+def test_publish_refuses_targets_that_appeared_without_overwrite(tmp_path):
+    target, temporary = tmp_path / "train.hdf5", tmp_path / ".new.tmp"
+    temporary.write_text("new")
+    target.write_text("written by a writer that takes no lock")
+    with publish.folder_lock(tmp_path):
+        with pytest.raises(FileExistsError, match="train.hdf5.* appeared while this build ran"):
+            publish.publish_set(tmp_path, [(temporary, target)], overwrite=False)
+    assert target.read_text() == "written by a writer that takes no lock"
+    assert sorted(os.listdir(tmp_path)) == [".new.tmp", "train.hdf5"]
 
 
 # 3. orphans of dead processes are removed, never a live process's

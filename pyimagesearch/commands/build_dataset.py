@@ -46,11 +46,15 @@ def add_arguments(parser):
                         help="replace existing outputs (and remove split files this build does not produce)")
     parser.add_argument("--follow-links", action="store_true",
                         help="follow symbolic links that point outside --dataset (default: leave them out)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="skip images whose header declares more pixels (width x height), before "
+                        "decoding them (default: 89478485, Pillow's decompression-bomb limit)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="hide the progress bars (the summary and skipped images are still shown)")
 
 
 def run(args):
+    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
     from pyimagesearch.io.build import build_hdf5_splits
 
     report = build_hdf5_splits(
@@ -58,7 +62,7 @@ def run(args):
         val_size=args.val_size, test_size=args.test_size,
         random_state=args.random_state, workers=args.workers,
         means_name=args.means, overwrite=args.overwrite, verbose=not args.quiet,
-        follow_links=args.follow_links,
+        follow_links=args.follow_links, max_pixels=MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels,
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())

@@ -30,18 +30,25 @@ def add_arguments(parser):
                         help="rows buffered before writing (default: 1000)")
     parser.add_argument("--seed", type=int, default=42, help="shuffle seed (default: 42)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--follow-links", action="store_true",
+                        help="follow symbolic links that point outside --dataset (default: leave them out)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="skip images whose header declares more pixels (width x height), before "
+                        "decoding them (default: 89478485, Pillow's decompression-bomb limit)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="hide the progress bar (the summary and skipped images are still shown)")
 
 
 def run(args):
+    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
     from pyimagesearch.io.features import extract_features
 
     report = extract_features(
         args.dataset, args.output, label_from=args.labels, model=args.model,
         weights=args.weights, image_size=args.image_size, batch_size=args.batch_size,
         bufSize=args.buffer_size, pooling=args.pooling, random_state=args.seed,
-        overwrite=args.overwrite, verbose=not args.quiet,
+        overwrite=args.overwrite, verbose=not args.quiet, follow_links=args.follow_links,
+        max_pixels=MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels,
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())

@@ -75,8 +75,11 @@ def commit(temporary, path):
 def remove_orphans(folder):
     """Removes the temporary files in `folder` whose writing process is dead.
 
-    Only files named by `new_temporary` on this host are considered; those of
-    live processes (and of other hosts sharing the folder) are kept.
+    Only regular files named by `new_temporary` on this host are considered;
+    those of live processes (and of other hosts sharing the folder), those that
+    an unfinished publish lists (see `pyimagesearch.utils.publish`) and an
+    earlier version's `.tmp.old` backups are kept, and a file that cannot be
+    removed is left where it is.
 
     Args:
         folder: the folder to clean.
@@ -84,69 +87,30 @@ def remove_orphans(folder):
     Returns:
         The paths removed.
     """
+    from pyimagesearch.utils.publish import journal_files  # it builds on this module
+
     removed = []
     try:
-        names = os.listdir(folder)
+        entries = list(os.scandir(folder))
     except OSError:
         return removed
     host = _host_tag()
-    for name in names:
-        match = _TEMPORARY.match(name)
+    published = ()  # not read yet
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
         if match is None or match["host"] != host or _alive(int(match["pid"])):
             continue
-        path = os.path.join(folder, name)
-        with contextlib.suppress(FileNotFoundError):
+        if entry.name.endswith(".tmp.old") or not entry.is_file(follow_symlinks=False):
+            continue  # an earlier version's backup may be a set's only copy; never a folder
+        if published == ():
+            published = journal_files(folder)
+        path = os.path.normpath(entry.path)
+        if published is None or path in published:
+            continue  # an unfinished publish's new file: the next build or reader places it
+        with contextlib.suppress(OSError):
             os.remove(path)
             removed.append(path)
     return removed
-
-
-def publish_together(moves, removals=()):
-    """Renames finished temporaries onto their targets as one unit.
-
-    The current targets (and `removals`) are first renamed aside; if any
-    rename fails or is interrupted, the new files are removed and the old
-    ones are put back, so the set stays the old one, whole.
-
-    Args:
-        moves: `(temporary, target)` pairs.
-        removals: existing paths that the new set does not have.
-
-    Raises:
-        OSError: a rename failed (the old set is restored).
-    """
-    moves = [(os.fspath(temporary), os.fspath(target)) for temporary, target in moves]
-    aside = []
-    placed = []
-    try:
-        for target in [target for _, target in moves] + [os.fspath(p) for p in removals]:
-            if os.path.lexists(target):
-                backup = _unused_name(target)
-                os.replace(target, backup)
-                aside.append((backup, target))
-        for temporary, target in moves:
-            commit(temporary, target)
-            placed.append(target)
-    except BaseException:
-        for target in placed:
-            with contextlib.suppress(OSError):
-                os.remove(target)
-        for backup, target in reversed(aside):
-            os.replace(backup, target)
-        for temporary, _ in moves:
-            with contextlib.suppress(OSError):
-                os.remove(temporary)
-        raise
-    for backup, _ in aside:
-        with contextlib.suppress(OSError):
-            os.remove(backup)
-
-
-def _unused_name(path):
-    """A fresh temporary name beside `path` (no file is created)."""
-    folder, name = os.path.split(os.path.abspath(path))
-    random = next(tempfile._get_candidate_names())  # noqa: SLF001 - mkstemp's own names
-    return os.path.join(folder, f".{name}.{_host_tag()}-{os.getpid()}.{random}.tmp.old")
 
 
 def _alive(pid):
