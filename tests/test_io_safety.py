@@ -286,7 +286,7 @@ _SLOW_BUILD = textwrap.dedent("""
 """)
 
 
-def _start_slow_build(images, out, tmp_path):
+def _start_slow_build(images, out, tmp_path, overwrite=True):
     """Starts a build that decodes one image every 0.3 s; returns it and its Python's pid once it is loading."""
     script = tmp_path / "slow_build.py"
     script.write_text(_SLOW_BUILD)
@@ -294,7 +294,7 @@ def _start_slow_build(images, out, tmp_path):
     child = subprocess.Popen(
         ["timeout", "120", sys.executable, str(script), "build-dataset", "-d", str(images),
          "-o", str(out), "--size", "8", "--val-size", "3", "--test-size", "3",
-         "--workers", "2", "--overwrite", "-q"],
+         "--workers", "2", *(["--overwrite"] if overwrite else []), "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     line = child.stdout.readline()
@@ -333,6 +333,27 @@ def test_interrupt_stops_the_build_cleans_up_and_exits_130(images, tmp_path, sig
     assert os.listdir(out) == []
 
 
+@pytest.mark.timeout(240)
+def test_a_second_build_into_the_folder_is_refused_naming_the_first(images, tmp_path, capsys):
+    out = tmp_path / "out"
+    child, python = _start_slow_build(images, out, tmp_path, overwrite=False)
+    args = ["build-dataset", "-d", str(images), "-o", str(out), "--size", "8",
+            "--val-size", "3", "--test-size", "3", "-q"]
+    for extra in ([], ["--overwrite"]):
+        assert cli.main(args + extra) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert (f"{str(out)!r} is in use by another build (pid {python} on host "
+                f"{__import__('socket').gethostname()!r}, since ") in err
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 0, stderr
+    assert "[INFO] wrote train.hdf5" in stdout
+    first = _published(out)
+    assert cli.main(args) == 2  # after it: its set is there, and stays
+    assert "already exists; delete it or pass overwrite=True" in capsys.readouterr().err
+    assert _published(out) == first
+
+
 # 4. only regular files are opened
 
 @pytest.mark.timeout(120)
@@ -346,6 +367,198 @@ def test_a_named_pipe_called_jpg_is_skipped_not_opened(images, tmp_path, capsys)
     assert report.skipped == [str(pipe)]
     data, _ = SimpleDatasetLoader().load([str(pipe), paths[0]])
     assert len(data) == 1
+
+
+def _png_declaring(width, height):
+    """A tiny PNG whose header declares `width` x `height` pixels (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def hostile(images):
+    """The images folder plus what a build must skip and list (and never decode or block on)."""
+    os.mkfifo(images / "cats" / "pipe.jpg")
+    (images / "cats" / "bomb.png").write_bytes(_png_declaring(60000, 60000))
+    complete = (images / "dogs" / "dogs_000.png").read_bytes()
+    ok, jpeg = __import__("cv2").imencode(".jpg", np.full((32, 32, 3), 200, np.uint8))
+    (images / "dogs" / "truncated.jpg").write_bytes(jpeg.tobytes()[:len(jpeg) // 2])
+    (images / "dogs" / "album.jpg").mkdir()  # a folder named like an image is not a class
+    (images / "dogs" / "album.jpg" / "inner.png").write_bytes(complete)
+    (images / "panda" / "a.jpg").symlink_to("b.jpg")  # a link loop
+    (images / "panda" / "b.jpg").symlink_to("a.jpg")
+    return images
+
+
+@pytest.mark.timeout(120)
+def test_a_build_skips_and_lists_what_it_cannot_read(hostile, tmp_path, capsys):
+    with pytest.warns(UserWarning, match="left out 2 link"):
+        report = _build(hostile, tmp_path / "out", test_size=0, verbose=True)
+    reasons = {os.path.relpath(path, hostile): why for path, why in report.reasons.items()}
+    assert reasons == {
+        "cats/pipe.jpg": "not a regular file",
+        "cats/bomb.png": "60000x60000 pixels, above the limit of 89478485 (max_pixels, --max-pixels)",
+        "dogs/truncated.jpg": "truncated JPEG (no end-of-image marker)",
+        "dogs/album.jpg": "a folder named like an image",
+    }
+    assert sorted(report.skipped) == sorted(report.reasons)
+    assert report.class_names == ["cats", "dogs", "panda"]
+    out = capsys.readouterr().out
+    assert f"  {hostile / 'cats' / 'pipe.jpg'}: not a regular file" in out
+    assert f"  {hostile / 'dogs' / 'truncated.jpg'}: truncated JPEG" in out
+    assert sum(report.counts.values()) == 18
+
+
+def test_images_above_max_pixels_are_refused_before_decoding(images, tmp_path, monkeypatch):
+    from pyimagesearch.datasets import paths as reader
+
+    decoded = []
+    imdecode = reader.cv2.imdecode
+    monkeypatch.setattr(reader.cv2, "imdecode", lambda *a: decoded.append(1) or imdecode(*a))
+    big = images / "cats" / "big.png"
+    __import__("cv2").imwrite(str(big), np.zeros((50, 60, 3), np.uint8))
+    image, reason = reader.read_image_checked(big, max_pixels=2999)
+    assert image is None and reason.startswith("60x50 pixels, above the limit of 2999") and not decoded
+    assert reader.read_image_checked(big, max_pixels=3000)[0].shape == (50, 60, 3)
+    with pytest.raises(ValueError, match="max_pixels must be a positive integer or None, got 0"):
+        _build(images, tmp_path / "o", max_pixels=0)
+    report = _build(images, tmp_path / "o", max_pixels=2999)  # the others are 40x32
+    assert report.skipped == [str(big)]
+
+
+def test_an_unreadable_class_folder_is_listed_and_its_class_named(images, tmp_path, monkeypatch, capsys):
+    scandir = os.scandir
+    denied = {str(images / "dogs")}
+
+    def no_permission(path="."):  # as chmod 000 does for a user other than root
+        if os.fspath(path) in denied:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", no_permission)
+    report = _build(images, tmp_path / "out", verbose=True)
+    dogs = str(images / "dogs")
+    assert report.class_names == ["cats", "panda"]
+    assert report.reasons == {dogs: "unreadable folder (Permission denied)"}
+    assert report.empty_classes == {"dogs": "unreadable folder (Permission denied)"}
+    out = capsys.readouterr().out
+    assert f"  {dogs}: unreadable folder (Permission denied)" in out
+    assert "class 'dogs' lost all its images (unreadable folder (Permission denied))" in out
+    denied.add(str(images / "panda"))
+    with pytest.raises(ValueError, match="one class .'cats'.*at least two classes.*left out .*dogs"):
+        _build(images, tmp_path / "two")
+
+
+def test_a_class_whose_images_are_all_unreadable_is_named(images, tmp_path, capsys):
+    paths = list_images(images)
+    labels = [os.path.basename(os.path.dirname(p)) for p in paths]
+    for path in paths[:6]:  # every cat
+        open(path, "wb").close()
+    report = _build(paths, tmp_path / "out", labels=labels, verbose=True)
+    assert report.empty_classes == {"cats": "every image unreadable"}
+    assert "class 'cats' lost all its images (every image unreadable)" in capsys.readouterr().out
+
+
+def test_one_class_is_refused_with_one_line(images, tmp_path, capsys):
+    only = tmp_path / "smiles"
+    os.makedirs(only / "negatives7")
+    for path in list_images(images / "cats"):
+        os.link(path, only / "negatives7" / os.path.basename(path))
+    status = cli.main(["build-dataset", "-d", str(only), "-o", str(tmp_path / "one"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "one class ('negatives7'); a classifier needs at least two classes" in err
+    assert not (tmp_path / "one").exists()
+
+
+def test_a_means_path_that_is_a_folder_is_refused_and_cleanup_skips_folders(images, tmp_path, capsys):
+    out = tmp_path / "out"
+    _build(images, out)
+    (out / "keep").mkdir()
+    (out / "keep" / "notes.txt").write_text("mine")
+    before = _contents_deep(out)
+    status = cli.main(["build-dataset", "-d", str(images), "-o", str(out), "--size", "8",
+                       "--val-size", "3", "--test-size", "3", "--overwrite", "--means", "keep", "-q"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "keep' is a folder; expected a file path" in err
+    assert _contents_deep(out) == before
+    # what the cleanup cannot safely remove stays: a folder named like a dead process's temporary,
+    # and an earlier version's backup, which may be the only copy of a file
+    tag = atomic._host_tag()
+    stray = out / f".val.hdf5.{tag}-{_dead_pid()}.abcd1234.tmp.old"
+    folder = out / f".x.hdf5.{tag}-{_dead_pid()}.abcd1234.tmp.hdf5"
+    stray.write_bytes(b"old val")
+    folder.mkdir()
+    _build(images, out, overwrite=True)
+    assert stray.read_bytes() == b"old val" and folder.is_dir()
+
+
+def _contents_deep(folder):
+    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(folder) for name in names}
+
+
+@pytest.mark.timeout(120)
+def test_every_reader_of_an_image_folder_skips_a_named_pipe(images, tmp_path):
+    pipe = images / "cats" / "pipe.jpg"
+    os.mkfifo(pipe)
+    with pytest.warns(UserWarning, match="left out 1 entry .*pipe.jpg.*not a regular file"):
+        assert str(pipe) not in list_images(images)
+    loader = SimpleDatasetLoader()
+    data, _ = loader.load([str(pipe), str(images / "cats" / "cats_000.png")])
+    assert len(data) == 1 and loader.skipped == [str(pipe)]
+    from pyimagesearch.datasets.paths import read_image_checked
+    assert read_image_checked(pipe) == (None, "not a regular file")
+    assert _build(images, tmp_path / "out").reasons == {str(pipe): "not a regular file"}
+    # extract_features: tests/test_io_features.py::test_extract_features_skips_and_lists_what_it_cannot_read
+
+
+def test_a_flipped_byte_in_the_class_names_is_detected(images, tmp_path):
+    report = _build(images, tmp_path / "out")
+    path = report.paths["train"]
+    data = bytearray(open(path, "rb").read())
+    at = data.find(b"panda")
+    assert at > 0 and data.find(b"panda", at + 1) < 0  # the names' only copy
+    data[at + 1] ^= 0x02  # "pcnda"
+    open(path, "wb").write(bytes(data))
+    with h5py.File(path, "r") as db:
+        assert list(db["label_names"].asstr()[:]) == ["cats", "dogs", "pcnda"]  # HDF5 alone cannot tell
+    with pytest.raises(ValueError, match="train.hdf5.* class names .*pcnda.* do not match their checksum"):
+        HDF5DatasetGenerator(path, 4, classes=3)
+
+
+@pytest.mark.timeout(120)
+def test_flipped_metadata_bytes_raise_errors_that_name_the_file(tmp_path):
+    base = tmp_path / "base.hdf5"
+    write_coded_hdf5(base, num_rows=12, classes=3)
+    data = open(base, "rb").read()
+    found = set()
+    for offset in range(0, min(len(data), 3000), 11):  # about 270 flips of the metadata
+        flipped = bytearray(data)
+        flipped[offset] ^= 0x01
+        path = tmp_path / f"flip{offset}.hdf5"
+        path.write_bytes(bytes(flipped))
+        try:
+            HDF5DatasetGenerator(path, 4, classes=3).close()
+        except (ValueError, OSError) as error:
+            assert str(path) in str(error), (offset, error)
+            found.add(type(error).__name__)
+        os.remove(path)
+    assert "OSError" in found
+
+
+def test_uint64_labels_that_int64_cannot_hold_are_refused(tmp_path):
+    with HDF5DatasetWriter((2, 3), tmp_path / "u.hdf5") as writer:
+        with pytest.raises(ValueError, match="u.hdf5.* must fit in int64.*9223372036854775813"):
+            writer.add(np.zeros((2, 3)), np.array([1, 2**63 + 5], dtype=np.uint64))
+        writer.add(np.zeros((2, 3)), np.array([1, 2], dtype=np.uint64))
 
 
 # 7. labels must be 1-D integers

@@ -284,7 +284,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     outputs = {name: os.path.join(output_dir, f"{name}.hdf5") for name in splits}
     means_path = os.path.join(output_dir, means_name)
     every_split = {name: os.path.join(output_dir, f"{name}.hdf5") for name in SPLITS}
-    _check_outputs(output_dir, [*every_split.values(), means_path])
+    _check_outputs([*every_split.values(), means_path])
 
     build_id = uuid.uuid4().hex
     build_set = {name: os.path.basename(path) for name, path in outputs.items()}
@@ -358,10 +358,8 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     return report
 
 
-def _check_outputs(output_dir, targets):
-    """Refuses an output folder that is a file and output files that are folders."""
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise ValueError(f"output folder {output_dir!r} is a file; expected a folder.")
+def _check_outputs(targets):
+    """Refuses output files that are folders."""
     for path in targets:
         if os.path.isdir(path):
             raise ValueError(f"output {path!r} is a folder; expected a file path (or none there).")

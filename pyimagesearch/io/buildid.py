@@ -29,12 +29,20 @@ def names_digest(names):
 
 @contextlib.contextmanager
 def metadata_errors(path):
-    """Re-raises h5py's `KeyError`/`RuntimeError` on damaged metadata as an `OSError` naming `path`."""
+    """Re-raises what h5py raises on damaged metadata as an `OSError` naming `path`.
+
+    A flipped byte in an HDF5 file's metadata surfaces as a `KeyError`,
+    `RuntimeError`, `TypeError`, `UnicodeDecodeError` or an `OSError` without
+    the file's name; errors that name it, and `ValueError`s, pass unchanged.
+    """
+    path = os.fspath(path)
     try:
         yield
-    except (KeyError, RuntimeError, UnicodeDecodeError) as error:
+    except (KeyError, RuntimeError, TypeError, UnicodeDecodeError, OSError) as error:
+        if isinstance(error, OSError) and path in str(error):
+            raise
         raise OSError(
-            f"{os.fspath(path)!r}: its metadata is damaged ({type(error).__name__}: {error}); "
+            f"{path!r}: its metadata is damaged ({type(error).__name__}: {error}); "
             "rebuild the file.") from None
 
 
