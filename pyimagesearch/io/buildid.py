@@ -16,6 +16,8 @@ import os
 
 import h5py
 
+from pyimagesearch.utils.publish import finish_publish
+
 BUILD_ID = "build_id"
 BUILD_SET = "build_set"
 FILE_ID = "file_id"  # one per file written, even within a build
@@ -108,6 +110,9 @@ def read_build_id(path):
 def check_same_build(paths):
     """Checks that files come from one build (the same build id).
 
+    A publish that a killed build left unfinished in their folders is
+    completed first (see `pyimagesearch.utils.publish.finish_publish`).
+
     Args:
         paths: HDF5 files and means JSON files (e.g. train, val, test, means).
 
@@ -117,7 +122,10 @@ def check_same_build(paths):
     Raises:
         ValueError: two files have different build ids, or only some have one.
     """
-    ids = {os.fspath(path): read_build_id(path) for path in paths}
+    paths = [os.fspath(path) for path in paths]
+    for folder in {os.path.dirname(os.path.abspath(path)) for path in paths}:
+        finish_publish(folder)  # a killed build's publish is completed first
+    ids = {path: read_build_id(path) for path in paths}
     if len(set(ids.values())) > 1:
         found = ", ".join(f"{path!r} ({build or 'no build id'})" for path, build in ids.items())
         raise ValueError(
