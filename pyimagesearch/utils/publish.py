@@ -69,7 +69,7 @@ def _read_json(path):
 def _write_temporary(folder, name, content):
     """Writes `content` as JSON to a new temporary beside `folder/name`; returns its path."""
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{name}.{atomic._host_tag()}-{os.getpid()}.", suffix=".tmp", dir=folder)
+        prefix=f".{name.lstrip('.')}.{atomic._host_tag()}-{os.getpid()}.", suffix=".tmp", dir=folder)
     with os.fdopen(handle, "w") as stream:
         json.dump(content, stream)
         stream.flush()
