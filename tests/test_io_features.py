@@ -8,7 +8,6 @@ import pytest
 
 from pyimagesearch import cli
 from pyimagesearch.datasets import label_from_parent, list_images
-from pyimagesearch.io import extract_features
 
 
 @pytest.fixture
