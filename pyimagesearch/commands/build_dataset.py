@@ -54,7 +54,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
     from pyimagesearch.io.build import build_hdf5_splits
 
     report = build_hdf5_splits(
@@ -62,8 +61,15 @@ def run(args):
         val_size=args.val_size, test_size=args.test_size,
         random_state=args.random_state, workers=args.workers,
         means_name=args.means, overwrite=args.overwrite, verbose=not args.quiet,
-        follow_links=args.follow_links, max_pixels=MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels,
+        follow_links=args.follow_links, max_pixels=_max_pixels(args),
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())
     return 0
+
+
+def _max_pixels(args):
+    """--max-pixels, or the library's default limit."""
+    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
+
+    return MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels

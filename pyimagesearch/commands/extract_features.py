@@ -40,7 +40,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
     from pyimagesearch.io.features import extract_features
 
     report = extract_features(
@@ -48,8 +47,15 @@ def run(args):
         weights=args.weights, image_size=args.image_size, batch_size=args.batch_size,
         bufSize=args.buffer_size, pooling=args.pooling, random_state=args.seed,
         overwrite=args.overwrite, verbose=not args.quiet, follow_links=args.follow_links,
-        max_pixels=MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels,
+        max_pixels=_max_pixels(args),
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())
     return 0
+
+
+def _max_pixels(args):
+    """--max-pixels, or the library's default limit."""
+    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
+
+    return MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels
