@@ -654,3 +654,15 @@ def test_a_file_that_is_not_hdf5_gets_one_clear_error(tmp_path):
     path.write_text("not an HDF5 file")
     with pytest.raises(OSError, match="cannot open .*notes.hdf5.* as an HDF5 file"):
         HDF5DatasetGenerator(path, 2, classes=2)
+
+
+def test_the_folder_lock_works_without_hard_links(tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted", source)
+
+    monkeypatch.setattr(os, "link", no_links)  # exFAT, some network file systems
+    with publish.folder_lock(tmp_path / "out") as lock:
+        assert json.loads(open(lock).read())["pid"] == os.getpid()
+        with pytest.raises(publish.FolderBusyError, match=f"in use by another build .pid {os.getpid()} "):
+            publish.acquire_lock(tmp_path / "out")
+    assert os.listdir(tmp_path / "out") == []

@@ -1,8 +1,8 @@
 """Publishing a set of files as one unit: a folder lock and a roll-forward journal.
 
 A build holds its output folder's lock (`.pyimagesearch.lock`, created with
-`os.link`, so only one process can hold it; it names the holder's host and
-pid) from its start to its end. It publishes its finished temporaries in
+`os.link`, or an exclusive create where the file system has no hard links, so
+only one process can hold it; it names the holder's host and pid) from its start to its end. It publishes its finished temporaries in
 three steps:
 
 1. the journal `.pyimagesearch.publish` (the temporaries, their targets and the
@@ -100,11 +100,17 @@ def acquire_lock(folder):
     try:
         while True:
             try:
-                os.link(temporary, lock)
+                _create_exclusively(temporary, lock, mine)
                 break
             except FileExistsError:
                 pass
-            holder = _read_json(lock)
+            try:
+                holder = _read_json(lock)
+            except ValueError:
+                if time.time() - _mtime(lock) > 5:
+                    raise
+                time.sleep(0.05)  # created without link() a moment ago: still being written
+                continue
             if holder is None:
                 continue  # released meanwhile
             if not _dead(holder):
@@ -124,6 +130,31 @@ def acquire_lock(folder):
     return lock
 
 
+def _create_exclusively(temporary, lock, content):
+    """Creates `lock` holding `content`, atomically with `link` where the file system allows.
+
+    Raises:
+        FileExistsError: `lock` exists.
+    """
+    try:
+        os.link(temporary, lock)
+        return
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (exFAT, some network file systems): exclusive create
+        pass
+    handle = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(handle, "w") as stream:
+        json.dump(content, stream)
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return time.time()
+
+
 def _take_over(lock, holder):
     """Removes the lock of the dead `holder`, unless another process replaced it meanwhile."""
     aside = f"{lock}.{atomic._host_tag()}-{os.getpid()}.stale"
@@ -132,7 +163,7 @@ def _take_over(lock, holder):
     except FileNotFoundError:
         return
     if _read_json(aside) != holder:  # a live process took it over first: give it back
-        with contextlib.suppress(FileExistsError):
+        with contextlib.suppress(OSError):
             os.link(aside, lock)
     os.remove(aside)
 
