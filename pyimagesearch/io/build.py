@@ -21,8 +21,8 @@ from pyimagesearch.datasets.paths import (MAX_IMAGE_PIXELS, check_max_pixels, la
 from pyimagesearch.io.buildid import BUILD_ID, BUILD_SET
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
-from pyimagesearch.utils.atomic import new_temporary
-from pyimagesearch.utils.publish import folder_lock, journal_files, publish_set
+from pyimagesearch.utils.atomic import journal_files, new_temporary
+from pyimagesearch.utils.publish import folder_lock, publish_set
 from pyimagesearch.utils.progress import progress_bar
 from pyimagesearch.utils.signals import terminate_as_interrupt
 

@@ -8,11 +8,14 @@ process.
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import socket
 import tempfile
 
+# the journal of an unfinished publish (pyimagesearch.utils.publish), whose files are kept
+JOURNAL = ".pyimagesearch.publish"
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
 
 
@@ -87,8 +90,6 @@ def remove_orphans(folder):
     Returns:
         The paths removed.
     """
-    from pyimagesearch.utils.publish import journal_files  # it builds on this module
-
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -111,6 +112,22 @@ def remove_orphans(folder):
             os.remove(path)
             removed.append(path)
     return removed
+
+
+def journal_files(folder):
+    """The temporaries that `folder`'s publish journal lists; None if it is damaged.
+
+    An unfinished publish's new files are the only copy of the new set: the
+    orphan cleanup keeps them (all temporaries, when the journal is damaged).
+    """
+    try:
+        with open(os.path.join(folder, JOURNAL)) as handle:
+            moves = json.load(handle)["moves"]
+        return {os.path.normpath(os.path.join(folder, temporary)) for temporary, _ in moves}
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _alive(pid):

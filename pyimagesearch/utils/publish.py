@@ -31,7 +31,7 @@ import time
 from pyimagesearch.utils import atomic
 
 LOCK = ".pyimagesearch.lock"
-JOURNAL = ".pyimagesearch.publish"
+JOURNAL = atomic.JOURNAL
 
 
 class FolderBusyError(OSError):
@@ -255,17 +255,6 @@ def finish_publish(folder, wait=30.0):
                     f"{folder!r} holds a set that is being published for more than {wait:.0f} s "
                     f"({busy})") from None
             time.sleep(0.05)
-
-
-def journal_files(folder):
-    """The temporaries that `folder`'s journal lists (never removed as orphans)."""
-    try:
-        journal = _read_json(os.path.join(folder, JOURNAL))
-    except ValueError:
-        return None  # damaged: the caller keeps every temporary
-    if journal is None:
-        return set()
-    return {os.path.normpath(os.path.join(folder, temporary)) for temporary, _ in journal["moves"]}
 
 
 def _roll_forward(folder):
