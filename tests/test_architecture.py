@@ -21,7 +21,7 @@ ROOT = Path(pyimagesearch.__file__).parent
 # Floors, lowest first. A module belongs to the floor of its longest matching prefix.
 FLOORS = [
     ("ground: runtime and file, signal, progress and randomness infrastructure", [
-        "pyimagesearch.runtime", "pyimagesearch.utils.atomic", "pyimagesearch.utils.signals",
+        "pyimagesearch.runtime", "pyimagesearch.utils.atomic", "pyimagesearch.utils.publish", "pyimagesearch.utils.signals",
         "pyimagesearch.utils.progress", "pyimagesearch.utils.processrng",
     ]),
     # nn sits here, not above io: io.features builds its extractor from nn.applications

@@ -217,3 +217,17 @@ def test_run_main_turns_os_errors_and_ctrl_c_into_one_line(capsys):
         run_main(parser, interrupted, [])
     assert exit_info.value.code == 130
     assert capsys.readouterr().err == "[INFO] interrupted\n"
+
+
+def test_build_dataset_max_pixels_reaches_the_reader(tmp_path, capsys):
+    from datagen import write_image_tree
+
+    write_image_tree(tmp_path / "images", per_class=3, size=(40, 32))  # 1280 pixels each
+    args = ["build-dataset", "-d", str(tmp_path / "images"), "-o", str(tmp_path / "o"), "--size", "8",
+            "--val-size", "0", "--test-size", "0", "-q"]
+    assert main(args + ["--max-pixels", "0"]) == 2
+    assert "max_pixels must be a positive integer or None, got 0" in capsys.readouterr().err
+    assert main(args + ["--max-pixels", "1279"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no readable training image" in err
+    assert main(args + ["--max-pixels", "1280"]) == 0

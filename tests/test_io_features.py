@@ -1,3 +1,4 @@
+import os
 import random
 
 import cv2
@@ -7,7 +8,6 @@ import pytest
 
 from pyimagesearch import cli
 from pyimagesearch.datasets import label_from_parent, list_images
-from pyimagesearch.io import extract_features
 
 
 @pytest.fixture
@@ -54,17 +54,6 @@ def test_cli_writes_the_networks_features(folder, tmp_path, capsys):
     np.testing.assert_allclose(features, expected.reshape(6, -1), rtol=1e-4, atol=1e-5)
 
 
-def test_unreadable_images_are_skipped_and_pooling(folder, tmp_path, capsys):
-    (folder / "dogs" / "broken.jpg").write_bytes(b"junk")
-    report = extract_features(folder, tmp_path / "f.hdf5", model="mobilenetv2", weights="none",
-                              image_size=32, batch_size=3, pooling="avg", shuffle=False)
-    assert report.skipped == [str(folder / "dogs" / "broken.jpg")]
-    assert "skipped 1 unreadable image(s)" in capsys.readouterr().out
-    with h5py.File(tmp_path / "f.hdf5", "r") as db:
-        assert db["features"].shape == (6, 1280) == (report.count, *report.dims)
-        np.testing.assert_array_equal(db["labels"][:], [0, 0, 0, 1, 1, 1])
-
-
 def test_cli_errors(folder, tmp_path, capsys):
     output = tmp_path / "f.hdf5"
     base = ["extract-features", "-d", str(folder), "-o", str(output), "--image-size", "32"]
@@ -95,3 +84,36 @@ def test_offline_imagenet_is_one_sentence(folder, tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err.strip()
     assert status == 2 and "\n" not in err and "--weights PATH" in err
     assert not (tmp_path / "f.hdf5").exists()
+
+
+@pytest.mark.timeout(180)
+def test_unreadable_images_are_skipped_and_listed_links_followed_and_pooling(folder, tmp_path, capsys):
+    from test_io_safety import _png_declaring
+
+    from pyimagesearch.io import features
+
+    (folder / "dogs" / "broken.jpg").write_bytes(b"junk")
+    pipe = folder / "cats" / "pipe.jpg"
+    os.mkfifo(pipe)
+    (folder / "cats" / "bomb.png").write_bytes(_png_declaring(60000, 60000))
+    ok, jpeg = cv2.imencode(".jpg", np.full((32, 32, 3), 200, np.uint8))
+    (folder / "dogs" / "truncated.jpg").write_bytes(jpeg.tobytes()[:len(jpeg) // 2])
+    outside = tmp_path / "outside.png"
+    cv2.imwrite(str(outside), np.zeros((20, 20, 3), np.uint8))
+    (folder / "dogs" / "stray.png").symlink_to(outside)
+    assert features._load_rgb(str(pipe), 32, None) == (None, "not a regular file")  # given as a path
+    output = tmp_path / "f.hdf5"
+    status = cli.main(["extract-features", "-d", str(folder), "-o", str(output), "--model", "mobilenetv2",
+                       "--weights", "none", "--image-size", "32", "-b", "3", "--pooling", "avg", "-q",
+                       "--follow-links"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "[INFO] wrote 7 feature vectors" in out  # the 6 images and the followed link
+    assert "[INFO] skipped 4 unreadable image(s):" in out
+    assert f"  {folder / 'dogs' / 'broken.jpg'}: not a decodable image" in out
+    assert f"  {pipe}: not a regular file" in out
+    assert f"  {folder / 'cats' / 'bomb.png'}: 60000x60000 pixels, above the limit of 89478485" in out
+    assert f"  {folder / 'dogs' / 'truncated.jpg'}: truncated JPEG (no end-of-image marker)" in out
+    with h5py.File(output, "r") as db:
+        assert db["features"].shape == (7, 1280)
+        assert sorted(db["labels"][:]) == [0, 0, 0, 1, 1, 1, 1]

@@ -16,7 +16,7 @@ from pyimagesearch import cli
 from pyimagesearch.datasets import SimpleDatasetLoader, list_images
 from pyimagesearch.io import (HDF5DatasetGenerator, HDF5DatasetWriter, build_hdf5_splits,
                               check_same_build, read_build_id)
-from pyimagesearch.utils import atomic
+from pyimagesearch.utils import atomic, publish
 
 SPLIT_FILES = ["mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
 
@@ -109,28 +109,149 @@ def test_overwrite_removes_splits_the_new_build_lacks(images, tmp_path):
     HDF5DatasetGenerator(report.paths["train"], 4, classes=3)
 
 
-@pytest.mark.parametrize("failing_call", [1, 4, 5, 8])
-@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
-def test_a_failure_while_publishing_leaves_the_old_set_whole(images, tmp_path, monkeypatch, failing_call, error):
-    out = tmp_path / "out"
-    old = _build(images, out)
-    before = _contents(out)
+def _count_renames(monkeypatch, act, at):
+    """Patches `os.replace` to call `act()` just before rename number `at`; returns the targets seen."""
     calls = []
     replace = os.replace
 
-    def failing_replace(source, target):
+    def counting_replace(source, target):
         calls.append(target)
-        if len(calls) == failing_call:
-            raise error("injected failure")
+        if len(calls) == at:
+            act()
         replace(source, target)
 
-    monkeypatch.setattr(atomic.os, "replace", failing_replace)
-    with pytest.raises(error, match="injected failure"):
+    monkeypatch.setattr(os, "replace", counting_replace)
+    return calls
+
+
+def _published(out):
+    """The set under the real names: its build id (one for all), and nothing else in the folder."""
+    assert sorted(os.listdir(out)) == SPLIT_FILES
+    return check_same_build([out / name for name in SPLIT_FILES])
+
+
+def test_a_failure_before_the_commit_point_leaves_the_old_set_whole(images, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    _build(images, out)
+    before = _contents(out)
+
+    def fail():
+        raise OSError("injected failure")
+
+    _count_renames(monkeypatch, fail, at=1)  # the journal's rename, the commit point
+    with pytest.raises(OSError, match="injected failure"):
         _build(images, out, overwrite=True, size=6, random_state=3)
     monkeypatch.undo()
-    assert len(calls) >= failing_call
-    assert _contents(out) == before  # the same files, byte for byte, and no temporary
-    check_same_build([*old.paths.values(), old.means_path])
+    assert _contents(out) == before  # the same files, byte for byte, no temporary, no lock
+
+
+@pytest.mark.parametrize("failing_rename", [2, 3, 5])
+def test_a_failure_after_the_commit_point_is_finished_by_the_next_reader(
+        images, tmp_path, monkeypatch, failing_rename):
+    out = tmp_path / "out"
+    old = _build(images, out)
+
+    def fail():
+        raise OSError("injected failure")
+
+    _count_renames(monkeypatch, fail, at=failing_rename)
+    with pytest.raises(OSError, match="stopped after its commit point.*next build or reader"):
+        _build(images, out, overwrite=True, size=6, random_state=3)
+    monkeypatch.undo()
+    assert ".pyimagesearch.publish" in os.listdir(out)
+    atomic.remove_orphans(out)  # never removes the new set's only copy
+    HDF5DatasetGenerator(out / "val.hdf5", 4, classes=3)  # a reader finishes the publish first
+    new = _published(out)
+    assert new != old.build_id
+    with h5py.File(out / "train.hdf5", "r") as db:
+        assert db["images"].shape[1:] == (6, 6, 3)
+
+
+@pytest.mark.parametrize("rename", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_at_any_rename_ends_with_the_new_set_whole(images, tmp_path, monkeypatch, rename, signum):
+    out = tmp_path / "out"
+    old = _build(images, out)
+    calls = _count_renames(monkeypatch, lambda: signal.raise_signal(signum), at=rename)
+    with pytest.raises(KeyboardInterrupt):  # delivered once the set is published
+        _build(images, out, overwrite=True, size=6, random_state=3)
+    monkeypatch.undo()
+    assert len(calls) == 5  # the journal, then train, val, test and the means
+    assert _published(out) not in (None, old.build_id)
+
+
+_KILL_AT_RENAMES = textwrap.dedent("""
+    import os, shutil, signal, sys
+    import sklearn.model_selection  # imported once, before the forks (the build imports it lazily)
+    from pyimagesearch.io import build_hdf5_splits
+    images, old, runs = sys.argv[1:4]
+    for point in range(1, 7):  # before rename 1 (the journal) ... 5, and 6: before the journal's removal
+        out = os.path.join(runs, f"kill{point}")
+        shutil.copytree(old, out)
+        child = os.fork()
+        if child == 0:
+            calls = []
+            replace, remove = os.replace, os.remove
+            def killing(operation, path):
+                if os.path.dirname(os.path.abspath(path)) == os.path.abspath(out):
+                    calls.append(path)
+                    if len(calls) == point:
+                        os.kill(os.getpid(), signal.SIGKILL)
+            def killing_replace(source, target):
+                killing("rename", target)
+                replace(source, target)
+            def killing_remove(path):
+                if os.path.basename(path) == ".pyimagesearch.publish":
+                    killing("remove", path)
+                remove(path)
+            os.replace, os.remove = killing_replace, killing_remove
+            build_hdf5_splits(images, out, size=6, val_size=3, test_size=3, workers=1,
+                              random_state=3, overwrite=True, verbose=False)
+            os._exit(0)
+        _, status = os.waitpid(child, 0)
+        print(point, os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, flush=True)
+""")
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_at_any_rename_leaves_a_set_that_the_next_reader_or_build_makes_whole(images, tmp_path):
+    old = _build(images, tmp_path / "old")
+    script = tmp_path / "kill_at_renames.py"
+    script.write_text(_KILL_AT_RENAMES)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = subprocess.run([sys.executable, str(script), str(images), str(tmp_path / "old"), str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=200)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [word for point in range(1, 7) for word in (str(point), "True")]
+    found = {}
+    for point in range(1, 7):
+        out = tmp_path / f"kill{point}"
+        leftovers = sorted(name for name in os.listdir(out) if name.startswith("."))
+        atomic.remove_orphans(out)  # any write into the folder: never loses the new set's only copy
+        if point == 1:  # killed before the commit point: the old set, whole, and the dead build's lock
+            assert ".pyimagesearch.publish" not in leftovers and ".pyimagesearch.lock" in leftovers
+            assert sorted(name for name in os.listdir(out) if not name.startswith(".")) == SPLIT_FILES
+            found[point] = check_same_build([out / name for name in SPLIT_FILES])
+            assert found[point] == old.build_id
+        else:  # after it: the journal, which the first reader rolls forward
+            assert ".pyimagesearch.publish" in leftovers
+            HDF5DatasetGenerator(out / "test.hdf5", 4, classes=3)
+            found[point] = _published(out)
+            assert found[point] != old.build_id
+    # the next build takes over the dead build's lock and removes its temporaries
+    report = _build(images, tmp_path / "kill1", overwrite=True)
+    assert _published(tmp_path / "kill1") == report.build_id
+
+
+def test_publish_refuses_targets_that_appeared_without_overwrite(tmp_path):
+    target, temporary = tmp_path / "train.hdf5", tmp_path / ".new.tmp"
+    temporary.write_text("new")
+    target.write_text("written by a writer that takes no lock")
+    with publish.folder_lock(tmp_path):
+        with pytest.raises(FileExistsError, match="train.hdf5.* appeared while this build ran"):
+            publish.publish_set(tmp_path, [(temporary, target)], overwrite=False)
+    assert target.read_text() == "written by a writer that takes no lock"
+    assert sorted(os.listdir(tmp_path)) == [".new.tmp", "train.hdf5"]
 
 
 # 3. orphans of dead processes are removed, never a live process's
@@ -167,7 +288,7 @@ _SLOW_BUILD = textwrap.dedent("""
 """)
 
 
-def _start_slow_build(images, out, tmp_path):
+def _start_slow_build(images, out, tmp_path, overwrite=True):
     """Starts a build that decodes one image every 0.3 s; returns it and its Python's pid once it is loading."""
     script = tmp_path / "slow_build.py"
     script.write_text(_SLOW_BUILD)
@@ -175,7 +296,7 @@ def _start_slow_build(images, out, tmp_path):
     child = subprocess.Popen(
         ["timeout", "120", sys.executable, str(script), "build-dataset", "-d", str(images),
          "-o", str(out), "--size", "8", "--val-size", "3", "--test-size", "3",
-         "--workers", "2", "--overwrite", "-q"],
+         "--workers", "2", *(["--overwrite"] if overwrite else []), "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     line = child.stdout.readline()
@@ -214,19 +335,234 @@ def test_interrupt_stops_the_build_cleans_up_and_exits_130(images, tmp_path, sig
     assert os.listdir(out) == []
 
 
+@pytest.mark.timeout(240)
+def test_a_second_build_into_the_folder_is_refused_naming_the_first(images, tmp_path, capsys):
+    out = tmp_path / "out"
+    child, python = _start_slow_build(images, out, tmp_path, overwrite=False)
+    args = ["build-dataset", "-d", str(images), "-o", str(out), "--size", "8",
+            "--val-size", "3", "--test-size", "3", "-q"]
+    for extra in ([], ["--overwrite"]):
+        assert cli.main(args + extra) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert (f"{str(out)!r} is in use by another build (pid {python} on host "
+                f"{__import__('socket').gethostname()!r}, since ") in err
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 0, stderr
+    assert "[INFO] wrote train.hdf5" in stdout
+    first = _published(out)
+    assert cli.main(args) == 2  # after it: its set is there, and stays
+    assert "already exists; delete it or pass" in capsys.readouterr().err
+    assert _published(out) == first
+
+
 # 4. only regular files are opened
 
 @pytest.mark.timeout(120)
 def test_a_named_pipe_called_jpg_is_skipped_not_opened(images, tmp_path, capsys):
     pipe = images / "cats" / "pipe.jpg"
     os.mkfifo(pipe)
-    assert str(pipe) not in list_images(images)
-    paths = list_images(images) + [str(pipe)]
+    with pytest.warns(UserWarning, match="left out 1 entry"):
+        paths = list_images(images)
+    assert str(pipe) not in paths
+    paths.append(str(pipe))
     labels = [os.path.basename(os.path.dirname(path)) for path in paths]
     report = _build(paths, tmp_path / "out", labels=labels, test_size=0)
     assert report.skipped == [str(pipe)]
     data, _ = SimpleDatasetLoader().load([str(pipe), paths[0]])
     assert len(data) == 1
+
+
+def _png_declaring(width, height):
+    """A tiny PNG whose header declares `width` x `height` pixels (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def hostile(images):
+    """The images folder plus what a build must skip and list (and never decode or block on)."""
+    os.mkfifo(images / "cats" / "pipe.jpg")
+    (images / "cats" / "bomb.png").write_bytes(_png_declaring(60000, 60000))
+    complete = (images / "dogs" / "dogs_000.png").read_bytes()
+    ok, jpeg = __import__("cv2").imencode(".jpg", np.full((32, 32, 3), 200, np.uint8))
+    (images / "dogs" / "truncated.jpg").write_bytes(jpeg.tobytes()[:len(jpeg) // 2])
+    (images / "dogs" / "album.jpg").mkdir()  # a folder named like an image is not a class
+    (images / "dogs" / "album.jpg" / "inner.png").write_bytes(complete)
+    (images / "panda" / "a.jpg").symlink_to("b.jpg")  # a link loop
+    (images / "panda" / "b.jpg").symlink_to("a.jpg")
+    return images
+
+
+@pytest.mark.timeout(120)
+def test_a_build_skips_and_lists_what_it_cannot_read(hostile, tmp_path, capsys):
+    with pytest.warns(UserWarning, match="left out 2 link"):
+        report = _build(hostile, tmp_path / "out", test_size=0, verbose=True)
+    reasons = {os.path.relpath(path, hostile): why for path, why in report.reasons.items()}
+    assert reasons == {
+        "cats/pipe.jpg": "not a regular file",
+        "cats/bomb.png": "60000x60000 pixels, above the limit of 89478485 (max_pixels, --max-pixels)",
+        "dogs/truncated.jpg": "truncated JPEG (no end-of-image marker)",
+        "dogs/album.jpg": "a folder named like an image",
+    }
+    assert sorted(report.skipped) == sorted(report.reasons)
+    assert report.class_names == ["cats", "dogs", "panda"]
+    out = capsys.readouterr().out
+    assert f"  {hostile / 'cats' / 'pipe.jpg'}: not a regular file" in out
+    assert f"  {hostile / 'dogs' / 'truncated.jpg'}: truncated JPEG" in out
+    assert sum(report.counts.values()) == 18
+
+
+def test_images_above_max_pixels_are_refused_before_decoding(images, tmp_path, monkeypatch):
+    from pyimagesearch.datasets import paths as reader
+
+    decoded = []
+    imdecode = reader.cv2.imdecode
+    monkeypatch.setattr(reader.cv2, "imdecode", lambda *a: decoded.append(1) or imdecode(*a))
+    big = images / "cats" / "big.png"
+    __import__("cv2").imwrite(str(big), np.zeros((50, 60, 3), np.uint8))
+    image, reason = reader.read_image_checked(big, max_pixels=2999)
+    assert image is None and reason.startswith("60x50 pixels, above the limit of 2999") and not decoded
+    assert reader.read_image_checked(big, max_pixels=3000)[0].shape == (50, 60, 3)
+    with pytest.raises(ValueError, match="max_pixels must be a positive integer or None, got 0"):
+        _build(images, tmp_path / "o", max_pixels=0)
+    report = _build(images, tmp_path / "o", max_pixels=2999)  # the others are 40x32
+    assert report.skipped == [str(big)]
+
+
+def test_an_unreadable_class_folder_is_listed_and_its_class_named(images, tmp_path, monkeypatch, capsys):
+    scandir = os.scandir
+    denied = {str(images / "dogs")}
+
+    def no_permission(path="."):  # as chmod 000 does for a user other than root
+        if os.fspath(path) in denied:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", no_permission)
+    report = _build(images, tmp_path / "out", verbose=True)
+    dogs = str(images / "dogs")
+    assert report.class_names == ["cats", "panda"]
+    assert report.reasons == {dogs: "unreadable folder (Permission denied)"}
+    assert report.empty_classes == {"dogs": "unreadable folder (Permission denied)"}
+    out = capsys.readouterr().out
+    assert f"  {dogs}: unreadable folder (Permission denied)" in out
+    assert "class 'dogs' lost all its images (unreadable folder (Permission denied))" in out
+    denied.add(str(images / "panda"))
+    with pytest.raises(ValueError, match="one class .'cats'.*at least two classes.*left out .*dogs"):
+        _build(images, tmp_path / "two")
+
+
+def test_a_class_whose_images_are_all_unreadable_is_named(images, tmp_path, capsys):
+    paths = list_images(images)
+    labels = [os.path.basename(os.path.dirname(p)) for p in paths]
+    for path in paths[:6]:  # every cat
+        open(path, "wb").close()
+    report = _build(paths, tmp_path / "out", labels=labels, verbose=True)
+    assert report.empty_classes == {"cats": "every image unreadable"}
+    assert "class 'cats' lost all its images (every image unreadable)" in capsys.readouterr().out
+
+
+def test_one_class_is_refused_with_one_line(images, tmp_path, capsys):
+    only = tmp_path / "smiles"
+    os.makedirs(only / "negatives7")
+    for path in list_images(images / "cats"):
+        os.link(path, only / "negatives7" / os.path.basename(path))
+    status = cli.main(["build-dataset", "-d", str(only), "-o", str(tmp_path / "one"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "one class ('negatives7'); a classifier needs at least two classes" in err
+    assert not (tmp_path / "one").exists()
+
+
+def test_a_means_path_that_is_a_folder_is_refused_and_cleanup_skips_folders(images, tmp_path, capsys):
+    out = tmp_path / "out"
+    _build(images, out)
+    (out / "keep").mkdir()
+    (out / "keep" / "notes.txt").write_text("mine")
+    before = _contents_deep(out)
+    status = cli.main(["build-dataset", "-d", str(images), "-o", str(out), "--size", "8",
+                       "--val-size", "3", "--test-size", "3", "--overwrite", "--means", "keep", "-q"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "keep' is a folder; expected a file path" in err
+    assert _contents_deep(out) == before
+    # what the cleanup cannot safely remove stays: a folder named like a dead process's temporary,
+    # and an earlier version's backup, which may be the only copy of a file
+    tag = atomic._host_tag()
+    stray = out / f".val.hdf5.{tag}-{_dead_pid()}.abcd1234.tmp.old"
+    folder = out / f".x.hdf5.{tag}-{_dead_pid()}.abcd1234.tmp.hdf5"
+    stray.write_bytes(b"old val")
+    folder.mkdir()
+    _build(images, out, overwrite=True)
+    assert stray.read_bytes() == b"old val" and folder.is_dir()
+
+
+def _contents_deep(folder):
+    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(folder) for name in names}
+
+
+@pytest.mark.timeout(120)
+def test_every_reader_of_an_image_folder_skips_a_named_pipe(images, tmp_path):
+    pipe = images / "cats" / "pipe.jpg"
+    os.mkfifo(pipe)
+    with pytest.warns(UserWarning, match="left out 1 entry .*pipe.jpg.*not a regular file"):
+        assert str(pipe) not in list_images(images)
+    loader = SimpleDatasetLoader()
+    data, _ = loader.load([str(pipe), str(images / "cats" / "cats_000.png")])
+    assert len(data) == 1 and loader.skipped == [str(pipe)]
+    from pyimagesearch.datasets.paths import read_image_checked
+    assert read_image_checked(pipe) == (None, "not a regular file")
+    assert _build(images, tmp_path / "out").reasons == {str(pipe): "not a regular file"}
+    # extract_features: tests/test_io_features.py::test_extract_features_skips_and_lists_what_it_cannot_read
+
+
+def test_a_flipped_byte_in_the_class_names_is_detected(images, tmp_path):
+    report = _build(images, tmp_path / "out")
+    path = report.paths["train"]
+    data = bytearray(open(path, "rb").read())
+    at = data.find(b"panda")
+    assert at > 0 and data.find(b"panda", at + 1) < 0  # the names' only copy
+    data[at + 1] ^= 0x02  # "pcnda"
+    open(path, "wb").write(bytes(data))
+    with h5py.File(path, "r") as db:
+        assert list(db["label_names"].asstr()[:]) == ["cats", "dogs", "pcnda"]  # HDF5 alone cannot tell
+    with pytest.raises(ValueError, match="train.hdf5.* class names .*pcnda.* do not match their checksum"):
+        HDF5DatasetGenerator(path, 4, classes=3)
+
+
+@pytest.mark.timeout(120)
+def test_flipped_metadata_bytes_raise_errors_that_name_the_file(tmp_path):
+    base = tmp_path / "base.hdf5"
+    write_coded_hdf5(base, num_rows=12, classes=3)
+    data = open(base, "rb").read()
+    found = set()
+    for offset in range(0, min(len(data), 3000), 11):  # about 270 flips of the metadata
+        flipped = bytearray(data)
+        flipped[offset] ^= 0x01
+        path = tmp_path / f"flip{offset}.hdf5"
+        path.write_bytes(bytes(flipped))
+        try:
+            HDF5DatasetGenerator(path, 4, classes=3).close()
+        except (ValueError, OSError) as error:
+            assert str(path) in str(error), (offset, error)
+            found.add(type(error).__name__)
+        os.remove(path)
+    assert "OSError" in found
+
+
+def test_uint64_labels_that_int64_cannot_hold_are_refused(tmp_path):
+    with HDF5DatasetWriter((2, 3), tmp_path / "u.hdf5") as writer:
+        with pytest.raises(ValueError, match="u.hdf5.* must fit in int64.*9223372036854775813"):
+            writer.add(np.zeros((2, 3)), np.array([1, 2**63 + 5], dtype=np.uint64))
+        writer.add(np.zeros((2, 3)), np.array([1, 2], dtype=np.uint64))
 
 
 # 7. labels must be 1-D integers
@@ -321,3 +657,15 @@ def test_a_file_that_is_not_hdf5_gets_one_clear_error(tmp_path):
     path.write_text("not an HDF5 file")
     with pytest.raises(OSError, match="cannot open .*notes.hdf5.* as an HDF5 file"):
         HDF5DatasetGenerator(path, 2, classes=2)
+
+
+def test_the_folder_lock_works_without_hard_links(tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted", source)
+
+    monkeypatch.setattr(os, "link", no_links)  # exFAT, some network file systems
+    with publish.folder_lock(tmp_path / "out") as lock:
+        assert json.loads(open(lock).read())["pid"] == os.getpid()
+        with pytest.raises(publish.FolderBusyError, match=f"in use by another build .pid {os.getpid()} "):
+            publish.acquire_lock(tmp_path / "out")
+    assert os.listdir(tmp_path / "out") == []

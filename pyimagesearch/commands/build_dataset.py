@@ -46,6 +46,9 @@ def add_arguments(parser):
                         help="replace existing outputs (and remove split files this build does not produce)")
     parser.add_argument("--follow-links", action="store_true",
                         help="follow symbolic links that point outside --dataset (default: leave them out)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="skip images whose header declares more pixels (width x height), before "
+                        "decoding them (default: 89478485, Pillow's decompression-bomb limit)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="hide the progress bars (the summary and skipped images are still shown)")
 
@@ -68,8 +71,15 @@ def run(args):
         val_size=args.val_size, test_size=args.test_size,
         random_state=args.random_state, workers=args.workers,
         means_name=args.means, overwrite=args.overwrite, verbose=not args.quiet,
-        follow_links=args.follow_links,
+        follow_links=args.follow_links, max_pixels=_max_pixels(args),
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())
     return 0
+
+
+def _max_pixels(args):
+    """--max-pixels, or the library's default limit."""
+    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
+
+    return MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels

@@ -30,6 +30,11 @@ def add_arguments(parser):
                         help="rows buffered before writing (default: 1000)")
     parser.add_argument("--seed", type=int, default=42, help="shuffle seed (default: 42)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--follow-links", action="store_true",
+                        help="follow symbolic links that point outside --dataset (default: leave them out)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="skip images whose header declares more pixels (width x height), before "
+                        "decoding them (default: 89478485, Pillow's decompression-bomb limit)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="hide the progress bar (the summary and skipped images are still shown)")
 
@@ -52,8 +57,16 @@ def run(args):
         args.dataset, args.output, label_from=args.labels, model=args.model,
         weights=args.weights, image_size=args.image_size, batch_size=args.batch_size,
         bufSize=args.buffer_size, pooling=args.pooling, random_state=args.seed,
-        overwrite=args.overwrite, verbose=not args.quiet,
+        overwrite=args.overwrite, verbose=not args.quiet, follow_links=args.follow_links,
+        max_pixels=_max_pixels(args),
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())
     return 0
+
+
+def _max_pixels(args):
+    """--max-pixels, or the library's default limit."""
+    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
+
+    return MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels

@@ -4,9 +4,11 @@ from pyimagesearch.datasets.cifar10 import CIFAR10_LABELS, load_cifar10, prepare
 from pyimagesearch.datasets.digits import write_digits_dataset
 from pyimagesearch.datasets.paths import (
     IMAGE_EXTENSIONS,
+    MAX_IMAGE_PIXELS,
     label_from_parent,
     label_from_prefix,
     list_images,
+    scan_images,
 )
 from pyimagesearch.datasets.simpledatasetloader import SimpleDatasetLoader
 from pyimagesearch.datasets.tinyimagenet import read_val_annotations, read_wnids, readable_names
@@ -14,6 +16,7 @@ from pyimagesearch.datasets.tinyimagenet import read_val_annotations, read_wnids
 __all__ = [
     "CIFAR10_LABELS",
     "IMAGE_EXTENSIONS",
+    "MAX_IMAGE_PIXELS",
     "SimpleDatasetLoader",
     "label_from_parent",
     "label_from_prefix",
@@ -23,5 +26,6 @@ __all__ = [
     "read_val_annotations",
     "read_wnids",
     "readable_names",
+    "scan_images",
     "write_digits_dataset",
 ]

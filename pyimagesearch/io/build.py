@@ -16,12 +16,13 @@ import uuid
 import cv2
 import numpy as np
 
-from pyimagesearch.datasets import label_from_parent, label_from_prefix, list_images
-from pyimagesearch.datasets.paths import read_image
+from pyimagesearch.datasets.paths import (MAX_IMAGE_PIXELS, check_max_pixels, label_from_parent, label_from_prefix,
+                                          read_image_checked, scan_images, warn_links)
 from pyimagesearch.io.buildid import BUILD_ID, BUILD_SET
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
-from pyimagesearch.utils.atomic import new_temporary, publish_together
+from pyimagesearch.utils.atomic import journal_files, new_temporary
+from pyimagesearch.utils.publish import folder_lock, publish_set
 from pyimagesearch.utils.progress import progress_bar
 from pyimagesearch.utils.signals import terminate_as_interrupt
 
@@ -39,8 +40,10 @@ class BuildReport:
         means_path: path of the training set's means JSON.
         means: the means, `{"R": .., "G": .., "B": ..}`.
         class_names: class names, indexed by label.
-        skipped: paths of the unreadable images left out.
+        skipped: paths of the unreadable images (and folders, pipes, ...) left out.
         build_id: the id stamped in every file of the set.
+        reasons: path -> why it was skipped.
+        empty_classes: classes that lost all their images (-> why).
     """
 
     paths: dict
@@ -50,6 +53,8 @@ class BuildReport:
     class_names: list
     skipped: list
     build_id: str = None
+    reasons: dict = dataclasses.field(default_factory=dict)
+    empty_classes: dict = dataclasses.field(default_factory=dict)
 
     def summary(self):
         """The lines printed at the end of a build: files written, images skipped."""
@@ -57,10 +62,19 @@ class BuildReport:
             f"{os.path.basename(self.paths[name])} ({_rows(self.counts[name])})" for name in self.paths
         )
         lines = [f"[INFO] wrote {written} and {os.path.basename(self.means_path)}"]
-        if self.skipped:
-            lines.append(f"[INFO] skipped {len(self.skipped)} unreadable image(s):")
-            lines.extend(f"  {path}" for path in self.skipped)
+        lines.extend(skipped_lines(self.skipped, self.reasons))
+        for name, why in self.empty_classes.items():
+            lines.append(f"[WARNING] class {name!r} lost all its images ({why}): the set has no {name!r}")
         return "\n".join(lines)
+
+
+def skipped_lines(skipped, reasons):
+    """The summary lines listing the skipped files, each with its reason when known."""
+    if not skipped:
+        return []
+    lines = [f"[INFO] skipped {len(skipped)} unreadable image(s):"]
+    lines.extend(f"  {path}" + (f": {reasons[path]}" if reasons.get(path) else "") for path in skipped)
+    return lines
 
 
 def _rows(count):
@@ -69,6 +83,8 @@ def _rows(count):
 
 def labelled_images(images, labels=None, label_from="parent", follow_links=False):
     """Resolves image paths and their string labels.
+
+    What a folder listing leaves out is not reported here; see `scan_labelled_images`.
 
     Args:
         images: a folder (listed recursively) or a sequence of image paths.
@@ -87,10 +103,24 @@ def labelled_images(images, labels=None, label_from="parent", follow_links=False
             `label_from` (images beside the class folders for "parent", one
             label per image for "prefix").
     """
+    paths, labels, _ = scan_labelled_images(images, labels, label_from, follow_links)
+    return paths, labels
+
+
+def scan_labelled_images(images, labels=None, label_from="parent", follow_links=False):
+    """`labelled_images`, plus what the folder listing left out.
+
+    Returns:
+        `(paths, labels, left_out)`: `left_out` maps each folder or file left
+        out (see `pyimagesearch.datasets.paths.scan_images`) to the reason.
+    """
     if label_from not in LABEL_SOURCES:
         raise ValueError(f"label_from must be one of {sorted(LABEL_SOURCES)}, got {label_from!r}.")
+    left_out = {}
     if isinstance(images, (str, os.PathLike)):
-        paths = list_images(images, follow_links=follow_links)
+        listing = scan_images(images, follow_links=follow_links)
+        warn_links(listing, images)
+        paths, left_out = listing.paths, listing.left_out
     else:
         paths = [os.fspath(path) for path in images]
         if not paths:
@@ -106,7 +136,7 @@ def labelled_images(images, labels=None, label_from="parent", follow_links=False
                 f"labels must hold one label per image: got {len(labels)} labels "
                 f"for {len(paths)} images."
             )
-    return paths, labels
+    return paths, labels, left_out
 
 
 LAYOUTS = ("class subfolders ({root}/{class}/{image}, labels from the folder: --labels parent) "
@@ -134,20 +164,26 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                       size=256, val_size=None, test_size=0.1, random_state=42,
                       workers=None, means_name="mean.json", bufSize=1000,
                       overwrite=False, verbose=True, val_images=None, val_labels=None,
-                      follow_links=False, checksum=True):
+                      follow_links=False, checksum=True, max_pixels=MAX_IMAGE_PIXELS):
     """Builds stratified train/val/test HDF5 files and the training set's means.
 
     Images are decoded, resized aspect-aware (scale, then centre-crop) to
     `size` and stored as `uint8` BGR rows in `train.hdf5`, `val.hdf5` and
     `test.hdf5` under `output_dir`, with integer labels and the class names.
     The means JSON is the book's `{"R": .., "G": .., "B": ..}`: per-channel
-    means of the training images. Unreadable images (and anything that is
-    not a regular file) are skipped and listed.
+    means of the training images. Unreadable images and folders, anything
+    that is not a regular file, truncated JPEGs and images above `max_pixels`
+    are skipped and listed; a class that loses all its images is named.
 
-    The files are published as one unit: they are written beside their
-    targets under temporary names and renamed into place together at the end;
-    a failure or an interrupt (Ctrl-C, SIGTERM) at any point, the renames
-    included, leaves the previous set whole and no temporary file behind.
+    The build holds the output folder's lock (`.pyimagesearch.lock`, naming
+    its host and pid) from start to end, so a second build into the folder is
+    refused at once, naming the first. The files are published as one unit
+    (`pyimagesearch.utils.publish`): written beside their targets under
+    temporary names, then a journal, then the renames. A failure or a signal
+    before the journal leaves the previous set whole and no temporary file; a
+    signal after it is held until the new set is complete; a process killed
+    after it leaves a journal that the next build, or a reader
+    (`HDF5DatasetGenerator`), completes before anything else.
     Every file carries one build id (the HDF5 files' `build_id` attribute,
     the means JSON's `"build_id"` key) that readers check, and `overwrite`
     removes split files of an earlier build that this build does not produce.
@@ -176,28 +212,39 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
             them (by default such links are left out; see `list_images`).
         checksum: whether the HDF5 files store `fletcher32` checksums (see
             `HDF5DatasetWriter`).
+        max_pixels: images whose header declares more pixels are skipped
+            before decoding (decompression bombs); None: no limit but OpenCV's.
 
     Returns:
         A `BuildReport`.
 
     Raises:
         FileNotFoundError: `images` is a path that is not a folder.
-        ValueError: no images, bad sizes, a class too small to split, existing
-            outputs without `overwrite`, or no readable training image.
+        ValueError: no images, one class, bad sizes, a class too small to split,
+            an output path that is a folder, existing outputs without
+            `overwrite`, or no readable training image.
+        pyimagesearch.utils.publish.FolderBusyError: another build holds the
+            output folder (it is named).
     """
     from sklearn.model_selection import train_test_split
 
-    paths, names = labelled_images(images, labels, label_from, follow_links)
+    paths, names, left_out = scan_labelled_images(images, labels, label_from, follow_links)
     width, height = _check_size(size)
     workers = _check_workers(workers)
+    check_max_pixels(max_pixels)
     class_names, encoded = np.unique(np.asarray(names), return_inverse=True)
+    if len(class_names) < 2:
+        lost = "".join(f"; left out {path!r} ({why})" for path, why in list(left_out.items())[:3])
+        raise ValueError(
+            f"the images hold one class ({str(class_names[0])!r}); a classifier needs at least "
+            f"two classes: give a folder with one subfolder per class{lost}.")
     n = len(paths)
     if val_images is not None:
         if val_size:
             raise ValueError(f"val_size={val_size!r} and val_images are both given; pass one of them.")
         val_size = 0
         paths, encoded, given_val = _append_given(
-            paths, encoded, class_names, val_images, val_labels, label_from, follow_links)
+            paths, encoded, class_names, val_images, val_labels, label_from, follow_links, left_out)
     elif val_size is None:
         val_size = 0.1
     n_test = _split_count(test_size, n, "test_size")
@@ -237,23 +284,21 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     outputs = {name: os.path.join(output_dir, f"{name}.hdf5") for name in splits}
     means_path = os.path.join(output_dir, means_name)
     every_split = {name: os.path.join(output_dir, f"{name}.hdf5") for name in SPLITS}
-    if not overwrite:
-        for path in [*every_split.values(), means_path]:
-            if os.path.exists(path):
-                raise ValueError(
-                    f"output {path!r} already exists; delete it or pass overwrite=True "
-                    f"(--overwrite)."
-                )
+    _check_outputs([*every_split.values(), means_path])
 
     build_id = uuid.uuid4().hex
     build_set = {name: os.path.basename(path) for name, path in outputs.items()}
     build_set["means"] = os.path.relpath(means_path, output_dir)
-    skipped = []
+    skipped = list(left_out)
+    reasons = dict(left_out)
     counts = {}
     channel_sums = np.zeros(3, dtype=np.float64)
+    written = np.zeros(len(class_names), dtype=np.int64)
     finished = []  # (temporary, target) of the files written, published together
     try:
-        with terminate_as_interrupt(), contextlib.ExitStack() as stack:
+        with terminate_as_interrupt(), folder_lock(output_dir), contextlib.ExitStack() as stack:
+            if not overwrite:
+                _refuse_existing([*every_split.values(), means_path])
             pool = stack.enter_context(_image_pool(workers))
             writers = {}
             for name, rows in splits.items():
@@ -266,7 +311,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                 writer.db.attrs[BUILD_SET] = json.dumps(build_set)
                 writers[name] = writer
             # one ordered stream over every split keeps the workers busy across splits
-            loaded = pool((paths[i], width, height) for rows in splits.values() for i in rows)
+            loaded = pool((paths[i], width, height, max_pixels) for rows in splits.values() for i in rows)
             for name, rows in splits.items():
                 writer = writers[name]
                 bar = progress_bar(f"Building {name}: ", len(rows), verbose)
@@ -274,8 +319,10 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                 for done, (index, (image, sums)) in enumerate(zip(rows, loaded), 1):
                     if image is None:
                         skipped.append(paths[index])
+                        reasons[paths[index]] = sums
                     else:
                         writer.add(image[np.newaxis], [encoded[index]])
+                        written[encoded[index]] += 1
                         if name == "train":
                             channel_sums += sums
                     bar.update(done)
@@ -292,32 +339,60 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
             with open(finished[-1][0], "w") as handle:
                 json.dump({**means, BUILD_ID: build_id}, handle)
             stale = [path for name, path in every_split.items() if name not in outputs]
-            publish_together(finished, removals=stale)
+            publish_set(output_dir, finished, removals=stale, overwrite=overwrite)
     except BaseException:
+        published = journal_files(output_dir)  # after the commit point they are the new set
         for temporary, _ in finished:
-            with contextlib.suppress(OSError):
-                os.remove(temporary)
+            if published is not None and os.path.normpath(temporary) not in published:
+                with contextlib.suppress(OSError):
+                    os.remove(temporary)
         raise
 
     report = BuildReport(
         paths=outputs, counts=counts, means_path=means_path, means=means,
         class_names=[str(c) for c in class_names], skipped=skipped, build_id=build_id,
+        reasons=reasons, empty_classes=_empty_classes(images, label_from, left_out, class_names, written),
     )
     if verbose:
         print(report.summary())
     return report
 
 
+def _check_outputs(targets):
+    """Refuses output files that are folders."""
+    for path in targets:
+        if os.path.isdir(path):
+            raise ValueError(f"output {path!r} is a folder; expected a file path (or none there).")
+
+
+def _refuse_existing(targets):
+    for path in targets:
+        if os.path.lexists(path):
+            raise ValueError(
+                f"output {path!r} already exists; delete it or pass overwrite=True (--overwrite).")
+
+
+def _empty_classes(images, label_from, left_out, class_names, written):
+    """Class name -> why it has no image in the set (all unreadable, or its folder)."""
+    empty = {str(class_names[i]): "every image unreadable" for i in np.flatnonzero(written == 0)}
+    if isinstance(images, (str, os.PathLike)) and label_from == "parent":
+        root = os.path.normpath(os.fspath(images))
+        for path, why in left_out.items():
+            if os.path.dirname(os.path.normpath(path)) == root and "folder" in why:
+                empty[os.path.basename(path)] = why
+    return empty
+
+
 def _load_image(task):
     """Decodes one image, resizes it aspect-aware and sums its channels.
 
     Returns:
-        `(image, (B, G, R) sums)`, or `(None, None)` if the file is unreadable.
+        `(image, (B, G, R) sums)`, or `(None, reason)` if the file is not read.
     """
-    path, width, height = task
-    image = read_image(path, cv2.IMREAD_COLOR)
+    path, width, height, max_pixels = task
+    image, reason = read_image_checked(path, cv2.IMREAD_COLOR, max_pixels)
     if image is None:
-        return None, None
+        return None, reason
     image = AspectAwarePreprocessor(width, height).preprocess(image)
     # exact for uint8 sums below 2**53
     return image, np.array(cv2.sumElems(image)[:3])
@@ -354,9 +429,10 @@ def _bounded_map(executor, function, items, window):
         yield pending.popleft().result()
 
 
-def _append_given(paths, encoded, class_names, images, labels, label_from, follow_links):
+def _append_given(paths, encoded, class_names, images, labels, label_from, follow_links, left_out):
     """Appends a given split's paths and encoded labels; returns them and its row indexes."""
-    given_paths, given_names = labelled_images(images, labels, label_from, follow_links)
+    given_paths, given_names, given_left_out = scan_labelled_images(images, labels, label_from, follow_links)
+    left_out.update(given_left_out)
     unknown = sorted(set(given_names) - set(class_names.tolist()))
     if unknown:
         raise ValueError(

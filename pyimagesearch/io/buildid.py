@@ -4,17 +4,81 @@
 a `file_id` of its own, which `HDF5DatasetGenerator` checks on every open);
 `build_hdf5_splits` gives one id to all its files (the means JSON holds it as
 its `"build_id"` key) and records the set in each HDF5 file's `build_set`
-attribute, so that a reader of one file can check its siblings.
+attribute, so that a reader of one file can check its siblings. The class
+names carry a SHA-256 of their own (the `label_names_sha256` attribute:
+HDF5's checksums cannot cover variable-length strings).
 """
 
+import contextlib
+import hashlib
 import json
 import os
 
 import h5py
 
+from pyimagesearch.utils.publish import finish_publish
+
 BUILD_ID = "build_id"
 BUILD_SET = "build_set"
 FILE_ID = "file_id"  # one per file written, even within a build
+NAMES_DIGEST = "label_names_sha256"
+
+
+def names_digest(names):
+    """The SHA-256 (hex) of a list of class names, as stored in `label_names_sha256`."""
+    return hashlib.sha256(json.dumps([str(name) for name in names]).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def metadata_errors(path):
+    """Re-raises what h5py raises on damaged metadata as an `OSError` naming `path`.
+
+    A flipped byte in an HDF5 file's metadata surfaces as a `KeyError`,
+    `RuntimeError`, `TypeError`, `UnicodeDecodeError` or an `OSError` without
+    the file's name; errors that name it, and `ValueError`s, pass unchanged.
+    """
+    path = os.fspath(path)
+    try:
+        yield
+    except (KeyError, RuntimeError, TypeError, UnicodeDecodeError, OSError) as error:
+        if isinstance(error, OSError) and path in str(error):
+            raise
+        raise OSError(
+            f"{path!r}: its metadata is damaged ({type(error).__name__}: {error}); "
+            "rebuild the file.") from None
+
+
+def check_metadata(path, db):
+    """Checks an open HDF5 file's class names (their digest) and its siblings' build.
+
+    Args:
+        path: the path of `db`.
+        db: an open `h5py.File`.
+
+    Raises:
+        ValueError: the class names do not match their digest, or a sibling
+            has another build id.
+        OSError: the metadata is too damaged to read.
+    """
+    with metadata_errors(path):
+        check_label_names(path, db)
+        check_siblings(path, db)
+
+
+def check_label_names(path, db):
+    """Checks `label_names` against its `label_names_sha256` digest, when the file has one.
+
+    Raises:
+        ValueError: a name was changed (a flipped byte would rename a class).
+    """
+    digest = _text(db.attrs.get(NAMES_DIGEST))
+    if digest is None or "label_names" not in db:
+        return
+    names = db["label_names"].asstr()[:].tolist()
+    if names_digest(names) != digest:
+        raise ValueError(
+            f"{os.fspath(path)!r}: its class names {names[:5]}{' ...' if len(names) > 5 else ''} "
+            "do not match their checksum (label_names_sha256): the file is corrupted; rebuild it.")
 
 
 def read_build_id(path):
@@ -31,7 +95,7 @@ def read_build_id(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path!r} is not a file.")
     if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as db:
+        with h5py.File(path, "r") as db, metadata_errors(path):
             return _text(db.attrs.get(BUILD_ID))
     try:
         with open(path) as handle:
@@ -46,6 +110,9 @@ def read_build_id(path):
 def check_same_build(paths):
     """Checks that files come from one build (the same build id).
 
+    A publish that a killed build left unfinished in their folders is
+    completed first (see `pyimagesearch.utils.publish.finish_publish`).
+
     Args:
         paths: HDF5 files and means JSON files (e.g. train, val, test, means).
 
@@ -55,7 +122,10 @@ def check_same_build(paths):
     Raises:
         ValueError: two files have different build ids, or only some have one.
     """
-    ids = {os.fspath(path): read_build_id(path) for path in paths}
+    paths = [os.fspath(path) for path in paths]
+    for folder in {os.path.dirname(os.path.abspath(path)) for path in paths}:
+        finish_publish(folder)  # a killed build's publish is completed first
+    ids = {path: read_build_id(path) for path in paths}
     if len(set(ids.values())) > 1:
         found = ", ".join(f"{path!r} ({build or 'no build id'})" for path, build in ids.items())
         raise ValueError(

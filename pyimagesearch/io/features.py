@@ -9,7 +9,8 @@ import random
 import cv2
 import numpy as np
 
-from pyimagesearch.io.build import labelled_images
+from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS, check_max_pixels, read_image_checked
+from pyimagesearch.io.build import scan_labelled_images, skipped_lines
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 from pyimagesearch.utils.progress import progress_bar
 
@@ -36,7 +37,8 @@ class FeatureReport:
         count: rows written.
         dims: shape of one feature vector, `(features,)`.
         class_names: class names, indexed by label.
-        skipped: paths of the unreadable images left out.
+        skipped: paths of the unreadable images (and folders, pipes, ...) left out.
+        reasons: path -> why it was skipped.
     """
 
     output_path: str
@@ -44,21 +46,21 @@ class FeatureReport:
     dims: tuple
     class_names: list
     skipped: list
+    reasons: dict = dataclasses.field(default_factory=dict)
 
     def summary(self):
         """The lines printed at the end of an extraction: file written, images skipped."""
         lines = [f"[INFO] wrote {self.count} feature vector{'' if self.count == 1 else 's'} "
                  f"of {self.dims[0]} values to {self.output_path}"]
-        if self.skipped:
-            lines.append(f"[INFO] skipped {len(self.skipped)} unreadable image(s):")
-            lines.extend(f"  {path}" for path in self.skipped)
+        lines.extend(skipped_lines(self.skipped, self.reasons))
         return "\n".join(lines)
 
 
 def extract_features(images, output_path, labels=None, label_from="parent",
                      model="vgg16", weights="imagenet", image_size=224,
                      batch_size=32, bufSize=1000, pooling=None, shuffle=True,
-                     random_state=42, overwrite=False, verbose=True):
+                     random_state=42, overwrite=False, verbose=True, follow_links=False,
+                     max_pixels=MAX_IMAGE_PIXELS):
     """Writes a network's flattened features of every image to HDF5.
 
     The book's `extract_features.py`: the paths are shuffled (seeded), labels
@@ -66,7 +68,9 @@ def extract_features(images, output_path, labels=None, label_from="parent",
     `preprocess_input` (for VGG16/ResNet50, `imagenet_utils.preprocess_input`
     as in the book), passed in batches through the network without its
     classifier, flattened and written as `float32` `features` with the labels
-    and class names.
+    and class names. Images are read by the rule of `build_hdf5_splits`
+    (regular files only, decompression bombs and truncated JPEGs skipped and
+    listed).
 
     Args:
         images: a folder (listed recursively) or a sequence of image paths.
@@ -84,6 +88,10 @@ def extract_features(images, output_path, labels=None, label_from="parent",
         random_state: seed of the shuffle.
         overwrite: whether an existing `output_path` may be replaced.
         verbose: whether to show a progress bar and the final summary.
+        follow_links: whether links in the image folder may point outside it
+            (see `pyimagesearch.datasets.list_images`).
+        max_pixels: images whose header declares more pixels are skipped
+            before decoding; None: no limit but OpenCV's.
 
     Returns:
         A `FeatureReport`.
@@ -96,7 +104,8 @@ def extract_features(images, output_path, labels=None, label_from="parent",
     """
     from pyimagesearch.nn.applications import build_application
 
-    paths, names = labelled_images(images, labels, label_from)
+    paths, names, left_out = scan_labelled_images(images, labels, label_from, follow_links)
+    check_max_pixels(max_pixels)
     key = str(model).lower()
     if key not in PREPROCESS_MODULES:
         raise ValueError(f"model must be one of {sorted(PREPROCESS_MODULES)}, got {model!r}.")
@@ -124,7 +133,7 @@ def extract_features(images, output_path, labels=None, label_from="parent",
     ).preprocess_input
     dims = (int(np.prod(network.output_shape[1:])),)
 
-    skipped = []
+    skipped, reasons = list(left_out), dict(left_out)
     bar = progress_bar("Extracting features: ", len(paths), verbose)
     with HDF5DatasetWriter(
         (len(paths), *dims), output_path, dataKey="features", bufSize=bufSize,
@@ -133,9 +142,13 @@ def extract_features(images, output_path, labels=None, label_from="parent",
         writer.storeClassLabels(class_names)
         for start in range(0, len(paths), batch_size):
             batch_paths = paths[start:start + batch_size]
-            loaded = list(threads.map(lambda p: _load_rgb(p, image_size), batch_paths))
-            keep = [i for i, image in enumerate(loaded) if image is not None]
-            skipped.extend(p for p, image in zip(batch_paths, loaded) if image is None)
+            loaded = list(threads.map(lambda p: _load_rgb(p, image_size, max_pixels), batch_paths))
+            keep = [i for i, (image, _) in enumerate(loaded) if image is not None]
+            for path, (image, reason) in zip(batch_paths, loaded):
+                if image is None:
+                    skipped.append(path)
+                    reasons[path] = reason
+            loaded = [image for image, _ in loaded]
             if keep:
                 batch = preprocess_input(np.stack([loaded[i] for i in keep]))
                 features = np.asarray(network.predict_on_batch(batch))
@@ -149,17 +162,21 @@ def extract_features(images, output_path, labels=None, label_from="parent",
 
     report = FeatureReport(
         output_path=output_path, count=count, dims=dims,
-        class_names=[str(c) for c in class_names], skipped=skipped,
+        class_names=[str(c) for c in class_names], skipped=skipped, reasons=reasons,
     )
     if verbose:
         print(report.summary())
     return report
 
 
-def _load_rgb(path, size):
-    """Loads an image as a float32 RGB (size, size, 3) array, like `load_img`; None if unreadable."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+def _load_rgb(path, size, max_pixels):
+    """Loads an image as a float32 RGB (size, size, 3) array, like `load_img`.
+
+    Returns:
+        `(image, None)`, or `(None, reason)` if the file is not read.
+    """
+    image, reason = read_image_checked(path, cv2.IMREAD_COLOR, max_pixels)
     if image is None:
-        return None
+        return None, reason
     image = cv2.resize(image, (size, size), interpolation=cv2.INTER_NEAREST)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype("float32")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype("float32"), None

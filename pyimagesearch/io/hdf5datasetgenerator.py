@@ -8,11 +8,12 @@ import h5py
 import keras
 import numpy as np
 
-from pyimagesearch.io.buildid import FILE_ID, check_siblings
+from pyimagesearch.io.buildid import FILE_ID, check_metadata, metadata_errors
 from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, shared_memory_available
 from pyimagesearch.preprocessing.chain import apply_preprocessors
 from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
+from pyimagesearch.utils.publish import finish_publish
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):
@@ -95,6 +96,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             max_queue_size=max_queue_size,
         )
         dbPath = os.fspath(dbPath)
+        finish_publish(os.path.dirname(os.path.abspath(dbPath)))  # a killed build's publish
         if not os.path.isfile(dbPath):
             raise FileNotFoundError(f"dbPath {dbPath!r} does not exist.")
         if isinstance(batchSize, bool) or not isinstance(batchSize, (int, np.integer)) or batchSize < 1:
@@ -129,9 +131,9 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         self._pid = None
         self._reader = None
 
-        with _open(dbPath) as db:
+        with _open(dbPath) as db, metadata_errors(dbPath):
             self._source = self._identity(db)
-            check_siblings(dbPath, db)
+            check_metadata(dbPath, db)
             for key in (dataKey, "labels"):
                 if key not in db:
                     raise ValueError(

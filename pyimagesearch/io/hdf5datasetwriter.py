@@ -8,7 +8,7 @@ import uuid
 import h5py
 import numpy as np
 
-from pyimagesearch.io.buildid import BUILD_ID, FILE_ID
+from pyimagesearch.io.buildid import BUILD_ID, FILE_ID, NAMES_DIGEST, names_digest
 from pyimagesearch.utils.atomic import commit, new_temporary
 
 # rows per chunk are chosen so that one chunk holds about this many bytes
@@ -19,8 +19,8 @@ class HDF5DatasetWriter:
     """Writes a dataset of rows (images or features) and integer labels to HDF5.
 
     The file holds `dataKey` (the rows), `labels` (integers) and, once
-    `storeClassLabels` is called, `label_names` (UTF-8 strings): the book's
-    format. Unlike the book's writer it stores rows in their own type (`uint8`
+    `storeClassLabels` is called, `label_names` (UTF-8 strings, with their
+    SHA-256 in the `label_names_sha256` attribute): the book's format. Unlike the book's writer it stores rows in their own type (`uint8`
     images stay `uint8`, floating-point features become `float32`), chunks them
     for fast batch reads with a `fletcher32` checksum per chunk (a corrupted
     chunk fails on read instead of serving wrong pixels), stamps the file with
@@ -138,6 +138,11 @@ class HDF5DatasetWriter:
                 f"labels for {self.outputPath!r} must be integers, got dtype "
                 f"{labels.dtype} (e.g. {labels[0]!r})."
             )
+        if len(labels) and labels.dtype.kind == "u" and labels.max() > np.iinfo(np.int64).max:
+            raise ValueError(
+                f"labels for {self.outputPath!r} must fit in int64 (the stored type), got "
+                f"{labels.max()}."
+            )
         free = self.dims[0] - self.idx - self._buffered
         if len(rows) > free:
             raise ValueError(
@@ -189,6 +194,7 @@ class HDF5DatasetWriter:
         self.db.create_dataset(
             "label_names", (len(names),), dtype=h5py.string_dtype("utf-8"), data=names
         )
+        self.db.attrs[NAMES_DIGEST] = names_digest(names)  # checked by the readers
 
     def close(self, publish=True):
         """Writes what is buffered, trims unused rows and moves the file into place.
@@ -199,7 +205,7 @@ class HDF5DatasetWriter:
         Args:
             publish: False leaves the finished file at its temporary path, for
                 a caller that publishes several files together
-                (`pyimagesearch.utils.atomic.publish_together`).
+                (`pyimagesearch.utils.publish.publish_set`).
 
         Returns:
             The finished file's path (`outputPath`, or the temporary path when

@@ -8,11 +8,14 @@ process.
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import socket
 import tempfile
 
+# the journal of an unfinished publish (pyimagesearch.utils.publish), whose files are kept
+JOURNAL = ".pyimagesearch.publish"
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
 
 
@@ -75,8 +78,11 @@ def commit(temporary, path):
 def remove_orphans(folder):
     """Removes the temporary files in `folder` whose writing process is dead.
 
-    Only files named by `new_temporary` on this host are considered; those of
-    live processes (and of other hosts sharing the folder) are kept.
+    Only regular files named by `new_temporary` on this host are considered;
+    those of live processes (and of other hosts sharing the folder), those that
+    an unfinished publish lists (see `pyimagesearch.utils.publish`) and an
+    earlier version's `.tmp.old` backups are kept, and a file that cannot be
+    removed is left where it is.
 
     Args:
         folder: the folder to clean.
@@ -86,67 +92,42 @@ def remove_orphans(folder):
     """
     removed = []
     try:
-        names = os.listdir(folder)
+        entries = list(os.scandir(folder))
     except OSError:
         return removed
     host = _host_tag()
-    for name in names:
-        match = _TEMPORARY.match(name)
+    published = ()  # not read yet
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
         if match is None or match["host"] != host or _alive(int(match["pid"])):
             continue
-        path = os.path.join(folder, name)
-        with contextlib.suppress(FileNotFoundError):
+        if entry.name.endswith(".tmp.old") or not entry.is_file(follow_symlinks=False):
+            continue  # an earlier version's backup may be a set's only copy; never a folder
+        if published == ():
+            published = journal_files(folder)
+        path = os.path.normpath(entry.path)
+        if published is None or path in published:
+            continue  # an unfinished publish's new file: the next build or reader places it
+        with contextlib.suppress(OSError):
             os.remove(path)
             removed.append(path)
     return removed
 
 
-def publish_together(moves, removals=()):
-    """Renames finished temporaries onto their targets as one unit.
+def journal_files(folder):
+    """The temporaries that `folder`'s publish journal lists; None if it is damaged.
 
-    The current targets (and `removals`) are first renamed aside; if any
-    rename fails or is interrupted, the new files are removed and the old
-    ones are put back, so the set stays the old one, whole.
-
-    Args:
-        moves: `(temporary, target)` pairs.
-        removals: existing paths that the new set does not have.
-
-    Raises:
-        OSError: a rename failed (the old set is restored).
+    An unfinished publish's new files are the only copy of the new set: the
+    orphan cleanup keeps them (all temporaries, when the journal is damaged).
     """
-    moves = [(os.fspath(temporary), os.fspath(target)) for temporary, target in moves]
-    aside = []
-    placed = []
     try:
-        for target in [target for _, target in moves] + [os.fspath(p) for p in removals]:
-            if os.path.lexists(target):
-                backup = _unused_name(target)
-                os.replace(target, backup)
-                aside.append((backup, target))
-        for temporary, target in moves:
-            commit(temporary, target)
-            placed.append(target)
-    except BaseException:
-        for target in placed:
-            with contextlib.suppress(OSError):
-                os.remove(target)
-        for backup, target in reversed(aside):
-            os.replace(backup, target)
-        for temporary, _ in moves:
-            with contextlib.suppress(OSError):
-                os.remove(temporary)
-        raise
-    for backup, _ in aside:
-        with contextlib.suppress(OSError):
-            os.remove(backup)
-
-
-def _unused_name(path):
-    """A fresh temporary name beside `path` (no file is created)."""
-    folder, name = os.path.split(os.path.abspath(path))
-    random = next(tempfile._get_candidate_names())  # noqa: SLF001 - mkstemp's own names
-    return os.path.join(folder, f".{name}.{_host_tag()}-{os.getpid()}.{random}.tmp.old")
+        with open(os.path.join(folder, JOURNAL)) as handle:
+            moves = json.load(handle)["moves"]
+        return {os.path.normpath(os.path.join(folder, temporary)) for temporary, _ in moves}
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _alive(pid):
