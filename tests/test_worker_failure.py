@@ -77,12 +77,16 @@ def test_a_killed_worker_stops_fit_within_seconds_naming_it_and_leaves_nothing(s
         gen = HDF5DatasetGenerator(small_db, 4, preprocessors=[_Slow()], workers=2,
                                    use_multiprocessing=True, shared_memory=True)
         killed = {}
+        before = {child.pid for child in multiprocessing.active_children()}
 
         def kill_one():
-            while len(_workers()) < 2:
+            def workers():  # the processes this fit started, whoever's pool they are
+                return [child for child in multiprocessing.active_children() if child.pid not in before]
+
+            while len(workers()) < 2:
                 time.sleep(0.05)
             time.sleep(rng.uniform(0.2, 1.5))
-            victim = rng.choice(_workers())
+            victim = rng.choice(workers())
             killed["pid"] = victim.pid
             killed["at"] = time.monotonic()
             os.kill(victim.pid, signal.SIGKILL)
