@@ -133,6 +133,7 @@ def test_a_crash_during_tensorflows_import_loses_no_line_of_stderr(tmp_path):
 
 
 def test_native_log_filter_runs_as_a_stream():
-    result = subprocess.run([sys.executable, "-I", "-S", runtime.__file__, "2"], capture_output=True, timeout=60,
-                            input=b"I0000 00:00:1.5    1 a.cc:1] info\n  continued\nE0000 00:00:1.5    1 a.cc:2] bad\nmine")
+    lines = b"I0000 00:00:1.5    1 a.cc:1] info\n  continued\nE0000 00:00:1.5    1 a.cc:2] bad\nmine"
+    result = subprocess.run([sys.executable, "-I", "-S", runtime.__file__, "2"], input=lines,
+                            capture_output=True, timeout=60)
     assert result.stdout == b"E0000 00:00:1.5    1 a.cc:2] bad\nmine"

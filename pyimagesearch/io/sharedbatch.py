@@ -74,9 +74,10 @@ def as_shared_batch(array, owner_pid):
 class ReceiveFailed:
     """What a batch whose file could not be read unpickles as.
 
-    Unpickling runs in the process pool's result thread, where an exception
-    would stop the pool from delivering anything and leave `fit` waiting
-    forever; this object instead reaches Keras, which stops with its repr.
+    Unpickling runs wherever the batch is received (a process pool's result
+    thread, where an exception would stop the pool from delivering anything
+    and leave `fit` waiting forever); this object instead reaches the
+    receiver: `pyimagesearch.io.workerpool` raises its message.
     """
 
     def __init__(self, path, error):

@@ -9,8 +9,9 @@ naming the process and the batch, and the shared-memory batches of the dead
 and the stopped workers are removed.
 
 Workers ignore Ctrl-C and SIGTERM, which reach the whole process group (the
-training process handles them and stops its workers), and end by themselves within a second when the training process is gone, even
-after a kill -9 of it, so none outlives it.
+training process handles them and stops its workers), and end by themselves
+within a second when the training process is gone, even after a kill -9 of
+it, so none outlives it.
 """
 
 import contextlib
