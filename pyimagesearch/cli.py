@@ -96,7 +96,7 @@ def main(argv=None):
 
     Returns:
         The process exit status: 0, 2 for bad input or output (one line on
-        stderr, `pyimagesearch COMMAND: error: ...`), 130 after Ctrl-C.
+        stderr, `pyimagesearch COMMAND: error: ...`), 130 after Ctrl-C or SIGTERM.
     """
     configure_process()
     parser = build_parser()
@@ -104,8 +104,13 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
+    from pyimagesearch.utils.signals import interrupts_handled, raise_if_interrupted  # after --help
+
     try:
-        return args._run(args) or 0
+        with interrupts_handled():  # SIGTERM too; never lost under JAX
+            status = args._run(args) or 0
+            raise_if_interrupted()
+        return status
     except KeyboardInterrupt:
         print(f"pyimagesearch {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -119,8 +124,9 @@ def run_main(parser, run, argv=None):
 
     Bad input or output (one of `EXPECTED_ERRORS`: a missing dataset, file or
     download, an unwritable or full output) ends the process with one line,
-    `[ERROR] ...`, and exit status 1, instead of a traceback; Ctrl-C ends it
-    with `[INFO] interrupted` and status 130. Other errors are bugs and keep
+    `[ERROR] ...`, and exit status 1, instead of a traceback; Ctrl-C or
+    SIGTERM ends it with `[INFO] interrupted` and status 130 (see
+    `pyimagesearch.utils.signals.interrupts_handled`). Other errors are bugs and keep
     their traceback.
 
     Args:
@@ -133,8 +139,13 @@ def run_main(parser, run, argv=None):
     """
     configure_process()
     args = parser.parse_args(argv)
+    from pyimagesearch.utils.signals import interrupts_handled, raise_if_interrupted  # after --help
+
     try:
-        return run(args)
+        with interrupts_handled():  # SIGTERM too; never lost under JAX
+            result = run(args)
+            raise_if_interrupted()
+        return result
     except KeyboardInterrupt:
         print("[INFO] interrupted", file=sys.stderr)
         sys.exit(130)

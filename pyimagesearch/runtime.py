@@ -8,9 +8,19 @@ leaves the user's settings alone.
 
 TensorFlow 2.21 writes a few lines while it loads, before its logging reads
 `TF_CPP_MIN_LOG_LEVEL` ("All log messages before absl::InitializeLog() ...",
-oneDNN, "Could not find cuda drivers"). `configure_process()` therefore also
-filters what TensorFlow's import writes to the stderr file descriptor: lines
-below the level are dropped, everything else is passed on.
+oneDNN, "Could not find cuda drivers"); no environment variable silences
+them (absl's own verbosity is set only after they are written), and
+`TF_ENABLE_ONEDNN_OPTS=0` would change the numbers. So, during the first
+`import tensorflow` only, the stderr file descriptor is a pipe to a small
+filter process (this module run as a script), which drops TensorFlow's
+native log lines below the level and passes every other byte on at once.
+The filter is another process, so nothing is held in this one: if the import
+crashes (a segfault, an abort), every line written before the crash still
+reaches the terminal. What remains: during those seconds other threads'
+stderr also passes through the filter (only absl-formatted lines below the
+level are dropped, from any library), and a line may be delayed by the
+filter's start (a few milliseconds). After the import, the descriptor is
+the terminal's again and TensorFlow's logging obeys `TF_CPP_MIN_LOG_LEVEL`.
 """
 
 import importlib.abc
@@ -18,8 +28,8 @@ import importlib.util
 import math
 import os
 import re
+import subprocess
 import sys
-import tempfile
 
 # TF_CPP_MIN_LOG_LEVEL: 0 all, 1 hides INFO, 2 hides INFO and WARNING, 3 hides ERROR too
 HIDE_INFO_AND_WARNINGS = "2"
@@ -134,19 +144,26 @@ def filter_native_log(text, level):
     Returns:
         The lines to show, as one string.
     """
-    kept = []
-    dropping = False  # a dropped message's continuation lines go with it
-    for line in text.splitlines(keepends=True):
+    keep = NativeLogFilter(level)
+    return "".join(line for line in text.splitlines(keepends=True) if keep(line))
+
+
+class NativeLogFilter:
+    """Tells, line by line, whether a line of stderr is shown at `level` (see `filter_native_log`)."""
+
+    def __init__(self, level):
+        self.level = level
+        self.dropping = False  # a dropped message's continuation lines go with it
+
+    def __call__(self, line):
         match = _ABSL_LINE.match(line)
         if match:
-            dropping = _SEVERITY[match.group(1)] < level
+            self.dropping = _SEVERITY[match.group(1)] < self.level
         elif line.rstrip("\n") == _PRE_INIT_NOTICE:
-            dropping = level > 0
+            self.dropping = self.level > 0
         elif not line.startswith((" ", "To enable the following instructions")):
-            dropping = False
-        if not dropping:
-            kept.append(line)
-    return "".join(kept)
+            self.dropping = False
+        return not self.dropping
 
 
 def _log_level():
@@ -183,16 +200,38 @@ class _FilteredStderrLoader(importlib.abc.Loader):
         if level <= 0:
             return self.loader.exec_module(module)
         sys.stderr.flush()
+        (read_end, write_end) = os.pipe()
+        try:
+            process = subprocess.Popen([sys.executable, "-I", "-S", os.path.abspath(__file__), str(level)],
+                                       stdin=read_end, stdout=2, stderr=2, close_fds=True)
+        except OSError:  # no filter, no filtering: TensorFlow's lines are shown
+            os.close(read_end)
+            os.close(write_end)
+            return self.loader.exec_module(module)
+        os.close(read_end)
         saved = os.dup(2)
-        with tempfile.TemporaryFile() as captured:
-            os.dup2(captured.fileno(), 2)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        try:
+            self.loader.exec_module(module)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)  # the filter sees the end of its input and exits
+            os.close(saved)
             try:
-                self.loader.exec_module(module)
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                captured.seek(0)
-                shown = filter_native_log(captured.read().decode("utf-8", "replace"), level)
-                if shown:
-                    sys.stderr.write(shown)
-                    sys.stderr.flush()
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # a child of the import holds the pipe: it ends with it
+                pass
+
+
+def _filter_stream(level):
+    """The filter process: copies stdin to stdout line by line, without TensorFlow's lines below `level`."""
+    keep = NativeLogFilter(level)
+    for line in sys.stdin.buffer:
+        if keep(line.decode("utf-8", "replace")):
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    _filter_stream(int(sys.argv[1]))

@@ -117,24 +117,27 @@ def test_random_components_pickle_and_keep_their_stream_in_the_same_process():
     assert isinstance(component.rng, np.random.Generator)
 
 
-class _WorkersMeetFirst:
-    """Holds each worker's first batch until `workers` workers hold one, so all of them take part."""
+class _RecordWorkers:
+    """Records the process id of every worker that prepares a batch."""
 
-    def __init__(self, inner, workers, timeout=30):
+    def __init__(self, inner):
         self.inner = inner
-        self.barrier = multiprocessing.get_context("fork").Barrier(workers)
-        self.timeout = timeout
+        self.pids = multiprocessing.get_context("fork").SimpleQueue()
         self.owner = os.getpid()
-        self.met = False
 
     def preprocess(self, image):
         return self.inner.preprocess(image)
 
     def preprocess_batch(self, images):
-        if os.getpid() != self.owner and not self.met:
-            self.met = True
-            self.barrier.wait(timeout=self.timeout)
+        if os.getpid() != self.owner:
+            self.pids.put(os.getpid())
         return self.inner.preprocess_batch(images)
+
+    def workers(self):
+        pids = set()
+        while not self.pids.empty():
+            pids.add(self.pids.get())
+        return pids
 
 
 def test_generator_process_workers_draw_different_patches_in_every_run(tmp_path):
@@ -146,11 +149,15 @@ def test_generator_process_workers_draw_different_patches_in_every_run(tmp_path)
     path = tmp_path / "same.hdf5"
     with HDF5DatasetWriter((rows, 32, 32, 3), path) as writer:
         writer.add(_batch(rows), np.zeros(rows, int))
-    patch = _WorkersMeetFirst(PatchPreprocessor(8, 8, seed=1), workers=2)
+    patch = _RecordWorkers(PatchPreprocessor(8, 8, seed=1))
     gen = HDF5DatasetGenerator(path, batch_size, preprocessors=[patch], workers=2,
                                use_multiprocessing=True)
     model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten()])
-    # each predict (like each epoch of fit) forks new workers from the same parent
-    patches = np.concatenate([model.predict(gen, verbose=0).reshape(batches, -1) for _ in range(2)])
+    runs = []
+    for _ in range(2):  # close() stops the workers: the second run forks new ones from the same parent
+        runs.append(model.predict(gen, verbose=0).reshape(batches, -1))
+        gen.close()
+        assert len(patch.workers()) == 2  # both workers took part (the pool hands out its idle ones in turn)
+    patches = np.concatenate(runs)
     distinct = {bytes(batch) for batch in patches.astype(np.uint8)}
     assert len(distinct) == len(patches), f"{len(patches) - len(distinct)} batches repeat another's patches"

@@ -112,3 +112,28 @@ def test_cgroup_v2_quota_is_read(tmp_path, monkeypatch, content, expected):
         cpu_max if path == "/sys/fs/cgroup/cpu.max" else path, *a, **k))
     monkeypatch.setattr(runtime.sys, "platform", "linux")
     assert runtime._cgroup_cpu_quota() == expected
+
+
+def test_a_crash_during_tensorflows_import_loses_no_line_of_stderr(tmp_path):
+    # a stand-in for TensorFlow that logs, writes a real error from native code, and aborts
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\n"
+        "os.write(2, b'I0000 00:00:1795966094.571508    9902 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "os.write(2, b'a real error from the native import\\n')\n"
+        "os.abort()\n")
+    code = "from pyimagesearch.runtime import configure_process; configure_process(); import tensorflow"
+    environment = _environment_without_log_level()
+    environment["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{ROOT}"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            cwd=ROOT, env=environment)
+    assert result.returncode == -6
+    assert result.stderr.splitlines() == ["a real error from the native import"]  # the INFO line is filtered
+
+
+def test_native_log_filter_runs_as_a_stream():
+    lines = b"I0000 00:00:1.5    1 a.cc:1] info\n  continued\nE0000 00:00:1.5    1 a.cc:2] bad\nmine"
+    result = subprocess.run([sys.executable, "-I", "-S", runtime.__file__, "2"], input=lines,
+                            capture_output=True, timeout=60)
+    assert result.stdout == b"E0000 00:00:1.5    1 a.cc:2] bad\nmine"

@@ -1,6 +1,5 @@
 """The opt-in uint8 path: uint8 batches to the model, preprocessing in the model's first layers."""
 
-import glob
 import importlib.util
 import json
 import os
@@ -230,7 +229,7 @@ def test_mean_preprocessor_subtracts_from_non_contiguous_images():
 
 
 def _shared_files(pid):
-    return glob.glob(f"/dev/shm/pyimagesearch-batch-{pid}-*")
+    return sharedbatch.segments(pid)
 
 
 @pytest.mark.skipif(not shared_memory_available(), reason="needs /dev/shm")
@@ -278,8 +277,10 @@ def test_shared_memory_workers_hand_back_the_same_batches(db_path, monkeypatch):
     expected = model.predict(HDF5DatasetGenerator(db_path, 3), verbose=0)
     gen = HDF5DatasetGenerator(db_path, 3, workers=2, use_multiprocessing=True, shared_memory=True)
     assert type(gen[0][0]) is np.ndarray  # in the training process: a plain array
+    RECEIVED.clear()  # gen[0] came from a worker too
     np.testing.assert_array_equal(model.predict(gen, verbose=0), expected)
-    assert sorted(RECEIVED) == sorted([(3, 20, 20, 3)] * 3 + [(1, 20, 20, 3)])
+    # every batch, and the ones Keras peeks at for the output signature, came from a worker
+    assert set(RECEIVED) == {(3, 20, 20, 3), (1, 20, 20, 3)} and len(RECEIVED) >= 4
     assert _shared_files(os.getpid()) == []
 
 

@@ -77,6 +77,7 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     import keras
 
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
+    from pyimagesearch.callbacks.stoponsignal import StopOnSignal
     from pyimagesearch.datasets import write_digits_dataset
     from pyimagesearch.io import HDF5DatasetGenerator, build_hdf5_splits
     from pyimagesearch.nn.conv import build_model
@@ -108,7 +109,9 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     network.compile(loss="categorical_crossentropy", metrics=["accuracy"],
                     optimizer=keras.optimizers.SGD(learning_rate=learningRate, momentum=0.9))
     schedule = PolynomialDecay(maxEpochs=epochs, initAlpha=learningRate, power=1.0)
+    stop = StopOnSignal()  # Ctrl-C and SIGTERM stop between two batches, also under JAX
     callbacks = [
+        stop,
         keras.callbacks.LearningRateScheduler(schedule),
         TrainingMonitor(paths["plot"], jsonPath=paths["history"]),
         EpochCheckpoint(paths["checkpoints"], every=checkpointEvery),
@@ -121,7 +124,7 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     print("[INFO] evaluating on the test split...")
     with HDF5DatasetGenerator(report.paths["test"], batchSize, classes=classes, preprocessors=resize) as testGen:
         labels = testGen.db["labels"][:]
-        plain = rank5_accuracy(network.predict(testGen, verbose=0), labels)
+        plain = rank5_accuracy(network.predict(testGen, verbose=0, callbacks=[stop]), labels)
         images = testGen.db["images"][:]
     cropper = CropPreprocessor(CROP_SIZE, CROP_SIZE)
     oversampled = rank5_accuracy(

@@ -3,6 +3,7 @@
 import copy
 import math
 import os
+import weakref
 
 import h5py
 import keras
@@ -10,7 +11,8 @@ import numpy as np
 
 from pyimagesearch.io.buildid import FILE_ID, check_metadata, metadata_errors
 from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
-from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, shared_memory_available
+from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, remove_orphans, shared_memory_available
+from pyimagesearch.io.workerpool import WorkerPool
 from pyimagesearch.preprocessing.chain import apply_preprocessors
 from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
 from pyimagesearch.utils.publish import finish_publish
@@ -65,8 +67,18 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         dataKey: the rows' dataset ("images", or "features").
         shuffle: whether to reshuffle the batch order every epoch.
         seed: seed of the batch order when `shuffle=True`.
-        workers: passed to `keras.utils.PyDataset`.
-        use_multiprocessing: passed to `keras.utils.PyDataset`.
+        workers: passed to `keras.utils.PyDataset`: the number of threads
+            (and, with `use_multiprocessing=True`, of worker processes).
+        use_multiprocessing: compute batches in `workers` processes of the
+            library's own (`pyimagesearch.io.workerpool`), which Keras'
+            threads wait on: a worker that dies stops `fit`/`predict` at
+            once with one line naming it and the batch, where Keras' own
+            process pool would wait forever. Keras sees
+            `use_multiprocessing=False`. The processes start at the first
+            batch, keep the generator as it was then, and stop at
+            `close()` or when the training process ends. They are forked,
+            as Keras' were: preprocessors must not call the backend (JAX
+            is not fork-safe).
         max_queue_size: passed to `keras.utils.PyDataset`.
         shared_memory: with `use_multiprocessing=True`, workers hand image
             batches back through `/dev/shm` instead of pickles through a
@@ -91,10 +103,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                  binarize=True, classes=2, dataKey="images", shuffle=False,
                  seed=None, workers=1, use_multiprocessing=False, max_queue_size=10,
                  shared_memory=False, read_path="auto"):
-        super().__init__(
-            workers=workers, use_multiprocessing=use_multiprocessing,
-            max_queue_size=max_queue_size,
-        )
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
         dbPath = os.fspath(dbPath)
         finish_publish(os.path.dirname(os.path.abspath(dbPath)))  # a killed build's publish
         if not os.path.isfile(dbPath):
@@ -117,7 +126,9 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         self.shared_memory = bool(shared_memory)
         self._owner_pid = os.getpid()
         if self.shared_memory:
+            remove_orphans()
             clean_at_exit(self._owner_pid)
+        self.processes = int(workers) if use_multiprocessing else 0
         self.dbPath = dbPath
         self.batchSize = int(batchSize)
         self.preprocessors = list(preprocessors) if preprocessors else []
@@ -163,6 +174,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         self.numImages = len(self._labels)
         self._rng = np.random.default_rng(seed)
         self._order = self._new_order()
+        self._pool = self._new_pool()
 
     @property
     def db(self):
@@ -198,7 +210,14 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         """
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
-        start, stop = self._batch_rows(int(self._order[index]))
+        batch = int(self._order[index])
+        if self._pool is not None and os.getpid() == self._owner_pid:
+            return self._pool.run(batch, f"batch {index} (rows {':'.join(map(str, self._batch_rows(batch)))})")
+        return self._make_batch(batch)
+
+    def _make_batch(self, batch):
+        """Reads and prepares the file's batch number `batch` (a worker process's task)."""
+        start, stop = self._batch_rows(batch)
         images, preprocessors = self._read_rows(start, stop)
         labels = self._labels[start:stop]
         images = apply_preprocessors(images, preprocessors)
@@ -295,10 +314,14 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         part._bounds = np.column_stack([starts, np.add(starts, sizes)]).astype("int64")
         part._rng = np.random.default_rng(self.seed)
         part._order = part._new_order()
+        part._pool = part._new_pool()
         return part
 
     def close(self):
-        """Closes the HDF5 file (it reopens on next use)."""
+        """Closes the HDF5 file (it reopens on next use) and stops the worker processes."""
+        if self._pool is not None and os.getpid() == self._owner_pid:
+            self._pool.close()
+            self._pool = self._new_pool()
         if self._db is not None and self._pid == os.getpid() and self._db.id.valid:
             self._db.close()
         self._db = None
@@ -316,6 +339,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         state["_db"] = None
         state["_pid"] = None
         state["_reader"] = None
+        state["_pool"] = None
         return state
 
     def __repr__(self):
@@ -356,6 +380,13 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             return reader.read(start, stop, window), preprocessors
         except OSError as error:
             raise _read_error(self.dbPath, self.dataKey, error) from None
+
+    def _new_pool(self):
+        if not self.processes:
+            return None
+        pool = WorkerPool(self, self.processes, repr(self))
+        weakref.finalize(self, pool.close)
+        return pool
 
     def _batch_rows(self, batch):
         if self._bounds is not None:

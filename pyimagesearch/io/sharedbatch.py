@@ -5,18 +5,31 @@ pickle through a pipe: the worker copies it into the pickle and the pipe, the
 training process copies it out twice more. A `SharedBatch` pickles as the name
 of a file in `/dev/shm` (RAM) holding its bytes: the worker writes them once,
 the training process maps them and removes the file, with no further copy.
+
+A segment's name carries the host, the receiving (owner) process and the
+worker that wrote it: `pyimagesearch-batch-<host>-<owner pid>-<worker pid>-<random>`.
+What a process that died (kill -9) left behind is removed by the next
+shared-memory generator on the same host (`remove_orphans`), never the
+segments of a live process; a dead worker's are removed at once by the
+worker pool, and the owner's exit (Ctrl-C and, in the library's entry points,
+SIGTERM included) removes those it never received.
 """
 
 import atexit
+import contextlib
 import glob
 import mmap
 import os
+import re
 import tempfile
 
 import numpy as np
 
+from pyimagesearch.utils.atomic import _alive, _host_tag  # the temporary files' rule
+
 SHM_DIR = "/dev/shm"
 _PREFIX = "pyimagesearch-batch-"
+_SEGMENT = re.compile(r"^pyimagesearch-batch-(?P<host>[0-9a-f]{6})-(?P<owner>\d+)-(?P<worker>\d+)-[a-z0-9_]+$")
 _cleaned_at_exit = set()
 
 
@@ -37,7 +50,7 @@ class SharedBatch(np.ndarray):
     def __reduce__(self):
         array = np.ascontiguousarray(self).view(np.ndarray)
         owner = self.owner_pid if self.owner_pid is not None else os.getpid()
-        (fd, path) = tempfile.mkstemp(prefix=f"{_PREFIX}{owner}-", dir=SHM_DIR)
+        (fd, path) = tempfile.mkstemp(prefix=_segment_prefix(owner, os.getpid()), dir=SHM_DIR)
         try:
             data = memoryview(array.reshape(-1).view(np.uint8))
             written = 0
@@ -61,9 +74,10 @@ def as_shared_batch(array, owner_pid):
 class ReceiveFailed:
     """What a batch whose file could not be read unpickles as.
 
-    Unpickling runs in the process pool's result thread, where an exception
-    would stop the pool from delivering anything and leave `fit` waiting
-    forever; this object instead reaches Keras, which stops with its repr.
+    Unpickling runs wherever the batch is received (a process pool's result
+    thread, where an exception would stop the pool from delivering anything
+    and leave `fit` waiting forever); this object instead reaches the
+    receiver: `pyimagesearch.io.workerpool` raises its message.
     """
 
     def __init__(self, path, error):
@@ -97,13 +111,46 @@ def attach_shared_batch(path, shape, dtype):
             pass
 
 
-def remove_leftovers(owner_pid):
-    """Removes the files of batches sent to `owner_pid` that were never received."""
-    for path in glob.glob(os.path.join(SHM_DIR, f"{_PREFIX}{owner_pid}-*")):
-        try:
+def segments(owner_pid, worker_pid=None):
+    """The paths of this host's segments sent to `owner_pid` (by `worker_pid`, or by any worker)."""
+    worker = "*" if worker_pid is None else f"{worker_pid}-"
+    return glob.glob(os.path.join(SHM_DIR, f"{_PREFIX}{_host_tag()}-{owner_pid}-{worker}*"))
+
+
+def remove_leftovers(owner_pid, worker_pid=None):
+    """Removes the segments sent to `owner_pid` (by `worker_pid`, or by any worker) never received."""
+    for path in segments(owner_pid, worker_pid):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
+
+
+def remove_orphans():
+    """Removes the segments of this host whose owner process is dead.
+
+    Segments of live processes, and of other hosts sharing the folder, are kept.
+
+    Returns:
+        The paths removed.
+    """
+    removed = []
+    try:
+        names = os.listdir(SHM_DIR)
+    except OSError:
+        return removed
+    host = _host_tag()
+    for name in names:
+        match = _SEGMENT.match(name)
+        if match is None or match["host"] != host or _alive(int(match["owner"])):
+            continue
+        path = os.path.join(SHM_DIR, name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+            removed.append(path)
+    return removed
+
+
+def _segment_prefix(owner_pid, worker_pid):
+    return f"{_PREFIX}{_host_tag()}-{owner_pid}-{worker_pid}-"
 
 
 def clean_at_exit(owner_pid):

@@ -1,8 +1,25 @@
-"""SIGTERM handled like Ctrl-C, so `kill` cleans up as an interrupt does."""
+"""Ctrl-C and SIGTERM: one way to stop a run, honoured every time.
+
+Cluster schedulers (SLURM's preemption, a job's time limit) send SIGTERM
+before they kill: the library's entry points treat it as Ctrl-C, so the
+`finally` clauses and context managers that remove temporary files run on
+`kill` too.
+
+A `KeyboardInterrupt` raised by the signal handler where Python cannot
+deliver it (a garbage-collection callback, which Python ignores; a callback
+called from native code, which aborts the process) is lost. Within
+`interrupts_handled()` the handler therefore also records the signal, and
+while a `StopOnSignal` callback runs a `fit`, `predict` or `evaluate` it only
+records it: the callback raises the `KeyboardInterrupt` between two batches,
+from plain Python code. A second signal raises at once.
+"""
 
 import contextlib
 import signal
 import threading
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_state = {"requested": None, "deferred": 0}
 
 
 @contextlib.contextmanager
@@ -26,3 +43,61 @@ def terminate_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def interrupts_handled():
+    """Within the block, SIGINT and SIGTERM stop the run as Ctrl-C does, and are never lost.
+
+    The handler records the signal (see `interrupt_requested`) and raises
+    `KeyboardInterrupt`, or, while interrupts are deferred (a `StopOnSignal`
+    callback during training), only records it for the callback to act on
+    between batches. The library's entry points (`pyimagesearch` commands,
+    `run_main` of the example scripts) run inside this block; a program of
+    your own can too. Signals whose handler is not Python's default are left
+    alone, and nothing changes outside the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    previous = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
+    mine = [signum for signum in _STOP_SIGNALS if previous[signum] is defaults[signum]]
+    _state.update(requested=None, deferred=0)
+    for signum in mine:
+        signal.signal(signum, _on_stop_signal)
+    try:
+        yield
+    finally:
+        for signum in mine:
+            signal.signal(signum, previous[signum])
+        _state["deferred"] = 0
+
+
+def interrupt_requested():
+    """The name of the stop signal received within `interrupts_handled()` ("SIGINT", "SIGTERM"), or None."""
+    return _state["requested"]
+
+
+def raise_if_interrupted():
+    """Raises `KeyboardInterrupt` if a stop signal was received and not yet acted on."""
+    if _state["requested"] is not None:
+        _state["deferred"] = 0
+        raise KeyboardInterrupt(_state["requested"])
+
+
+def defer_interrupts(on):
+    """Starts (`on=True`) or ends a span in which a first stop signal is only recorded.
+
+    Used by `StopOnSignal` around `fit`, `predict` and `evaluate`; spans nest.
+    """
+    _state["deferred"] = _state["deferred"] + 1 if on else max(0, _state["deferred"] - 1)
+
+
+def _on_stop_signal(signum, frame):
+    first = _state["requested"] is None
+    if first:
+        _state["requested"] = signal.Signals(signum).name
+    if first and _state["deferred"]:
+        return
+    raise KeyboardInterrupt(signal.Signals(signum).name)

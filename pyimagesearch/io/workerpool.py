@@ -1,0 +1,188 @@
+"""The worker processes of `HDF5DatasetGenerator(use_multiprocessing=True)`.
+
+Keras' process workers (`multiprocessing.Pool`) never notice a worker that
+dies: the batch it was computing is lost and `fit` waits forever for it. Here
+Keras runs threads, and each thread hands its batch to one of these processes
+through a pipe of its own, waiting on the pipe and on the process at once: a
+worker that dies (kill -9, out of memory) stops the run at once with one line
+naming the process and the batch, and the shared-memory batches of the dead
+and the stopped workers are removed.
+
+Workers ignore Ctrl-C and SIGTERM, which reach the whole process group (the
+training process handles them and stops its workers), and end by themselves
+within a second when the training process is gone, even after a kill -9 of
+it, so none outlives it.
+"""
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import signal
+import threading
+import warnings
+import weakref
+
+from pyimagesearch.io.sharedbatch import ReceiveFailed, remove_leftovers
+
+# how often an idle worker checks that the training process is still there
+_PARENT_CHECK_S = 0.5
+
+
+class WorkerDied(RuntimeError):
+    """A worker process died while it computed a batch."""
+
+
+class WorkerPool:
+    """`processes` forked copies of a dataset serving `dataset._make_batch(task)`.
+
+    The processes start at the first `run` and keep the dataset as it was
+    then; `close()` stops them (the owner's exit does too).
+
+    Args:
+        dataset: the object whose `_make_batch(task)` the workers call; held
+            weakly, so the pool does not keep it alive.
+        processes: number of worker processes.
+        name: how error messages name the dataset.
+    """
+
+    def __init__(self, dataset, processes, name):
+        self._dataset = weakref.ref(dataset)
+        self.processes = int(processes)
+        self.name = name
+        self.owner_pid = os.getpid()
+        self._workers = []
+        self._idle = queue.Queue()
+        self._lock = threading.Lock()
+        self._error = None
+        self._closed = False
+
+    def run(self, task, label):
+        """Computes `task` in a worker process and returns the result.
+
+        Args:
+            task: what the worker's `_make_batch` receives.
+            label: how an error names the task ("batch 3 (rows 96:128)").
+
+        Raises:
+            WorkerDied: a worker died (this one or another, earlier).
+            RuntimeError: the batch's shared memory could not be received.
+            Exception: what `_make_batch` raised in the worker.
+        """
+        worker = self._checkout()
+        (process, connection) = worker
+        try:
+            connection.send(task)
+        except OSError:
+            self._fail(worker, f"before it received {label}")
+        try:
+            multiprocessing.connection.wait([connection, process.sentinel])
+            (ok, value) = connection.recv()
+        except (EOFError, OSError):
+            self._fail(worker, f"while computing {label}")
+        self._idle.put(worker)
+        if not ok:
+            raise value
+        if isinstance(value, tuple) and any(isinstance(part, ReceiveFailed) for part in value):
+            raise RuntimeError(next(part for part in value if isinstance(part, ReceiveFailed)).message)
+        return value
+
+    def close(self):
+        """Stops the workers and removes the shared-memory batches they left."""
+        with self._lock:
+            self._closed = True
+            self._stop_all()
+
+    def _checkout(self):
+        with self._lock:
+            self._raise_if_broken()
+            if not self._workers:
+                self._start()
+        while True:
+            try:
+                return self._idle.get(timeout=0.2)
+            except queue.Empty:
+                self._raise_if_broken()
+
+    def _raise_if_broken(self):
+        if self._error is not None:
+            raise WorkerDied(self._error)
+        if self._closed:
+            raise RuntimeError(f"the worker processes of {self.name} were closed.")
+
+    def _start(self):
+        dataset = self._dataset()
+        if dataset is None:
+            raise RuntimeError(f"{self.name} no longer exists.")
+        context = multiprocessing.get_context()
+        for _ in range(self.processes):
+            (mine, theirs) = context.Pipe()
+            process = context.Process(target=_serve, args=(dataset, theirs, mine, self.owner_pid),
+                                      name="pyimagesearch-worker", daemon=True)
+            with warnings.catch_warnings():
+                # JAX warns at every fork; the workers run the generator's numpy code, never JAX
+                warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+                process.start()
+            theirs.close()
+            self._workers.append((process, mine))
+            self._idle.put((process, mine))
+
+    def _fail(self, worker, when):
+        """Stops every worker after `worker` died and raises the one-line `WorkerDied`."""
+        with self._lock:
+            if self._error is None and not self._closed:
+                (process, _) = worker
+                process.join(timeout=5)
+                self._error = (f"worker process {process.pid} of {self.name} {_how(process.exitcode)} "
+                               f"{when}; training stopped.")
+            self._stop_all()
+            self._raise_if_broken()
+
+    def _stop_all(self):
+        for (process, connection) in self._workers:
+            if process.is_alive():
+                process.kill()  # they ignore SIGTERM
+        for (process, connection) in self._workers:
+            process.join(timeout=5)
+            with contextlib.suppress(OSError):
+                connection.close()
+            remove_leftovers(self.owner_pid, process.pid)
+        self._workers = []
+
+
+def _how(exitcode):
+    if exitcode is None:
+        return "stopped answering"
+    if exitcode < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        return f"was killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+def _serve(dataset, connection, parent_end, owner_pid):
+    """A worker's loop: compute each task received, send back `(ok, result or error)`."""
+    # Ctrl-C and a scheduler's SIGTERM reach the whole process group: the
+    # training process handles them and stops its workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent_end.close()
+    while True:
+        while not connection.poll(_PARENT_CHECK_S):
+            if os.getppid() != owner_pid:  # the training process is gone
+                return
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):  # the training process is gone
+            return
+        try:
+            reply = (True, dataset._make_batch(task))  # noqa: SLF001 - the pool's contract
+        except Exception as error:  # noqa: BLE001 - sent back and raised in the training process
+            reply = (False, error)
+        try:
+            connection.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception as error:  # noqa: BLE001 - an error that does not pickle
+            connection.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
