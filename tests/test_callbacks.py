@@ -398,7 +398,7 @@ def test_a_second_run_into_the_same_folder_refuses_naming_the_first(tmp_path):
             with pytest.raises(FolderInUseError) as refused:
                 _model().fit(x, y, epochs=1, verbose=0, callbacks=callbacks)
             line = describe_error(refused.value)
-            assert f"host {socket.gethostname()} pid {holder.pid}" in line
+            assert f"another training run (pid {holder.pid} on host {socket.gethostname()!r}" in line
             assert str(folder) in line and "\n" not in line
         assert os.listdir(folder) == [".pyimagesearch.lock"]  # nothing written beside it
     finally:

@@ -1,35 +1,25 @@
-"""One training run per output folder: a lock file that names the run holding it.
+"""One training run per output folder, through the folder lock that builds take too.
 
 `EpochCheckpoint` and `TrainingMonitor` take their folders when training
 begins, so two runs writing checkpoints or a history into one folder cannot
-mix their files: the second one stops with one line naming the first.
-The lock is `.pyimagesearch.lock` in the folder; it holds the host and
-process id of its run and an operating-system lock (`flock`), which dies
-with the process: a lock file left by a killed run is taken over.
+mix their files: the second one stops with one line naming the first. The
+lock is the one `build_hdf5_splits` holds (`pyimagesearch.utils.publish`:
+`.pyimagesearch.lock`, created atomically, naming the holder's host, pid and
+purpose); a lock left by a killed process of this host is taken over.
 """
 
 import atexit
 import contextlib
 import os
-import socket
 
-from pyimagesearch.utils.atomic import _alive
+from pyimagesearch.utils.publish import FolderBusyError, acquire_lock, release_lock
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-    import msvcrt
+# The error a second run meets (a build meets the same one).
+FolderInUseError = FolderBusyError
 
-LOCK_NAME = ".pyimagesearch.lock"
-
-# the folders this process holds: {lock path: [open file, users, created]}. A
-# process is one run: its callbacks share the folders they both write into.
+# the folders this process holds: {lock path: [users, created]}. A process is
+# one run: its callbacks share the folders they both write into.
 _HELD = {}
-
-
-class FolderInUseError(OSError):
-    """Another live process holds the output folder."""
 
 
 def take_folder(folder):
@@ -47,29 +37,18 @@ def take_folder(folder):
     """
     folder = os.path.abspath(os.fspath(folder))
     created = not os.path.isdir(folder)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, LOCK_NAME)
-    if path in _HELD:
-        _HELD[path][1] += 1
-        return path
-    while True:
-        handle = open(path, "a+")
-        if not _try_lock(handle):
-            holder = _holder(handle)
-            handle.close()
-            raise FolderInUseError(
-                f"folder {folder!r} is used by another training run ({holder}); "
-                f"wait for it to end or write to another folder (lock: {path!r})."
-            )
-        with contextlib.suppress(FileNotFoundError):
-            if os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
-                break  # not unlinked by a releasing holder meanwhile
-        handle.close()
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"host {socket.gethostname()} pid {os.getpid()}\n")
-    handle.flush()
-    _HELD[path] = [handle, 1, created]
+    for path, held in _HELD.items():
+        if os.path.dirname(path) == folder:
+            held[0] += 1
+            return path
+    try:
+        path = acquire_lock(folder, purpose="training run")
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        raise
+    _HELD[path] = [1, created]
     return path
 
 
@@ -82,47 +61,18 @@ def release_folder(path):
     held = _HELD.get(path)
     if held is None:
         return
-    held[1] -= 1
-    if held[1] > 0:
+    held[0] -= 1
+    if held[0] > 0:
         return
     del _HELD[path]
-    with contextlib.suppress(OSError):
-        os.remove(path)
-    held[0].close()
-    if held[2]:
+    release_lock(path)
+    if held[1]:
         with contextlib.suppress(OSError):
             os.rmdir(os.path.dirname(path))  # only if empty
-
-
-def _try_lock(handle):
-    try:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-    except OSError:
-        return False
-    return True
-
-
-def _holder(handle):
-    """What the lock file says of its holder: `host H pid P`."""
-    text = ""
-    with contextlib.suppress(OSError):
-        handle.seek(0)
-        text = " ".join(handle.read().split())
-    if not text:
-        return "a process that has not yet written its id"
-    fields = text.split()
-    if (len(fields) == 4 and fields[1] == socket.gethostname() and fields[3].isdigit()
-            and not _alive(int(fields[3]))):
-        return f"{text}, which has ended: a child process of it still holds the lock"
-    return text
 
 
 @atexit.register
 def _release_all():
     for path in list(_HELD):
-        _HELD[path][1] = 1
+        _HELD[path][0] = 1
         release_folder(path)

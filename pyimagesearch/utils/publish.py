@@ -77,13 +77,15 @@ def _write_temporary(folder, name, content):
     return temporary
 
 
-def acquire_lock(folder):
+def acquire_lock(folder, purpose="build"):
     """Takes `folder`'s lock, taking over one left by a dead process of this host.
 
     A journal left by a dead process is rolled forward once the lock is held.
 
     Args:
         folder: the output folder (created if missing).
+        purpose: what takes the folder ("build", "training run"), named in the
+            refusal that another process meets.
 
     Returns:
         The lock's path (pass it to `release_lock`).
@@ -95,7 +97,7 @@ def acquire_lock(folder):
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
     lock = os.path.join(folder, LOCK)
-    mine = _owner()
+    mine = dict(_owner(), purpose=purpose)
     temporary = _write_temporary(folder, LOCK, mine)
     try:
         while True:
@@ -117,8 +119,8 @@ def acquire_lock(folder):
                 hint = "" if holder.get("host") == mine["host"] else (
                     f"; if that process is gone, remove {lock!r}")
                 raise FolderBusyError(
-                    f"{folder!r} is in use by another build ({_describe(holder)}): wait for it to "
-                    f"finish or choose another folder{hint}.")
+                    f"{folder!r} is in use by another {holder.get('purpose', 'build')} "
+                    f"({_describe(holder)}): wait for it to finish or choose another folder{hint}.")
             _take_over(lock, holder)
     finally:
         os.remove(temporary)
