@@ -3,12 +3,11 @@
 import math
 import numbers
 import os
-import threading
 
 import cv2
 import numpy as np
 
-from pyimagesearch.utils.processrng import ProcessLocalRNG
+from pyimagesearch.utils.processrng import RandomSource
 
 FILL_MODES = {
     "nearest": cv2.BORDER_REPLICATE,
@@ -44,9 +43,10 @@ class ImageAugmenter:
         fill_mode: how points outside the image are filled: `"nearest"`,
             `"constant"` (with `cval`), `"reflect"` or `"wrap"`.
         cval: fill value for `fill_mode="constant"`.
-        seed: seed of the random generator, for reproducible augmentation.
-            Each worker process draws its own augmentations (see
-            `ProcessLocalRNG`).
+        seed: seed of the random draws, for reproducible augmentation. Batch
+            `b` of epoch `e` served by `HDF5DatasetGenerator` is augmented
+            from `(seed, e, b)` in any process (see
+            `pyimagesearch.utils.processrng`).
 
     Raises:
         ValueError: a negative range, a bad zoom range or an unknown fill mode.
@@ -80,9 +80,8 @@ class ImageAugmenter:
         if not isinstance(cval, numbers.Real):
             raise ValueError(f"cval must be a number, got {cval!r}.")
         self.cval = float(cval)
+        self._rng = RandomSource(seed)
         self.seed = seed
-        self._rng = ProcessLocalRNG(seed)
-        self._lock = threading.Lock()
 
     def get_random_transform(self, img_shape, seed=None):
         """Draws the parameters of one random transform (Keras' method).
@@ -135,13 +134,18 @@ class ImageAugmenter:
         """Returns one randomly augmented copy of an image; see `random_transform`."""
         return self.random_transform(image, seed=seed)
 
-    def augment_batch(self, images, seed=None):
+    draws_by_key = True
+
+    def augment_batch(self, images, seed=None, key=None):
         """Returns a randomly augmented copy of every image of a batch.
 
         Args:
             images: `(N, H, W)` or `(N, H, W, C)` array.
             seed: optional seed for this batch; by default the augmenter's own
-                generator is used (seeded by `seed` at construction).
+                draws are used (seeded by `seed` at construction).
+            key: optional `(epoch, batch)` of this batch: its augmentation is
+                then drawn from `(seed, epoch, batch)`, the same in any
+                process (what `HDF5DatasetGenerator` passes).
 
         Returns:
             An array of `images`' shape and dtype.
@@ -155,12 +159,15 @@ class ImageAugmenter:
                 "images must be an (N, H, W) or (N, H, W, C) array, "
                 f"got shape {images.shape}."
             )
+        if seed is None and key is not None:
+            return self._augment_rows(images, np.arange(len(images)), None, key=key)
         return self._augment_rows(images, np.arange(len(images)), seed)
 
-    def _augment_rows(self, source, rows, seed):
+    def _augment_rows(self, source, rows, seed, key=None):
         """Augments `source[rows]` without gathering the rows first."""
         (h, w) = source.shape[1:3]
-        params = self._draw(len(rows), h, w, self._generator(seed))
+        rng = self._generator(seed) if key is None else self._rng.at(*key)
+        params = self._draw(len(rows), h, w, rng)
         matrices = affine_matrices(params, h, w)
         out = np.empty((len(rows),) + source.shape[1:], source.dtype)
         fast = (
@@ -230,8 +237,7 @@ class ImageAugmenter:
         from pyimagesearch.augmentation.numpyarrayiterator import NumpyArrayIterator
 
         if seed is None:
-            with self._lock:
-                seed = int(self._rng.generator().integers(2**31))
+            seed = int(self._rng.next().integers(2**31))
         return NumpyArrayIterator(
             self, x, y, batch_size=batch_size, shuffle=shuffle,
             sample_weight=sample_weight, seed=seed, save_to_dir=save_to_dir,
@@ -245,8 +251,7 @@ class ImageAugmenter:
 
     def _draw(self, n, h, w, rng):
         if rng is None:
-            with self._lock:
-                return self._draw(n, h, w, self._rng.generator())
+            rng = self._rng.next()
         zeros = np.zeros(n)
         theta = zeros
         if self.rotation_range:
@@ -306,15 +311,6 @@ class ImageAugmenter:
                 result = np.clip(np.rint(result), info.min, info.max)
             result = result.astype(dtype)
         return result
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def __repr__(self):
         return (

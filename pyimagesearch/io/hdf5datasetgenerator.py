@@ -11,6 +11,7 @@ import numpy as np
 from pyimagesearch.io.buildid import FILE_ID, check_siblings
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, shared_memory_available
 from pyimagesearch.preprocessing.chain import apply_preprocessors
+from pyimagesearch.utils.processrng import RandomSource, draws_by_key
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):
@@ -50,7 +51,11 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         classes: number of classes.
         dataKey: the rows' dataset ("images", or "features").
         shuffle: whether to reshuffle the batch order every epoch.
-        seed: seed of the batch order when `shuffle=True`.
+        seed: seed of the batch order when `shuffle=True`: epoch `e`'s order
+            is drawn from `(seed, e)`. Batch `b` of epoch `e` passes
+            `key=(e, b)` to the preprocessors and `aug` that draw by key
+            (`PatchPreprocessor`, `ImageAugmenter`), so a batch is the same
+            whatever process computes it and after a resume (`set_epoch`).
         workers: passed to `keras.utils.PyDataset`.
         use_multiprocessing: passed to `keras.utils.PyDataset`.
         max_queue_size: passed to `keras.utils.PyDataset`.
@@ -137,7 +142,8 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             )
         self._bounds = None
         self.numImages = len(self._labels)
-        self._rng = np.random.default_rng(seed)
+        self._rng = RandomSource(seed)
+        self.epoch = 0
         self._order = self._new_order()
 
     @property
@@ -176,9 +182,11 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         start, stop = self._batch_rows(int(self._order[index]))
         images = _read(self.dbPath, self.db[self.dataKey], slice(start, stop), self.dataKey)
         labels = self._labels[start:stop]
-        images = apply_preprocessors(images, self.preprocessors)
+        key = (self.epoch, index % len(self))
+        images = apply_preprocessors(images, self.preprocessors, key=key)
         if self.aug is not None:
-            images = self.aug.augment_batch(images)
+            images = (self.aug.augment_batch(images, key=key) if draws_by_key(self.aug)
+                      else self.aug.augment_batch(images))
         if self.binarize:
             labels = np.eye(self.classes, dtype="float32")[labels]
         if self.shared_memory and os.getpid() != self._owner_pid:
@@ -186,9 +194,26 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         return images, labels
 
     def on_epoch_end(self):
-        """Draws a new batch order when `shuffle=True`."""
-        if self.shuffle:
-            self._order = self._new_order()
+        """Starts the next epoch: its own batch order and random draws."""
+        self.set_epoch(self.epoch + 1)
+
+    def set_epoch(self, epoch):
+        """Serves epoch `epoch` (0-based) next, as the uninterrupted run would.
+
+        A run resumed from the checkpoint of epoch `k` calls `set_epoch(k)`
+        before `model.fit(..., initial_epoch=k)`: with the same seeds, its
+        batches (order, patches, augmentation) are the uninterrupted run's.
+
+        Args:
+            epoch: a non-negative integer.
+
+        Raises:
+            ValueError: `epoch` is not a non-negative integer.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}.")
+        self.epoch = int(epoch)
+        self._order = self._new_order()
 
     def generator(self, passes=np.inf):
         """Yields `(images, labels)` batches, the book's interface.
@@ -267,7 +292,6 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         part.batchSize = step
         part.numImages = int(sum(sizes))
         part._bounds = np.column_stack([starts, np.add(starts, sizes)]).astype("int64")
-        part._rng = np.random.default_rng(self.seed)
         part._order = part._new_order()
         return part
 
@@ -311,7 +335,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
 
     def _new_order(self):
         if self.shuffle:
-            return self._rng.permutation(len(self))
+            return self._rng.at(self.epoch).permutation(len(self))
         return np.arange(len(self))
 
 
