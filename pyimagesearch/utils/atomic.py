@@ -72,7 +72,7 @@ def commit(temporary, path):
     os.replace(temporary, path)
 
 
-def remove_orphans(folder):
+def remove_orphans(folder, exiting=False):
     """Removes the temporary files in `folder` whose writing process is dead.
 
     Only files named by `new_temporary` on this host are considered; those of
@@ -80,6 +80,8 @@ def remove_orphans(folder):
 
     Args:
         folder: the folder to clean.
+        exiting: also remove this process's own (it is about to exit
+            without unwinding, see `pyimagesearch.distribute`).
 
     Returns:
         The paths removed.
@@ -92,7 +94,9 @@ def remove_orphans(folder):
     host = _host_tag()
     for name in names:
         match = _TEMPORARY.match(name)
-        if match is None or match["host"] != host or _alive(int(match["pid"])):
+        if match is None or match["host"] != host:
+            continue
+        if _alive(int(match["pid"])) and not (exiting and int(match["pid"]) == os.getpid()):
             continue
         path = os.path.join(folder, name)
         with contextlib.suppress(FileNotFoundError):

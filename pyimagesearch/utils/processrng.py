@@ -116,3 +116,36 @@ def draws_by_key(step):
     `preprocess_batch`, `preprocess` or `augment_batch` accept `key=`.
     """
     return getattr(step, "draws_by_key", False) is True
+
+
+def continue_seed_state(model):
+    """Sets Keras' seed states of a resumed `model` to where the run left them.
+
+    Keras saves no `SeedGenerator` state: a loaded model's `Dropout` masks
+    would restart at `[seed, 0]`, replaying the first epochs'. Each state
+    becomes `[seed, steps]`, `steps` being the optimizer's iterations: the
+    state after `steps` training steps of a layer called once per step (as
+    `Dropout` in the book's networks). The seeds themselves are those drawn
+    when the layers are built, so the same `keras.utils.set_random_seed` must
+    precede the build and the load.
+
+    Args:
+        model: a compiled `keras.Model` loaded from a checkpoint.
+
+    Returns:
+        The number of seed states set.
+    """
+    import keras
+
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return 0
+    steps = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    count = 0
+    for variable in model.non_trainable_variables:
+        if variable.path.endswith("seed_generator_state"):
+            state = np.array(keras.ops.convert_to_numpy(variable))
+            state[-1] = steps
+            variable.assign(state)
+            count += 1
+    return count
