@@ -368,34 +368,39 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
             the backend cannot serve, or an incomplete or inconsistent cluster.
         rendezvous.StartupError: the processes could not meet (one line).
     """
-    import keras
-
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
-    backend = keras.backend.backend()
+    watch = None
     if strategy == "multiworker":
         if cluster is None:
             cluster = Cluster.from_environment()
         if not isinstance(cluster, Cluster):
             raise ValueError(f"cluster must be a Cluster, got {type(cluster).__name__}.")
         cluster.check()
-        if backend != "jax":
-            raise ValueError(
-                f"strategy 'multiworker' needs KERAS_BACKEND=jax (it is {backend!r}): Keras 3 "
-                f"trains across processes with keras.distribution on JAX, while TensorFlow's "
-                f"MultiWorkerMirroredStrategy fails in model.fit with Keras 3 "
-                f"({TF_MULTIWORKER_ISSUE})."
-            )
-    elif strategy == "mirrored" and backend not in ("tensorflow", "jax"):
+        # the local checks come first, before seconds of imports
+        watch = _watch(cluster)
+        watch.check_local()
+
+    import keras
+
+    backend = keras.backend.backend()
+    if strategy == "multiworker" and backend != "jax":
+        raise ValueError(
+            f"strategy 'multiworker' needs KERAS_BACKEND=jax (it is {backend!r}): Keras 3 "
+            f"trains across processes with keras.distribution on JAX, while TensorFlow's "
+            f"MultiWorkerMirroredStrategy fails in model.fit with Keras 3 "
+            f"({TF_MULTIWORKER_ISSUE})."
+        )
+    if strategy == "mirrored" and backend not in ("tensorflow", "jax"):
         raise ValueError(
             f"strategy 'mirrored' needs the TensorFlow or JAX backend, but KERAS_BACKEND "
             f"is {backend!r}; set KERAS_BACKEND=tensorflow or jax, or use strategy 'none'."
         )
     if mixed_precision:
         keras.mixed_precision.set_global_policy(MIXED_POLICY)
-    (engine, replicas, watch) = (None, 1, None)
+    (engine, replicas) = (None, 1)
     if strategy == "mirrored" and backend == "tensorflow":
         import tensorflow as tf
 
@@ -403,7 +408,7 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
         replicas = int(engine.num_replicas_in_sync)
     elif strategy in ("mirrored", "multiworker"):
         if strategy == "multiworker":
-            watch = _join_cluster(cluster, keras)
+            _join_cluster(cluster, watch, keras)
         engine = _data_parallel(keras)
         replicas = len(engine.device_mesh.devices.flatten())
     (process_id, num_processes) = ((cluster.process_id, cluster.num_processes)
@@ -581,17 +586,17 @@ def _cluster_int(args, name, names, environ, variables):
     raise ValueError(f"{names['prefix']} needs {names[name]} or {' or '.join(variables)}.")
 
 
-def _join_cluster(cluster, keras):
-    """Gathers the processes (the lobby), connects JAX's coordination service, shares a seed.
-
-    Returns:
-        The `rendezvous.Watch` that keeps watching the other processes.
-    """
+def _watch(cluster):
     from pyimagesearch.rendezvous import Watch
 
-    watch = Watch(cluster.coordinator, cluster.num_processes, cluster.process_id,
-                  cluster.startup_timeout, cluster.heartbeat_timeout,
-                  report=lambda line: print(line, flush=True))
+    return Watch(cluster.coordinator, cluster.num_processes, cluster.process_id,
+                 cluster.startup_timeout, cluster.heartbeat_timeout,
+                 report=lambda line: print(line, flush=True))
+
+
+def _join_cluster(cluster, watch, keras):
+    """Gathers the processes (the watch's lobby), connects JAX's coordination service,
+    and shares a seed."""
     watch.gather()
 
     import jax
@@ -617,7 +622,6 @@ def _join_cluster(cluster, keras):
     seed = np.int64(np.random.SeedSequence().entropy % (2**31))
     seed = int(multihost_utils.broadcast_one_to_all(seed))
     keras.utils.set_random_seed(seed)
-    return watch
 
 
 def _data_parallel(keras):

@@ -49,7 +49,7 @@ def check_address(coordinator):
 
 def check_port_free(coordinator):
     """Raises `StartupError` when the coordinator's port is taken on this host (process 0)."""
-    (_, port) = coordinator.rpartition(":")
+    (_, _, port) = coordinator.rpartition(":")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -91,6 +91,24 @@ class Watch:
 
     # ------------------------------------------------------------ start-up
 
+    def check_local(self):
+        """What can be checked before meeting: the address; on process 0, its ports.
+
+        Raises:
+            StartupError: an unresolvable host, a port in use on process 0, or
+                a process 0 already running there (a duplicated id 0).
+        """
+        check_address(self.coordinator)
+        if self.process_id == 0:
+            check_port_free(self.coordinator)
+            (_, port) = lobby_address(self.coordinator)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("", port))
+                except OSError:
+                    self._refuse_in_use(port)
+
     def gather(self):
         """Waits until every process has joined; then watches them in a thread.
 
@@ -98,7 +116,7 @@ class Watch:
             StartupError: a port in use, a duplicated id, another process count,
                 or processes missing after `startup_timeout` seconds.
         """
-        check_address(self.coordinator)
+        self.check_local()
         if self.process_id == 0:
             self._serve_lobby()
         else:
@@ -106,7 +124,6 @@ class Watch:
         threading.Thread(target=self._watch, name="pyimagesearch-watch", daemon=True).start()
 
     def _serve_lobby(self):
-        check_port_free(self.coordinator)
         (host, port) = lobby_address(self.coordinator)
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -158,7 +175,7 @@ class Watch:
     def _accept_one(self):
         try:
             (peer, _) = self._server.accept()
-        except (socket.timeout, BlockingIOError):
+        except OSError:  # nothing to accept yet (a timeout), or the lobby closed
             return
         line = _readline(peer, timeout=5)
         words = line.split()
@@ -278,7 +295,10 @@ class Watch:
             if not peers:
                 return
             sockets = {p[0]: i for (i, p) in peers.items()}
-            (ready, _, _) = select.select([self._server, *sockets], [], [], BEAT_EVERY)
+            try:
+                (ready, _, _) = select.select([self._server, *sockets], [], [], BEAT_EVERY)
+            except (OSError, ValueError):  # closed by this process
+                return
             for sock in ready:
                 if sock is self._server:
                     self._accept_one()  # a late or duplicated process: refused with a line
@@ -303,7 +323,10 @@ class Watch:
 
         heard = time.monotonic()
         while True:
-            (ready, _, _) = select.select([self._sock], [], [], BEAT_EVERY)
+            try:
+                (ready, _, _) = select.select([self._sock], [], [], BEAT_EVERY)
+            except (OSError, ValueError):  # closed by this process
+                return
             if ready:
                 data = _recv(self._sock)
                 if data is None:

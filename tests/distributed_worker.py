@@ -71,6 +71,7 @@ def main(argv=None):
     from pyimagesearch.distribute import configure_from_args
 
     dist = configure_from_args(args)
+    print(f"[INFO] process {dist.process_id} pid {os.getpid()}", flush=True)
 
     import keras
 

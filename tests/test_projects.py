@@ -212,7 +212,7 @@ def test_every_training_script_takes_the_gpu_switches():
         assert "import tensorflow" not in source and "import jax" not in source
         if script in TRAINING_SCRIPTS:
             assert "sys.path.insert" not in source or "tinyimagenet_common" in source
-            assert "from pyimagesearch.distribute import add_gpu_arguments, configure" in source
+            assert "from pyimagesearch.distribute import add_gpu_arguments, configure_from_args" in source
     assert not (EXAMPLES / "distribute.py").exists()
 
 
