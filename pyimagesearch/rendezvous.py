@@ -54,6 +54,9 @@ def check_port_free(coordinator):
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("", int(port)))
+        except PermissionError:
+            raise StartupError(f"port {port} of coordinator {coordinator} needs privileges on "
+                               f"this host: pick a port above 1023.") from None
         except OSError:
             raise StartupError(
                 f"port {port} of coordinator {coordinator} is in use on this host (another run "
@@ -279,6 +282,8 @@ class Watch:
             self._finished = True
         if self._sock is not None:
             _send(self._sock, "done")
+        for (peer, _, _) in list(self._peers.values()):
+            _send(peer, "done")
 
     def _watch(self):
         if self.process_id == 0:
@@ -334,6 +339,8 @@ class Watch:
                     return
                 heard = time.monotonic()
                 words = data.split()
+                if "done" in words:  # process 0 ended training normally
+                    return
                 if "failed" in words:
                     self._fail(int(words[words.index("failed") + 1]))
                     return

@@ -165,3 +165,29 @@ def test_generator_process_workers_draw_different_patches_in_every_run(tmp_path)
     patches = np.concatenate([model.predict(gen, verbose=0).reshape(batches, -1) for _ in range(2)])
     distinct = {bytes(batch) for batch in patches.astype(np.uint8)}
     assert len(distinct) == len(patches), f"{len(patches) - len(distinct)} batches repeat another's patches"
+
+
+def test_a_loaded_checkpoint_continues_keras_seed_states(tmp_path):
+    import keras
+
+    from pyimagesearch.utils import load_checkpoint
+
+    def build():
+        keras.utils.set_random_seed(11)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5),
+                                  keras.layers.Dense(2)])
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+
+    def states(model):
+        return [keras.ops.convert_to_numpy(v).tolist() for v in model.non_trainable_variables
+                if v.path.endswith("seed_generator_state")]
+
+    model = build()
+    model.fit(np.ones((12, 4)), np.ones((12, 2)), batch_size=4, epochs=2, verbose=0)
+    trained = states(model)
+    assert trained and trained[0][1] == 6  # one draw per step: 3 steps x 2 epochs
+    model.save(tmp_path / "epoch_2.keras")
+    build()  # the script seeds and builds as it did, then loads
+    keras.utils.set_random_seed(11)
+    assert states(load_checkpoint(tmp_path / "epoch_2.keras", verbose=0)) == trained

@@ -73,7 +73,15 @@ def test_a_silent_process_fails_after_the_heartbeat_timeout():
     gathered = in_thread(chief.gather)
     # process 1 joins, then hangs: its connection stays open, it sends nothing
     (host, port) = rendezvous.lobby_address(address)
-    with socket.create_connection((host, port), timeout=LIMIT) as hung:
+    deadline = time.monotonic() + LIMIT
+    while True:  # until the lobby listens
+        try:
+            hung = socket.create_connection((host, port), timeout=LIMIT)
+            break
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    with hung:
         hung.sendall(b"join 1 2\n")
         assert gathered() == (None, None)
         began = time.monotonic()
