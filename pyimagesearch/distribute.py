@@ -254,8 +254,10 @@ class Distribution:
         status 1, whether the failure shows as an error of the training step
         (the collective operation lost its peer) or only to the watch (a hung
         peer). JAX's own abort is then never reached. An error of this process
-        itself propagates as usual. Leaving the block normally tells the
-        others that this process is done. With one process: nothing.
+        itself propagates as usual (after up to `heartbeat_timeout` seconds
+        when it looks like a lost peer, but no process failed). Leaving the
+        block normally tells the others that this process is done. With one
+        process: nothing.
 
         Args:
             checkpoints: the folder of `epoch_N` checkpoints, or None.
@@ -278,7 +280,8 @@ class Distribution:
         except Exception as error:  # noqa: BLE001 - a lost peer becomes one line
             if self.watch.failed is None and not _PEER_LOST.search(str(error)):
                 raise
-            failure.from_step(error)
+            failure.from_step()  # exits when the watch names a failed process
+            raise
         self.watch.finish()
 
 
@@ -298,12 +301,15 @@ class _Failure:
         if not self.step_failed.wait(timeout=3):
             self.report(process_id)
 
-    def from_step(self, error):
+    def from_step(self):
         self.step_failed.set()
         deadline = time.monotonic() + self.dist.watch.heartbeat_timeout + 3
         while self.dist.watch.failed is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        self.report(self.dist.watch.failed)
+        if self.dist.watch.failed is not None:
+            self.report(self.dist.watch.failed)
+        # no process failed: the error is this process's own
+        self.step_failed.clear()
 
     def report(self, process_id):
         with self.lock:
@@ -319,7 +325,7 @@ class _Failure:
     def line(self, process_id):
         from pyimagesearch.utils.checkpoints import latest_checkpoint
 
-        who = "another process" if process_id is None else f"process {process_id}"
+        who = f"process {process_id}"
         (n, timeout) = (self.dist.num_processes, self.dist.watch.heartbeat_timeout)
         found = None if self.checkpoints is None else latest_checkpoint(self.checkpoints)
         where = ("no checkpoint was written yet" if found is None

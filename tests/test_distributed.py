@@ -433,8 +433,8 @@ def test_cluster_from_the_environment_names_the_library_arguments():
         Cluster.from_environment({})
     with pytest.raises(ValueError, match="needs process_id or KERAS_DISTRIBUTION_PROCESS_ID"):
         Cluster.from_environment({"KERAS_DISTRIBUTION_JOB_ADDRESSES": "h:1", "SLURM_NTASKS": "2"})
-    assert Cluster.from_environment({"KERAS_DISTRIBUTION_JOB_ADDRESSES": "h:1",
-                                     "SLURM_NTASKS": "2", "SLURM_PROCID": "1"}) == Cluster("h:1", 2, 1)
+    slurm = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "h:1", "SLURM_NTASKS": "2", "SLURM_PROCID": "1"}
+    assert Cluster.from_environment(slurm) == Cluster("h:1", 2, 1)
 
 
 def test_the_resume_command_drops_the_checkpoint_switches():
@@ -499,3 +499,28 @@ def test_other_processes_write_nothing(tmp_path):
     chief = process(0, 1)
     callbacks = [object()]
     assert chief.is_chief and chief.chief_only(callbacks) == callbacks
+
+
+class _FakeWatch:
+    heartbeat_timeout = 1
+
+    def __init__(self):
+        (self.failed, self.on_failure, self.finished) = (None, None, False)
+
+    def finish(self):
+        self.finished = True
+
+
+def test_guard_lets_an_error_of_this_process_through_and_says_done():
+    dist = Distribution(strategy=None, replicas=2, batch_size=16, mixed_precision=False,
+                        process_id=0, num_processes=2, watch=_FakeWatch())
+    # not a collective's error: at once; one that looks like a lost peer while no
+    # process failed: after the heartbeat timeout, as itself
+    for message in ("bad input", "Gloo AllReduce failed: Connection closed by peer"):
+        with pytest.raises(ValueError, match=message):
+            with dist.guard():
+                raise ValueError(message)
+    assert not dist.watch.finished
+    with dist.guard():
+        pass
+    assert dist.watch.finished

@@ -1,4 +1,4 @@
-"""The start-up lobby, the watch and the local launcher, with threads and tiny processes (no JAX)."""
+"""The start-up lobby, the watch and the local launcher: threads and tiny processes, no JAX."""
 
 import os
 import socket
@@ -161,7 +161,8 @@ def test_cluster_command_appends_the_switches():
     assert cluster_command(["python", "t.py"], 1, 2, "localhost:5") == [
         "python", "t.py", "--strategy", "multiworker", "--coordinator", "localhost:5",
         "--num-processes", "2", "--process-id", "1"]
-    assert cluster_command(["t", "--strategy", "none"], 0, 1, "h:1")[3:5] == ["--coordinator", "h:1"]
+    command = cluster_command(["t", "--strategy", "none"], 0, 1, "h:1")
+    assert command[3:5] == ["--coordinator", "h:1"]
 
 
 CHILD = ("import sys, time; i = sys.argv[sys.argv.index('--process-id') + 1]; "
