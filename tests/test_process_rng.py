@@ -191,3 +191,43 @@ def test_a_loaded_checkpoint_continues_keras_seed_states(tmp_path):
     build()  # the script seeds and builds as it did, then loads
     keras.utils.set_random_seed(11)
     assert states(load_checkpoint(tmp_path / "epoch_2.keras", verbose=0)) == trained
+
+
+def test_set_epoch_serves_what_the_uninterrupted_run_serves(tmp_path):
+    from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter
+
+    path = tmp_path / "rows.hdf5"
+    with HDF5DatasetWriter((12, 32, 32, 3), path) as writer:
+        writer.add(_batch(12), np.arange(12) % 2)
+
+    def generator():
+        return HDF5DatasetGenerator(path, 4, preprocessors=[PatchPreprocessor(8, 8, seed=1)],
+                                    aug=ImageAugmenter(**BOOK, seed=2), shuffle=True, seed=3)
+
+    def epoch(gen):
+        return [gen[i][0] for i in range(len(gen))]
+
+    whole = generator()
+    first = epoch(whole)
+    for _ in range(2):
+        whole.on_epoch_end()
+    third = epoch(whole)
+    resumed = generator()
+    resumed.set_epoch(2)
+    for (a, b) in zip(epoch(resumed), third):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for (a, b) in zip(first, third))
+    with pytest.raises(ValueError, match="epoch must be a non-negative integer"):
+        resumed.set_epoch(-1)
+
+    x = _batch(10)
+    aug = ImageAugmenter(**BOOK)
+    whole = aug.flow(x, batch_size=4, seed=5)
+    whole.on_epoch_end()
+    resumed = aug.flow(x, batch_size=4, seed=5)
+    resumed.set_epoch(1)
+    np.testing.assert_array_equal(resumed[2], whole[2])
+    # the endless stream of fit(steps_per_epoch=2): epoch 1 starts at its batch 2
+    whole._endless = resumed._endless = True
+    resumed.set_epoch(1, steps_per_epoch=2)
+    np.testing.assert_array_equal(resumed[0], whole[2])
