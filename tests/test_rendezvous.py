@@ -132,7 +132,7 @@ def test_waiting_says_who_joined_and_the_timeout_names_the_missing(monkeypatch):
 
 def test_another_process_count_is_refused():
     address = coordinator()
-    chief = in_thread(watch(address, 0, count=2, startup=5).gather)
+    chief = in_thread(watch(address, 0, count=2, startup=2).gather)
     with pytest.raises(StartupError, match="started with --num-processes 3, process 0 with 2"):
         watch(address, 1, count=3).gather()
     chief()

@@ -30,7 +30,7 @@ class PatchPreprocessor:
         self.height = height
         self._rng = RandomSource(seed)
 
-    def _offsets(self, image_shape, count, key):
+    def _offsets(self, image_shape, count, key=None):
         check_fits(image_shape, self.width, self.height, "PatchPreprocessor")
         (h, w) = image_shape[:2]
         rng = self._rng.generator(key)
