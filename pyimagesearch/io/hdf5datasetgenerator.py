@@ -10,8 +10,8 @@ import numpy as np
 
 from pyimagesearch.io.buildid import FILE_ID, check_siblings
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, shared_memory_available
-from pyimagesearch.preprocessing.chain import apply_preprocessors
-from pyimagesearch.utils.processrng import RandomSource, draws_by_key
+from pyimagesearch.preprocessing.chain import apply_preprocessors, draws_by_key
+from pyimagesearch.utils.processrng import RandomSource
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):

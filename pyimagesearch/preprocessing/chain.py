@@ -2,7 +2,15 @@
 
 import numpy as np
 
-from pyimagesearch.utils.processrng import draws_by_key
+
+def draws_by_key(step):
+    """Whether a preprocessor or augmenter takes the batch's `key=(epoch, batch)`.
+
+    Such steps say so with a class attribute `draws_by_key = True`; their
+    `preprocess_batch`, `preprocess` or `augment_batch` accept `key=` (see
+    `pyimagesearch.utils.processrng`).
+    """
+    return getattr(step, "draws_by_key", False) is True
 
 
 def apply_preprocessors(images, preprocessors, key=None):

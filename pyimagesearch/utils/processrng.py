@@ -109,15 +109,6 @@ class RandomSource:
         return f"RandomSource(seed={self.seed}, calls={self._calls})"
 
 
-def draws_by_key(step):
-    """Whether a preprocessor or augmenter takes the batch's `key=(epoch, batch)`.
-
-    Such steps say so with a class attribute `draws_by_key = True`; their
-    `preprocess_batch`, `preprocess` or `augment_batch` accept `key=`.
-    """
-    return getattr(step, "draws_by_key", False) is True
-
-
 def continue_seed_state(model):
     """Sets Keras' seed states of a resumed `model` to where the run left them.
 
