@@ -30,11 +30,11 @@ HERE = os.path.abspath(__file__)
 
 def worker(args):
     """One process: trains, then times the all-reduce; writes JSON to args.result."""
-    from pyimagesearch.distribute import configure
+    from pyimagesearch.distribute import configure_from_args
 
     args.strategy = "multiworker" if args.num_processes > 1 else "none"
     args.mixed_precision = False
-    dist = configure(args)
+    dist = configure_from_args(args)
 
     import keras
 

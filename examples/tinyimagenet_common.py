@@ -16,6 +16,7 @@ Keras and the library are imported inside the functions, so that `--help` and
 the checks of missing files stay fast.
 """
 
+import contextlib
 import os
 
 
@@ -36,8 +37,8 @@ def add_worker_arguments(parser):
 
 
 def add_resume_arguments(parser, checkpoints, init_lr):
-    """Adds the "ctrl + c" switches: -c/--checkpoints, -m/--model, -s/--start-epoch, --lr,
-    -e/--epochs and -b/--batch-size."""
+    """Adds the "ctrl + c" switches: -c/--checkpoints, -m/--model, -s/--start-epoch,
+    --resume auto, --lr, -e/--epochs and -b/--batch-size."""
     parser.add_argument("-c", "--checkpoints", default=checkpoints,
                         help=f"folder of the checkpoints (default: {checkpoints})")
     parser.add_argument("-m", "--model", default=None,
@@ -45,6 +46,10 @@ def add_resume_arguments(parser, checkpoints, init_lr):
     parser.add_argument("-s", "--start-epoch", type=int, default=None,
                         help="epoch the checkpoint was saved at (default: read from its "
                              "name, epoch_N.keras or epoch_N.hdf5; 0 for a new network)")
+    parser.add_argument("--resume", choices=["auto"], default=None,
+                        help="auto: resume from the last checkpoint in --checkpoints (a new "
+                             "network when there is none); with several hosts the folder must "
+                             "be shared, or copied to every host")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate: of a new network (default: {init_lr}) or the new "
                              "rate of a resumed one (default: the checkpoint's)")
@@ -67,7 +72,13 @@ def resume_start(args, config, builder="build_tiny_imagenet.py"):
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be a positive number, got {args.lr}.")
     from pyimagesearch.utils import check_checkpoint_path, resume_epoch
+    from pyimagesearch.utils.checkpoints import latest_checkpoint
 
+    if args.resume == "auto" and args.model is None:
+        found = latest_checkpoint(args.checkpoints)
+        if found is not None:
+            (args.model, args.start_epoch) = found
+            print(f"[INFO] --resume auto: {args.model} (epoch {args.start_epoch})")
     startAt = resume_epoch(args.model, args.start_epoch)
     require_files((config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN), builder)
     if args.model is not None:
@@ -150,8 +161,14 @@ def fit_resumable(model, trainGen, valGen, args, startAt, config, dist=None):
         callbacks = dist.chief_only(callbacks)
 
     print(f"[INFO] training epochs {startAt + 1} to {startAt + args.epochs}...")
-    model.fit(trainGen, validation_data=valGen, initial_epoch=startAt,
-              epochs=startAt + args.epochs, callbacks=callbacks, verbose=keras_verbose())
+    # a resumed run continues the run's batch order, crops and augmentation; the
+    # generator orders the batches itself (Keras' own shuffle would not continue)
+    trainGen.set_epoch(startAt)
+    guard = dist.guard(args.checkpoints) if dist is not None else contextlib.nullcontext()
+    with guard:
+        model.fit(trainGen, validation_data=valGen, initial_epoch=startAt,
+                  epochs=startAt + args.epochs, callbacks=callbacks, verbose=keras_verbose(),
+                  shuffle=False)
 
     last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
     trainGen.close()

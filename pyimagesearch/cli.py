@@ -22,6 +22,7 @@ COMMANDS = {
     "extract-features": "extract_features",
     "train-classifier": "train_classifier",
     "rank-accuracy": "rank_accuracy",
+    "launch": "launch",
 }
 
 

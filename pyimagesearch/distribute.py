@@ -1,24 +1,26 @@
 """How a training run is distributed: one device, one machine's GPUs, or several processes.
 
 The one module of the library that imports an engine (TensorFlow or JAX), and
-only when that engine is asked for. A training script adds the switches to its
-parser and configures itself once, before it builds or loads a model:
+only when that engine is asked for. A library user configures once, before
+building or loading a model:
 
 ```python
-from pyimagesearch.distribute import add_gpu_arguments, configure
+from pyimagesearch.distribute import Cluster, configure
 
-add_gpu_arguments(parser)
-...
-dist = configure(args)                      # policy, engine, global batch size
+dist = configure("multiworker", batch_size=64,
+                 cluster=Cluster("node1:5000", num_processes=2, process_id=0))
 trainGen = dist.shard(HDF5DatasetGenerator(path, dist.batch_size, ...))
 with dist.scope():
     model = Network.build(...)
     model.compile(...)
-model.fit(trainGen, callbacks=[...] + dist.chief_only([EpochCheckpoint(...)]))
+with dist.guard(checkpoints="output/checkpoints"):
+    model.fit(trainGen, callbacks=[...] + dist.chief_only([EpochCheckpoint(...)]))
 dist.save(model, path)                      # process 0 only
 ```
 
-`--batch-size` is the batch of one replica (one device), as in the book; the
+A training script adds the switches to its parser and calls
+`configure_from_args(args)` instead, whose errors name the switches.
+The batch size is the batch of one replica (one device), as in the book; the
 global batch is that times the replicas, split evenly across them.
 
 Strategies:
@@ -31,22 +33,32 @@ Strategies:
   meet at the coordinator (`--coordinator host:port --num-processes N
   --process-id I`, or the `KERAS_DISTRIBUTION_*` / `SLURM_*` variables), each
   reads its own share of the data and XLA averages the gradients (NCCL on
-  GPUs, gloo on CPUs). When a process dies, the others stop with JAX's
-  "Terminating process because the JAX distributed service detected fatal
-  errors" within `--heartbeat-timeout` seconds (default 60) instead of
-  waiting forever; the rendezvous itself gives up after
-  `INITIALIZATION_TIMEOUT` seconds.
+  GPUs, gloo on CPUs). The start-up talks and gives up after
+  `startup_timeout` seconds with one line (`pyimagesearch.rendezvous`); a
+  process that dies or stays silent `heartbeat_timeout` seconds makes every
+  other one print one line naming it, the last checkpoint and the command to
+  resume, and exit with status 1 (`Distribution.guard`).
 """
 
 import contextlib
 import dataclasses
 import os
+import re
+import shlex
+import sys
+import threading
+import time
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 MIXED_POLICY = "mixed_float16"
 HEARTBEAT_TIMEOUT = 60
-INITIALIZATION_TIMEOUT = 300
+STARTUP_TIMEOUT = 120
+FAILED_STATUS = 1  # a process of the run failed: the survivors' exit status
+STARTUP_STATUS = 2  # the processes could not meet
 TF_MULTIWORKER_ISSUE = "https://github.com/keras-team/keras/issues/20585"
+# what a collective operation raises when a peer is gone (gloo on CPUs, NCCL on GPUs)
+_PEER_LOST = re.compile(r"Gloo|NCCL|Connection (closed|reset) by peer|coordination service|"
+                        r"UNAVAILABLE|DEADLINE_EXCEEDED|heartbeat", re.IGNORECASE)
 
 
 def add_gpu_arguments(parser):
@@ -68,7 +80,8 @@ def add_gpu_arguments(parser):
                             "KERAS_BACKEND=jax); --batch-size is per replica")
     group.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                        help="multiworker: address of process 0, which every process "
-                            "connects to (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)")
+                            "connects to; the run uses PORT and PORT+1 "
+                            "(default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)")
     group.add_argument("--num-processes", type=int, default=None, metavar="N",
                        help="multiworker: number of processes (default: "
                             "$KERAS_DISTRIBUTION_NUM_PROCESSES or $SLURM_NTASKS)")
@@ -78,8 +91,12 @@ def add_gpu_arguments(parser):
                             "$SLURM_PROCID)")
     group.add_argument("--heartbeat-timeout", type=int, default=HEARTBEAT_TIMEOUT,
                        metavar="SECONDS",
-                       help="multiworker: stop when another process has been silent this "
-                            f"long (default: {HEARTBEAT_TIMEOUT})")
+                       help="multiworker: stop when another process has died or been silent "
+                            f"this long (default: {HEARTBEAT_TIMEOUT})")
+    group.add_argument("--startup-timeout", type=int, default=STARTUP_TIMEOUT,
+                       metavar="SECONDS",
+                       help="multiworker: give up when the processes have not all joined "
+                            f"after this long (default: {STARTUP_TIMEOUT})")
     return parser
 
 
@@ -96,6 +113,7 @@ class Distribution:
         mixed_precision: whether the `mixed_float16` policy is set.
         process_id: this process, in `[0, num_processes)`.
         num_processes: number of processes in the run.
+        watch: the `rendezvous.Watch` of a multi-process run, else None.
     """
 
     strategy: object
@@ -104,6 +122,7 @@ class Distribution:
     mixed_precision: bool
     process_id: int = 0
     num_processes: int = 1
+    watch: object = None
 
     @property
     def is_chief(self):
@@ -199,7 +218,9 @@ class Distribution:
             return []
         if self.num_processes == 1:
             return list(callbacks)
-        return [_outside_distribution_callback(callback) for callback in callbacks]
+        from pyimagesearch.outsidedistribution import OutsideDistribution
+
+        return [OutsideDistribution(callback) for callback in callbacks]
 
     def save(self, model, path):
         """Saves `model` to `path` from process 0 only (the others write nothing).
@@ -213,66 +234,137 @@ class Distribution:
         """
         if not self.is_chief:
             return False
-        with _outside_distribution(self.num_processes):
+        if self.num_processes == 1:
+            model.save(path)
+            return True
+        from pyimagesearch.outsidedistribution import outside_distribution
+
+        with outside_distribution():
             model.save(path)
         return True
 
+    @contextlib.contextmanager
+    def guard(self, checkpoints=None, resume_command=None):
+        """The context of `model.fit` in which another process's failure ends in one line.
 
-@contextlib.contextmanager
-def _outside_distribution(num_processes=2):
-    """Unsets the global `keras.distribution` for a while, in a multi-process run."""
-    if num_processes == 1:
-        yield
-        return
-    import keras
+        In a multi-process run, when another process dies or stays silent for
+        `heartbeat_timeout` seconds, this process prints one line naming it,
+        the last checkpoint in `checkpoints` and the command that resumes the
+        run, removes its temporary files in `checkpoints`, and exits with
+        status 1, whether the failure shows as an error of the training step
+        (the collective operation lost its peer) or only to the watch (a hung
+        peer). JAX's own abort is then never reached. An error of this process
+        itself propagates as usual (after up to `heartbeat_timeout` seconds
+        when it looks like a lost peer, but no process failed). Leaving the
+        block normally tells the others that this process is done. With one
+        process: nothing.
 
-    current = keras.distribution.distribution()
-    keras.distribution.set_distribution(None)
-    try:
-        yield
-    finally:
-        keras.distribution.set_distribution(current)
+        Args:
+            checkpoints: the folder of `epoch_N` checkpoints, or None.
+            resume_command: the command the line suggests; by default this
+                process's command line without `--model`, `--start-epoch` and
+                `--resume`, with `--resume auto`.
 
-
-def _outside_distribution_callback(callback):
-    """Wraps a callback so that each of its hooks runs outside the distribution."""
-    import keras
-
-    class OutsideDistribution(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.callback = callback
-
-        def set_model(self, model):
-            super().set_model(model)
-            self.callback.set_model(model)
-
-        def set_params(self, params):
-            super().set_params(params)
-            self.callback.set_params(params)
-
-    def hook(name):
-        def run(self, *args, **kwargs):
-            with _outside_distribution():
-                return getattr(self.callback, name)(*args, **kwargs)
-        return run
-
-    for name in dir(keras.callbacks.Callback):
-        if name.startswith("on_"):
-            setattr(OutsideDistribution, name, hook(name))
-    OutsideDistribution.__name__ = f"OutsideDistribution[{type(callback).__name__}]"
-    return OutsideDistribution()
+        Yields:
+            None.
+        """
+        if self.watch is None:
+            yield
+            return
+        failure = _Failure(self, checkpoints, resume_command)
+        self.watch.on_failure = failure.from_watch
+        if self.watch.failed is not None:
+            failure.from_watch(self.watch.failed)
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001 - a lost peer becomes one line
+            if self.watch.failed is None and not _PEER_LOST.search(str(error)):
+                raise
+            failure.from_step()  # exits when the watch names a failed process
+            raise
+        self.watch.finish()
 
 
-def configure(args, batch_size=None):
-    """Sets the dtype policy and the distribution engine from the parsed switches.
+class _Failure:
+    """Turns the failure of another process into one line and exit status 1."""
+
+    def __init__(self, dist, checkpoints, resume_command):
+        self.dist = dist
+        self.checkpoints = checkpoints
+        self.resume_command = resume_command or _resume_command(sys.argv)
+        self.lock = threading.Lock()
+        self.step_failed = threading.Event()
+
+    def from_watch(self, process_id):
+        # the training step usually fails at once and reports from the main
+        # thread; a hung step does not: report from here after a grace time
+        if not self.step_failed.wait(timeout=3):
+            self.report(process_id)
+
+    def from_step(self):
+        self.step_failed.set()
+        deadline = time.monotonic() + self.dist.watch.heartbeat_timeout + 3
+        while self.dist.watch.failed is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.dist.watch.failed is not None:
+            self.report(self.dist.watch.failed)
+        # no process failed: the error is this process's own
+        self.step_failed.clear()
+
+    def report(self, process_id):
+        with self.lock:
+            print(self.line(process_id), file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            if self.checkpoints is not None:
+                from pyimagesearch.utils.atomic import remove_orphans
+
+                remove_orphans(self.checkpoints, exiting=True)
+            # skip JAX's exit handlers: they would wait for the failed process
+            os._exit(FAILED_STATUS)
+
+    def line(self, process_id):
+        from pyimagesearch.utils.checkpoints import latest_checkpoint
+
+        who = f"process {process_id}"
+        (n, timeout) = (self.dist.num_processes, self.dist.watch.heartbeat_timeout)
+        found = None if self.checkpoints is None else latest_checkpoint(self.checkpoints)
+        where = ("no checkpoint was written yet" if found is None
+                 else f"last checkpoint: epoch {found[1]} ({found[0]})")
+        return (f"[ERROR] process {self.dist.process_id}: {who} of {n} failed (died, or silent "
+                f"for {timeout} s); {where}; resume on every process with: "
+                f"{self.resume_command}")
+
+
+def _resume_command(argv):
+    """`argv` as a command without `--model`, `--start-epoch`, `--resume`, plus `--resume auto`."""
+    dropped = {"-m", "--model", "-s", "--start-epoch", "--resume"}
+    kept = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word in dropped:
+            skip = True
+            continue
+        if word.split("=", 1)[0] in dropped:
+            continue
+        kept.append(word)
+    return shlex.join(["python", *kept, "--resume", "auto"])
+
+
+def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=None):
+    """Sets the dtype policy and the distribution engine; returns how the run trains.
 
     Call it once, before any model is built or loaded.
 
     Args:
-        args: parsed arguments with `mixed_precision` and `strategy` (the cluster
-            options for `multiworker`), and `batch_size` when `batch_size` is None.
-        batch_size: the per-replica batch size; `args.batch_size` by default.
+        strategy: "none", "mirrored" or "multiworker" (see the module).
+        batch_size: the batch of one replica (one device).
+        mixed_precision: whether to set Keras' `mixed_float16` policy.
+        cluster: for "multiworker", a `Cluster`; by default the one the
+            `KERAS_DISTRIBUTION_*` or `SLURM_*` variables describe
+            (`Cluster.from_environment`).
 
     Returns:
         A `Distribution`.
@@ -280,58 +372,99 @@ def configure(args, batch_size=None):
     Raises:
         ValueError: an unknown strategy, a non-positive batch size, a strategy
             the backend cannot serve, or an incomplete or inconsistent cluster.
+        rendezvous.StartupError: the processes could not meet (one line).
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    watch = None
+    if strategy == "multiworker":
+        if cluster is None:
+            cluster = Cluster.from_environment()
+        if not isinstance(cluster, Cluster):
+            raise ValueError(f"cluster must be a Cluster, got {type(cluster).__name__}.")
+        cluster.check()
+        # the local checks come first, before seconds of imports
+        watch = _watch(cluster)
+        watch.check_local()
+
     import keras
+
+    backend = keras.backend.backend()
+    if strategy == "multiworker" and backend != "jax":
+        raise ValueError(
+            f"strategy 'multiworker' needs KERAS_BACKEND=jax (it is {backend!r}): Keras 3 "
+            f"trains across processes with keras.distribution on JAX, while TensorFlow's "
+            f"MultiWorkerMirroredStrategy fails in model.fit with Keras 3 "
+            f"({TF_MULTIWORKER_ISSUE})."
+        )
+    if strategy == "mirrored" and backend not in ("tensorflow", "jax"):
+        raise ValueError(
+            f"strategy 'mirrored' needs the TensorFlow or JAX backend, but KERAS_BACKEND "
+            f"is {backend!r}; set KERAS_BACKEND=tensorflow or jax, or use strategy 'none'."
+        )
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy(MIXED_POLICY)
+    (engine, replicas) = (None, 1)
+    if strategy == "mirrored" and backend == "tensorflow":
+        import tensorflow as tf
+
+        engine = tf.distribute.MirroredStrategy()
+        replicas = int(engine.num_replicas_in_sync)
+    elif strategy in ("mirrored", "multiworker"):
+        if strategy == "multiworker":
+            _join_cluster(cluster, watch, keras)
+        engine = _data_parallel(keras)
+        replicas = len(engine.device_mesh.devices.flatten())
+    (process_id, num_processes) = ((cluster.process_id, cluster.num_processes)
+                                   if strategy == "multiworker" else (0, 1))
+    dist = Distribution(strategy=engine, replicas=replicas, batch_size=batch_size * replicas,
+                        mixed_precision=bool(mixed_precision), process_id=process_id,
+                        num_processes=num_processes, watch=watch)
+    if dist.is_chief:
+        processes = f" in {num_processes} processes" if num_processes > 1 else ""
+        print(f"[INFO] strategy: {strategy}, {replicas} replica(s){processes}, global "
+              f"batch size {dist.batch_size} ({batch_size} per replica), precision: "
+              f"{MIXED_POLICY if dist.mixed_precision else 'float32'}", flush=True)
+    return dist
+
+
+def configure_from_args(args, batch_size=None):
+    """`configure` from a script's parsed switches (`add_gpu_arguments`).
+
+    Errors name the switches. When the processes of a multi-process run
+    cannot meet, prints the one line that says why and exits with status 2.
+
+    Args:
+        args: parsed arguments with `strategy`, `mixed_precision`, the cluster
+            options, and `batch_size` when `batch_size` is None.
+        batch_size: the per-replica batch size; `args.batch_size` by default.
+
+    Returns:
+        A `Distribution`.
+
+    Raises:
+        ValueError: a non-positive `--batch-size`, or a bad cluster (naming
+            the switch or variable).
+        SystemExit: the processes could not meet (status 2).
+    """
+    from pyimagesearch.rendezvous import StartupError
 
     per_replica = args.batch_size if batch_size is None else batch_size
     if isinstance(per_replica, bool) or not isinstance(per_replica, int) or per_replica < 1:
         raise ValueError(f"--batch-size must be a positive integer, got {per_replica!r}.")
-    strategy_name = getattr(args, "strategy", "none")
-    if strategy_name not in STRATEGIES:
-        raise ValueError(f"--strategy must be one of {STRATEGIES}, got {strategy_name!r}.")
-    backend = keras.backend.backend()
-    if strategy_name == "multiworker":
-        # the cluster first: a bad --process-id fails before the policy changes
-        cluster = cluster_from(args)
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy(MIXED_POLICY)
-    strategy, replicas, process_id, num_processes = None, 1, 0, 1
-    if strategy_name == "mirrored":
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            strategy = tf.distribute.MirroredStrategy()
-            replicas = int(strategy.num_replicas_in_sync)
-        elif backend == "jax":
-            strategy = _data_parallel(keras)
-            replicas = len(strategy.device_mesh.devices.flatten())
-        else:
-            raise ValueError(
-                f"--strategy mirrored needs the TensorFlow or JAX backend, but KERAS_BACKEND "
-                f"is {backend!r}; set KERAS_BACKEND=tensorflow or jax, or use --strategy none."
-            )
-    elif strategy_name == "multiworker":
-        if backend != "jax":
-            raise ValueError(
-                f"--strategy multiworker needs KERAS_BACKEND=jax (it is {backend!r}): Keras 3 "
-                f"trains across processes with keras.distribution on JAX, while TensorFlow's "
-                f"MultiWorkerMirroredStrategy fails in model.fit with Keras 3 "
-                f"({TF_MULTIWORKER_ISSUE})."
-            )
-        _join_cluster(cluster, keras)
-        strategy = _data_parallel(keras)
-        replicas = len(strategy.device_mesh.devices.flatten())
-        process_id, num_processes = cluster.process_id, cluster.num_processes
-    dist = Distribution(strategy=strategy, replicas=replicas,
-                        batch_size=per_replica * replicas,
-                        mixed_precision=bool(args.mixed_precision),
-                        process_id=process_id, num_processes=num_processes)
-    if dist.is_chief:
-        processes = f" in {num_processes} processes" if num_processes > 1 else ""
-        print(f"[INFO] strategy: {strategy_name}, {replicas} replica(s){processes}, global "
-              f"batch size {dist.batch_size} ({per_replica} per replica), precision: "
-              f"{MIXED_POLICY if dist.mixed_precision else 'float32'}")
-    return dist
+    strategy = getattr(args, "strategy", "none")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"--strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    cluster = cluster_from(args) if strategy == "multiworker" else None
+    try:
+        return configure(strategy, batch_size=per_replica,
+                         mixed_precision=bool(getattr(args, "mixed_precision", False)),
+                         cluster=cluster)
+    except StartupError as error:
+        print(f"[ERROR] process {cluster.process_id}: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(STARTUP_STATUS) from None
 
 
 @dataclasses.dataclass
@@ -339,16 +472,53 @@ class Cluster:
     """Where the processes of a multi-process run meet.
 
     Attributes:
-        coordinator: `host:port` of process 0.
+        coordinator: `host:port` of process 0 (the run uses `port` and `port + 1`).
         num_processes: number of processes.
         process_id: this process, in `[0, num_processes)`.
-        heartbeat_timeout: seconds of silence after which a process counts as dead.
+        heartbeat_timeout: seconds of silence after which a process counts as failed.
+        startup_timeout: seconds after which the start-up gives up when
+            processes are missing.
     """
 
     coordinator: str
     num_processes: int
     process_id: int
     heartbeat_timeout: int = HEARTBEAT_TIMEOUT
+    startup_timeout: int = STARTUP_TIMEOUT
+
+    def check(self):
+        """Raises ValueError, naming the attribute, unless the cluster is well-formed."""
+        host, _, port = str(self.coordinator).rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65535:
+            raise ValueError(f"coordinator must be HOST:PORT with a port below 65535, "
+                             f"got {self.coordinator!r}.")
+        for name in ("num_processes", "heartbeat_timeout", "startup_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        process_id = self.process_id
+        if (isinstance(process_id, bool) or not isinstance(process_id, int)
+                or not 0 <= process_id < self.num_processes):
+            raise ValueError(f"process_id must be in [0, {self.num_processes}), got "
+                             f"{process_id!r}.")
+
+    @classmethod
+    def from_environment(cls, environ=None):
+        """The cluster the `KERAS_DISTRIBUTION_*` or `SLURM_*` variables describe.
+
+        Raises:
+            ValueError: a variable missing or not an integer.
+        """
+        return _cluster(None, environ, _LIBRARY_NAMES)
+
+
+_FLAGS = {"coordinator": "--coordinator HOST:PORT", "num_processes": "--num-processes",
+          "process_id": "--process-id", "heartbeat_timeout": "--heartbeat-timeout",
+          "startup_timeout": "--startup-timeout", "prefix": "--strategy multiworker"}
+_LIBRARY_NAMES = {"coordinator": "cluster=Cluster(coordinator=...)",
+                  "num_processes": "num_processes", "process_id": "process_id",
+                  "heartbeat_timeout": "heartbeat_timeout", "startup_timeout": "startup_timeout",
+                  "prefix": "strategy 'multiworker'"}
 
 
 def cluster_from(args, environ=None):
@@ -362,7 +532,7 @@ def cluster_from(args, environ=None):
 
     Args:
         args: parsed arguments (`coordinator`, `num_processes`, `process_id`,
-            `heartbeat_timeout`; missing attributes count as unset).
+            `heartbeat_timeout`, `startup_timeout`; missing ones count as unset).
         environ: the environment (`os.environ` by default).
 
     Returns:
@@ -370,33 +540,44 @@ def cluster_from(args, environ=None):
 
     Raises:
         ValueError: a missing coordinator, process count or process id, a
-            malformed address or number, or a process id outside `[0, N)`.
+            malformed address or number, or a process id outside `[0, N)`,
+            naming the switch or variable.
     """
+    return _cluster(args, environ, _FLAGS)
+
+
+def _cluster(args, environ, names):
     environ = os.environ if environ is None else environ
     coordinator = getattr(args, "coordinator", None)
     if coordinator is None and environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES"):
         coordinator = environ["KERAS_DISTRIBUTION_JOB_ADDRESSES"].split(",")[0].strip()
     if not coordinator:
-        raise ValueError("--strategy multiworker needs --coordinator HOST:PORT (process 0's "
-                         "address) or KERAS_DISTRIBUTION_JOB_ADDRESSES.")
+        raise ValueError(f"{names['prefix']} needs {names['coordinator']} (process 0's "
+                         f"address) or KERAS_DISTRIBUTION_JOB_ADDRESSES.")
     host, _, port = coordinator.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--coordinator must be HOST:PORT, got {coordinator!r}.")
-    num_processes = _cluster_int(args, "num_processes", "--num-processes", environ,
+    if not host or not port.isdigit() or not 0 < int(port) < 65535:
+        raise ValueError(f"{names['coordinator'].split()[0]} must be HOST:PORT with a port "
+                         f"below 65535, got {coordinator!r}.")
+    num_processes = _cluster_int(args, "num_processes", names, environ,
                                  ("KERAS_DISTRIBUTION_NUM_PROCESSES", "SLURM_NTASKS"))
-    process_id = _cluster_int(args, "process_id", "--process-id", environ,
+    process_id = _cluster_int(args, "process_id", names, environ,
                               ("KERAS_DISTRIBUTION_PROCESS_ID", "SLURM_PROCID"))
     if num_processes < 1:
-        raise ValueError(f"--num-processes must be at least 1, got {num_processes}.")
+        raise ValueError(f"{names['num_processes']} must be at least 1, got {num_processes}.")
     if not 0 <= process_id < num_processes:
-        raise ValueError(f"--process-id must be in [0, {num_processes}), got {process_id}.")
-    heartbeat = getattr(args, "heartbeat_timeout", HEARTBEAT_TIMEOUT)
-    if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 1:
-        raise ValueError(f"--heartbeat-timeout must be a positive integer, got {heartbeat!r}.")
-    return Cluster(coordinator, num_processes, process_id, heartbeat)
+        raise ValueError(f"{names['process_id']} must be in [0, {num_processes}), got "
+                         f"{process_id}.")
+    timeouts = {}
+    for (name, default) in (("heartbeat_timeout", HEARTBEAT_TIMEOUT),
+                            ("startup_timeout", STARTUP_TIMEOUT)):
+        value = getattr(args, name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{names[name]} must be a positive integer, got {value!r}.")
+        timeouts[name] = value
+    return Cluster(coordinator, num_processes, process_id, **timeouts)
 
 
-def _cluster_int(args, name, flag, environ, variables):
+def _cluster_int(args, name, names, environ, variables):
     value = getattr(args, name, None)
     if value is not None:
         return value
@@ -408,11 +589,22 @@ def _cluster_int(args, name, flag, environ, variables):
                 raise ValueError(
                     f"{variable} must be an integer, got {environ[variable]!r}."
                 ) from None
-    raise ValueError(f"--strategy multiworker needs {flag} or {' or '.join(variables)}.")
+    raise ValueError(f"{names['prefix']} needs {names[name]} or {' or '.join(variables)}.")
 
 
-def _join_cluster(cluster, keras):
-    """Connects this process to the others (JAX's coordination service) and shares a seed."""
+def _watch(cluster):
+    from pyimagesearch.rendezvous import Watch
+
+    return Watch(cluster.coordinator, cluster.num_processes, cluster.process_id,
+                 cluster.startup_timeout, cluster.heartbeat_timeout,
+                 report=lambda line: print(line, flush=True))
+
+
+def _join_cluster(cluster, watch, keras):
+    """Gathers the processes (the watch's lobby), connects JAX's coordination service,
+    and shares a seed."""
+    watch.gather()
+
     import jax
     import numpy as np
     from jax.experimental import multihost_utils
@@ -423,8 +615,11 @@ def _join_cluster(cluster, keras):
         coordinator_address=cluster.coordinator,
         num_processes=cluster.num_processes,
         process_id=cluster.process_id,
-        initialization_timeout=INITIALIZATION_TIMEOUT,
-        heartbeat_timeout_seconds=cluster.heartbeat_timeout,
+        # every process is known to run: this covers JAX's own connection only
+        initialization_timeout=cluster.startup_timeout,
+        # the watch reports a failed process first; JAX's abort is the last resort
+        heartbeat_timeout_seconds=2 * cluster.heartbeat_timeout + 10,
+        shutdown_timeout_seconds=cluster.heartbeat_timeout,
         # use every local device, whatever SLURM_LOCALID says
         cluster_detection_method="deactivate",
     )
@@ -442,4 +637,3 @@ def _data_parallel(keras):
     )
     keras.distribution.set_distribution(distribution)
     return distribution
-

@@ -13,6 +13,7 @@ each share augmented by its own augmenter seeded as that process seeds it.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -22,15 +23,20 @@ import numpy as np
 
 
 class RecordingAugmenter:
-    """Delegates to an `ImageAugmenter` and records the rows each batch holds."""
+    """Delegates to an `ImageAugmenter`; records the rows and a digest of each batch."""
 
-    def __init__(self, augmenter, rows):
+    draws_by_key = True
+
+    def __init__(self, augmenter, rows, digests):
         self.augmenter = augmenter
         self.rows = rows
+        self.digests = digests
 
-    def augment_batch(self, images):
+    def augment_batch(self, images, key=None):
         self.rows[-1].extend(int(row) for row in images[:, 0, 0, 0])
-        return self.augmenter.augment_batch(images.astype("float32"))
+        out = self.augmenter.augment_batch(images.astype("float32"), key=key)
+        self.digests[-1].append(hashlib.sha1(out.tobytes()).hexdigest()[:12])
+        return out
 
 
 def build_parser():
@@ -44,6 +50,8 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--model", default=None, help="checkpoint to resume from")
     parser.add_argument("--start-epoch", type=int, default=0)
+    parser.add_argument("--resume", choices=["auto"], default=None,
+                        help="resume from the last checkpoint in --output, if any")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--reference", type=int, default=0, metavar="P",
                         help="train in one process on the global batches of P processes")
@@ -60,9 +68,10 @@ def augmenter(seed):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from pyimagesearch.distribute import configure
+    from pyimagesearch.distribute import configure_from_args
 
-    dist = configure(args)
+    dist = configure_from_args(args)
+    print(f"[INFO] process {dist.process_id} pid {os.getpid()}", flush=True)
 
     import keras
 
@@ -70,9 +79,14 @@ def main(argv=None):
     from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.nn.conv import MiniVGGNet
     from pyimagesearch.utils import load_checkpoint
+    from pyimagesearch.utils.checkpoints import latest_checkpoint
 
+    if args.resume == "auto" and latest_checkpoint(args.output) is not None:
+        (args.model, args.start_epoch) = latest_checkpoint(args.output)
+        print(f"[INFO] process {dist.process_id} resumes at epoch {args.start_epoch}", flush=True)
     keras.utils.set_random_seed(args.seed)
     rows = [[]]  # rows fetched before the first epoch begins (Keras peeks at a batch)
+    digests = [[]]
 
     def generator(batch_size):
         return HDF5DatasetGenerator(args.db, batch_size, classes=3, shuffle=True, seed=args.seed)
@@ -81,11 +95,13 @@ def main(argv=None):
         shares = [generator(dist.batch_size).shard(p, args.reference)
                   for p in range(args.reference)]
         for (p, share) in enumerate(shares):
-            share.aug = RecordingAugmenter(augmenter(args.seed + p), rows)
+            share.aug = RecordingAugmenter(augmenter(args.seed + p), rows, digests)
+            share.set_epoch(args.start_epoch)
         trainGen = SideBySide(shares)
     else:
         trainGen = dist.shard(generator(dist.batch_size))
-        trainGen.aug = RecordingAugmenter(augmenter(args.seed + dist.process_id), rows)
+        trainGen.aug = RecordingAugmenter(augmenter(args.seed + dist.process_id), rows, digests)
+        trainGen.set_epoch(args.start_epoch)  # the resumed run continues the run's batches
 
     with dist.scope():
         if args.model is None:
@@ -98,7 +114,11 @@ def main(argv=None):
     os.makedirs(args.trace, exist_ok=True)
     if dist.is_chief:
         os.makedirs(args.output, exist_ok=True)
-    callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: rows.append([]))]
+    def new_epoch(epoch, logs):
+        rows.append([])
+        digests.append([])
+
+    callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=new_epoch)]
     callbacks += dist.chief_only([
         EpochCheckpoint(args.output, every=1, startAt=args.start_epoch),
         TrainingMonitor(os.path.join(args.output, "history.png"),
@@ -106,14 +126,18 @@ def main(argv=None):
                         startAt=args.start_epoch),
     ])
     began = time.perf_counter()
-    H = model.fit(trainGen, epochs=args.epochs, initial_epoch=args.start_epoch,
-                  callbacks=callbacks, verbose=0)
+    with dist.guard(checkpoints=args.output):
+        # the generator orders the batches from (seed, epoch); Keras' own shuffle
+        # (Python's global generator) would not continue in a resumed run
+        H = model.fit(trainGen, epochs=args.epochs, initial_epoch=args.start_epoch,
+                      callbacks=callbacks, verbose=0, shuffle=False)
     seconds = time.perf_counter() - began
     dist.save(model, os.path.join(args.output, "model.keras"))
 
     weights = np.concatenate([np.ravel(w) for w in model.get_weights()])
     np.save(os.path.join(args.trace, f"weights_{dist.process_id}.npy"), weights)
-    trace = {"loss": H.history["loss"], "rows": rows[1:], "seconds": seconds,
+    trace = {"loss": H.history["loss"], "rows": rows[1:], "digests": digests[1:],
+             "seconds": seconds, "start_epoch": args.start_epoch,
              "steps": len(trainGen) * (args.epochs - args.start_epoch),
              "batch_size": dist.batch_size}
     with open(os.path.join(args.trace, f"trace_{dist.process_id}.json"), "w") as f:

@@ -35,7 +35,8 @@ FLOORS = [
     ("callbacks", ["pyimagesearch.callbacks"]),
     ("commands and distribution", [
         "pyimagesearch.commands", "pyimagesearch.cli", "pyimagesearch.__main__",
-        "pyimagesearch.distribute",
+        "pyimagesearch.distribute", "pyimagesearch.outsidedistribution", "pyimagesearch.rendezvous",
+        "pyimagesearch.launch",
     ]),
 ]
 

@@ -16,14 +16,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pyimagesearch.distribute import Cluster, Distribution, cluster_from, configure
+from pyimagesearch.distribute import (Cluster, Distribution, _resume_command, cluster_from,
+                                      configure, configure_from_args)
 from pyimagesearch.io import HDF5DatasetWriter
+from pyimagesearch.utils.checkpoints import latest_checkpoint
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                reason="multi-process training runs on JAX, which is not installed")
@@ -35,6 +38,11 @@ HEARTBEAT = 5  # --heartbeat-timeout of the dead-peer test
 # a survivor stops within the heartbeat timeout; JAX checks heartbeats on a period of
 # its own and the process then has to unwind, hence the margin
 DEAD_PEER_LIMIT = HEARTBEAT + 25
+# a start-up mistake gives its line within the start-up timeout (3 s in the tests) plus
+# the imports, which take 10 s and more on a loaded machine: a hang misses this bound
+STARTUP_LIMIT = 90
+# the local checks (address, port, id) run before the engine is imported
+LOCAL_CHECK_LIMIT = 20
 CHIEF_OUTPUTS = {"epoch_1.keras", "epoch_2.keras", "history.json", "history.png", "model.keras"}
 
 
@@ -174,8 +182,9 @@ def reference_trace(root, name="ref"):
 # difference several-fold a step: one ulp added to each weight of the first kernel
 # moves the one-device run's second-epoch loss from 1.624 to 1.685. Only the first
 # epoch's mean loss (4 steps) stays within LOSS_TOLERANCE of the one-device run
-# (1e-5 here).
-LOSS_TOLERANCE = 1e-4
+# (1.1e-4 relative measured with the generator's own batch order, 1e-5 with the
+# order Keras' fit(shuffle=True) drew before).
+LOSS_TOLERANCE = 1e-3
 
 
 @needs_jax
@@ -196,53 +205,164 @@ def test_first_epoch_loss_equals_one_process_on_the_same_global_batches(two_proc
                                                       rel=LOSS_TOLERANCE)
 
 
+def stopped_after_epoch_1(source, target):
+    """A copy of a run's checkpoint folder as a stop after epoch 1 leaves it."""
+    shutil.copytree(source, target)
+    for name in ("epoch_2.keras", "model.keras"):
+        (target / name).unlink()
+    return target
+
+
+@pytest.fixture(scope="module")
+def resumed(two_processes, tmp_path_factory):
+    """The two-process run and the one-process reference, resumed with --resume auto at epoch 1.
+
+    Both processes read the checkpoint folder of process 0 (a shared folder).
+    """
+    (root, _) = two_processes
+    tmp = tmp_path_factory.mktemp("resumed")
+    db = root / "rows.hdf5"
+    shared = stopped_after_epoch_1(root / "out0", tmp / "two" / "out")
+    port = free_port()
+    processes = [start(["--db", db, "--output", shared, "--trace", tmp / "two" / "trace",
+                        "--strategy", "multiworker", "--coordinator", f"localhost:{port}",
+                        "--num-processes", 2, "--process-id", p, "--resume", "auto"])
+                 for p in range(2)]
+    one = stopped_after_epoch_1(root / "ref" / "out", tmp / "one" / "out")
+    processes.append(start(["--db", db, "--output", one, "--trace", tmp / "one" / "trace",
+                            "--reference", 2, "--batch-size", 16, "--resume", "auto"]))
+    outputs = finish(processes)
+    for (p, (process, (stdout, stderr))) in enumerate(zip(processes, outputs)):
+        assert process.returncode == 0, f"resumed run {p} failed:\n{stdout}\n{stderr[-4000:]}"
+        assert "resumes at epoch 1" in stdout
+    return tmp
+
+
+# Problem 5 of the cluster issue: a resumed run replayed the first epochs' batches
+# and Dropout masks. Resumed at epoch 1, epoch 2 is the uninterrupted run's epoch 2:
+# the same rows in the same order, the same augmented images (digests), the same loss.
 @needs_jax
 @pytest.mark.timeout(2 * RUN_LIMIT + 60)
-def test_resume_from_the_chief_checkpoint_with_uneven_shares(two_processes, tmp_path):
-    # process 0's folder after the two-process run, its last epoch removed: the
-    # state after a stop at epoch 1 (the "ctrl + c" method)
+def test_a_resumed_run_continues_the_run_on_one_and_two_processes(two_processes, resumed):
     (root, _) = two_processes
-    shutil.copytree(root / "out0", tmp_path / "out0")
-    for name in ("epoch_2.keras", "model.keras"):
-        (tmp_path / "out0" / name).unlink()
-    first_loss = json.loads((root / "out0" / "history.json").read_text())["loss"][0]
-    # both processes restart from process 0's checkpoint and train epoch 2 on 37
-    # rows, global batch 16: 2 full batches and 5 rows, 2 each, 1 dropped
-    db = write_rows(tmp_path / "rows.hdf5", 37)
-    processes = start_processes(db, tmp_path, extra=["--epochs", 2, "--start-epoch", 1,
-                                                     "--model", tmp_path / "out0" / "epoch_1.keras"])
-    assert_finished(processes, finish(processes))
-    np.testing.assert_array_equal(weights(tmp_path, 0), weights(tmp_path, 1))
-    (mine, theirs) = (trace(tmp_path, 0)["rows"], trace(tmp_path, 1)["rows"])
-    assert len(mine) == len(theirs) == 1 and len(mine[0]) == len(theirs[0]) == 18
-    assert sorted(mine[0] + theirs[0]) == list(range(36))
-    assert {path.name for path in (tmp_path / "out0").iterdir()} == CHIEF_OUTPUTS
-    assert not (tmp_path / "out1").exists()
-    history = json.loads((tmp_path / "out0" / "history.json").read_text())
-    assert history["loss"] == pytest.approx([first_loss] + trace(tmp_path, 0)["loss"])
+    for p in range(2):
+        (whole, again) = (trace(root, p), trace(resumed / "two", p))
+        assert again["start_epoch"] == 1 and len(again["rows"]) == 1
+        assert again["rows"][0] == whole["rows"][1]
+        assert again["digests"][0] == whole["digests"][1]
+        assert again["loss"][0] == pytest.approx(whole["loss"][1], rel=1e-6)
+    np.testing.assert_array_equal(weights(resumed / "two", 0), weights(root, 0))
+    (whole, again) = (reference_trace(root), trace(resumed / "one"))
+    assert (again["rows"][0], again["digests"][0]) == (whole["rows"][1], whole["digests"][1])
+    assert again["loss"][0] == pytest.approx(whole["loss"][1], rel=1e-6)
+    history = json.loads((resumed / "two" / "out" / "history.json").read_text())
+    assert history["loss"] == pytest.approx(trace(root, 0)["loss"])
 
 
+def launch_processes(args, count=2, grace=20):
+    """`pyimagesearch launch -n count -- python worker args`, its lines gathered in a thread."""
+    process = subprocess.Popen([sys.executable, "-m", "pyimagesearch", "launch", "-n", str(count),
+                                "--grace", str(grace), "--", sys.executable, str(WORKER),
+                                *map(str, args)],
+                               env=environment(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines = []
+
+    def read():
+        for line in process.stdout:
+            lines.append((time.monotonic(), line.rstrip("\n")))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return process, lines, reader
+
+
+# Problems 4 and 6: a survivor ended by JAX's abort (traceback, C++ stack, exit 134)
+# and the user had to find the last checkpoint by hand.
 @needs_jax
 @pytest.mark.timeout(RUN_LIMIT + 60)
-def test_a_dead_process_stops_the_other(tmp_path):
+def test_a_dead_process_ends_the_others_in_one_line(tmp_path):
     db = write_rows(tmp_path / "rows.hdf5", 64)
-    processes = start_processes(db, tmp_path, extra=["--epochs", 100000], heartbeat=HEARTBEAT)
+    output = tmp_path / "out"
+    (launcher, lines, reader) = launch_processes(
+        ["--db", db, "--output", output, "--trace", tmp_path / "trace", "--epochs", 100000,
+         "--heartbeat-timeout", HEARTBEAT])
     try:
-        # wait until training runs: process 0 checkpoints every epoch
         deadline = time.monotonic() + RUN_LIMIT
-        while not (tmp_path / "out0" / "epoch_1.keras").exists():
+        while not (output / "epoch_1.keras").exists():
             assert time.monotonic() < deadline, "training never reached epoch 1"
-            assert all(p.poll() is None for p in processes), finish(processes)
-            time.sleep(0.5)
-        processes[1].send_signal(signal.SIGKILL)
+            assert launcher.poll() is None, "\n".join(line for (_, line) in lines)
+            time.sleep(0.2)
+        time.sleep(np.random.default_rng().uniform(0, 1))  # a random step of a later epoch
+        pid = next(int(line.split()[-1]) for (_, line) in lines
+                   if line.startswith("[1] [INFO] process 1 pid "))
+        os.kill(pid, signal.SIGKILL)
         killed = time.monotonic()
-        (stdout, stderr) = finish(processes[:1], timeout=DEAD_PEER_LIMIT)[0]
-        elapsed = time.monotonic() - killed
+        launcher.wait(timeout=DEAD_PEER_LIMIT + 30)
+        reader.join(timeout=10)
     finally:
-        finish(processes, timeout=1)
-    assert processes[0].returncode not in (0, None)
-    assert elapsed < DEAD_PEER_LIMIT
-    assert "JAX distributed service detected fatal errors" in stderr or "Gloo" in stderr
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+    text = "\n".join(line for (_, line) in lines)
+    assert launcher.returncode == 1, text
+    errors = [(at, line) for (at, line) in lines if "[ERROR]" in line]
+    assert len(errors) == 1, text
+    (at, line) = errors[0]
+    assert at - killed < DEAD_PEER_LIMIT
+    (_, epoch) = latest_checkpoint(output)
+    assert line.startswith("[0] [ERROR] process 0: process 1 of 2 failed")
+    assert f"last checkpoint: epoch {epoch} " in line and line.endswith("--resume auto")
+    assert "[launch] process 1 was killed by signal 9" in text
+    for noise in ("Traceback", "Terminating process", "Check failure", "Fatal Python error"):
+        assert noise not in text
+    assert not [name for name in os.listdir(output) if name.startswith(".")]
+
+
+def start_alone(args, **variables):
+    began = time.monotonic()
+    return began, start(args, **variables)
+
+
+# Problems 1-3: start-up mistakes were silent for about five minutes, or a segfault.
+@needs_jax
+@pytest.mark.timeout(RUN_LIMIT + 60)
+def test_start_up_mistakes_end_in_one_line(tmp_path):
+    db = write_rows(tmp_path / "rows.hdf5", 16)
+    common = ["--db", db, "--output", tmp_path / "out", "--trace", tmp_path / "trace",
+              "--strategy", "multiworker", "--num-processes", 2, "--startup-timeout", 3]
+    (busy, lonely, nobody) = (free_port(), free_port(), free_port())
+    with socket.socket() as taken:
+        taken.bind(("", busy))
+        taken.listen()
+        runs = {
+            "port in use": start_alone([*common, "--coordinator", f"localhost:{busy}",
+                                        "--process-id", 0]),
+            "peer missing": start_alone([*common, "--coordinator", f"localhost:{lonely}",
+                                         "--process-id", 0]),
+            "nobody there": start_alone([*common, "--coordinator", f"localhost:{nobody}",
+                                         "--process-id", 1]),
+            "id out of range": start_alone([*common, "--coordinator", f"localhost:{nobody}",
+                                            "--process-id", 2]),
+        }
+        ended = {}
+        for (name, (began, process)) in runs.items():
+            (stdout, stderr) = process.communicate(timeout=RUN_LIMIT)
+            ended[name] = (time.monotonic() - began, process.returncode, stderr)
+    expected = {
+        "port in use": (2, f"port {busy} of coordinator localhost:{busy} is in use"),
+        "peer missing": (2, "process(es) 1 of 2 never joined"),
+        "nobody there": (2, f"process 0 at localhost:{nobody} did not gather the run within 3 s"),
+        "id out of range": (1, "--process-id must be in [0, 2), got 2"),
+    }
+    for (name, (status, message)) in expected.items():
+        (elapsed, returncode, stderr) = ended[name]
+        assert returncode == status, (name, stderr[-3000:])
+        assert message in stderr, (name, stderr[-3000:])
+        assert elapsed < STARTUP_LIMIT, (name, elapsed)
+    assert "Traceback" not in ended["port in use"][2] + ended["peer missing"][2]
+    # the local checks come before the engine's imports: no import time in the bound
+    assert ended["port in use"][0] < LOCAL_CHECK_LIMIT
 
 
 # ---------------------------------------------------------------- cluster arguments
@@ -269,7 +389,7 @@ def test_cluster_from_arguments_then_keras_then_slurm_variables():
 
 @pytest.mark.parametrize("values, environ, message", [
     ({}, {}, "needs --coordinator HOST:PORT"),
-    ({"coordinator": "nohost"}, {}, "--coordinator must be HOST:PORT, got 'nohost'"),
+    ({"coordinator": "nohost"}, {}, "--coordinator must be HOST:PORT with a port below 65535, got 'nohost'"),
     ({"coordinator": "h:99999"}, {}, "--coordinator must be HOST:PORT"),
     ({"coordinator": "h:1"}, {}, "needs --num-processes or KERAS_DISTRIBUTION_NUM_PROCESSES or SLURM_NTASKS"),
     ({"coordinator": "h:1", "num_processes": 2}, {}, "needs --process-id"),
@@ -287,7 +407,49 @@ def test_bad_cluster_is_one_clear_error(values, environ, message):
 def test_multiworker_on_tensorflow_says_use_jax():
     # the suite runs on the TensorFlow backend (conftest.py)
     with pytest.raises(ValueError, match="needs KERAS_BACKEND=jax .*keras-team/keras/issues/20585"):
-        configure(args(coordinator="localhost:1", num_processes=2, process_id=0))
+        configure_from_args(args(coordinator=f"localhost:{free_port()}", num_processes=2,
+                                 process_id=1))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: configure("bogus", batch_size=8), "strategy must be one of"),
+    (lambda: configure(batch_size=0), "batch_size must be a positive integer, got 0"),
+    (lambda: configure("multiworker", batch_size=8, cluster=Cluster("nohost", 2, 0)),
+     "coordinator must be HOST:PORT"),
+    (lambda: configure("multiworker", batch_size=8, cluster=Cluster("h:1", 2, 2)),
+     "process_id must be in \\[0, 2\\), got 2"),
+    (lambda: configure("multiworker", batch_size=8, cluster=Cluster("h:1", 2, 0, 0)),
+     "heartbeat_timeout must be a positive integer"),
+    (lambda: configure("multiworker", batch_size=8, cluster="h:1"), "cluster must be a Cluster"),
+    (lambda: configure_from_args(args(batch_size=0)), "--batch-size must be a positive integer"),
+])
+def test_configure_errors_speak_the_interface_called(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_cluster_from_the_environment_names_the_library_arguments():
+    with pytest.raises(ValueError, match="strategy 'multiworker' needs cluster=Cluster"):
+        Cluster.from_environment({})
+    with pytest.raises(ValueError, match="needs process_id or KERAS_DISTRIBUTION_PROCESS_ID"):
+        Cluster.from_environment({"KERAS_DISTRIBUTION_JOB_ADDRESSES": "h:1", "SLURM_NTASKS": "2"})
+    slurm = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "h:1", "SLURM_NTASKS": "2", "SLURM_PROCID": "1"}
+    assert Cluster.from_environment(slurm) == Cluster("h:1", 2, 1)
+
+
+def test_the_resume_command_drops_the_checkpoint_switches():
+    argv = ["train.py", "-m", "out/epoch_5.keras", "--start-epoch=5", "--epochs", "3",
+            "--resume", "auto", "--model", "x"]
+    assert _resume_command(argv) == "python train.py --epochs 3 --resume auto"
+
+
+def test_latest_checkpoint_is_the_highest_complete_epoch(tmp_path):
+    assert latest_checkpoint(tmp_path / "missing") is None
+    assert latest_checkpoint(tmp_path) is None
+    for name in ("epoch_2.keras", "epoch_10.hdf5", "epoch_10.keras", "epoch_9.keras",
+                 ".epoch_11.keras.abc123-42.x.tmp.keras", "model.keras"):
+        (tmp_path / name).write_bytes(b"")
+    assert latest_checkpoint(tmp_path) == (str(tmp_path / "epoch_10.keras"), 10)
 
 
 def test_the_module_imports_no_engine():
@@ -337,3 +499,28 @@ def test_other_processes_write_nothing(tmp_path):
     chief = process(0, 1)
     callbacks = [object()]
     assert chief.is_chief and chief.chief_only(callbacks) == callbacks
+
+
+class _FakeWatch:
+    heartbeat_timeout = 1
+
+    def __init__(self):
+        (self.failed, self.on_failure, self.finished) = (None, None, False)
+
+    def finish(self):
+        self.finished = True
+
+
+def test_guard_lets_an_error_of_this_process_through_and_says_done():
+    dist = Distribution(strategy=None, replicas=2, batch_size=16, mixed_precision=False,
+                        process_id=0, num_processes=2, watch=_FakeWatch())
+    # not a collective's error: at once; one that looks like a lost peer while no
+    # process failed: after the heartbeat timeout, as itself
+    for message in ("bad input", "Gloo AllReduce failed: Connection closed by peer"):
+        with pytest.raises(ValueError, match=message):
+            with dist.guard():
+                raise ValueError(message)
+    assert not dist.watch.finished
+    with dist.guard():
+        pass
+    assert dist.watch.finished

@@ -24,7 +24,7 @@ import os
 import sys
 
 from pyimagesearch.cli import run_main
-from pyimagesearch.distribute import add_gpu_arguments, configure
+from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 try:
     from config import dogs_vs_cats_config as config
@@ -56,7 +56,7 @@ def run(args):
     for path in (config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path!r} not found: run build_dogs_vs_cats.py first.")
-    dist = configure(args)
+    dist = configure_from_args(args)
 
     import keras
 

@@ -21,7 +21,7 @@ import argparse
 import os
 
 from pyimagesearch.cli import run_main
-from pyimagesearch.distribute import add_gpu_arguments, configure
+from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 
 def build_parser():
@@ -53,7 +53,7 @@ def run(args):
         raise ValueError("--epochs must be a positive integer.")
     print("[INFO] loading CIFAR-10 data...")
     ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir, subtract_mean=True)
-    dist = configure(args)
+    dist = configure_from_args(args)
 
     import keras
 

@@ -31,7 +31,7 @@ import argparse
 import os
 
 from pyimagesearch.cli import run_main
-from pyimagesearch.distribute import add_gpu_arguments, configure
+from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 INIT_LR = 1e-1
 
@@ -44,6 +44,10 @@ def build_parser():
     parser.add_argument("-s", "--start-epoch", type=int, default=None,
                         help="epoch the checkpoint was saved at (default: read from its "
                              "name, epoch_N.keras or epoch_N.hdf5; 0 for a new network)")
+    parser.add_argument("--resume", choices=["auto"], default=None,
+                        help="auto: resume from the last checkpoint in --checkpoints (a new "
+                             "network when there is none); with several hosts the folder must "
+                             "be shared, or copied to every host")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate: of a new network (default: {INIT_LR}) or the new "
                              "rate of a resumed one (default: the checkpoint's)")
@@ -76,13 +80,16 @@ def run(args):
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be a positive number, got {args.lr}.")
     from pyimagesearch.utils import check_checkpoint_path, resume_epoch
+    from pyimagesearch.utils.checkpoints import latest_checkpoint
 
+    if args.resume == "auto" and args.model is None and latest_checkpoint(args.checkpoints):
+        (args.model, args.start_epoch) = latest_checkpoint(args.checkpoints)
     startAt = resume_epoch(args.model, args.start_epoch)
     if args.model is not None:
         check_checkpoint_path(args.model)  # names an epoch_N.keras beside a missing .hdf5
     print("[INFO] loading CIFAR-10 data...")
     ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir, subtract_mean=True)
-    dist = configure(args)
+    dist = configure_from_args(args)
 
     import keras
 
@@ -130,11 +137,14 @@ def run(args):
     print(f"[INFO] training epochs {startAt + 1} to {startAt + args.epochs}...")
     # with several processes each trains on its share of the rows
     (shareX, shareY) = dist.shard_arrays(trainX, trainY)
-    model.fit(aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
-                       seed=dist.local_seed(args.seed)),
-              steps_per_epoch=max(1, len(shareX) // dist.process_batch_size),  # the book's epochs
-              validation_data=dist.shard_arrays(testX, testY), initial_epoch=startAt,
-              epochs=startAt + args.epochs, callbacks=callbacks, verbose=keras_verbose())
+    steps = max(1, len(shareX) // dist.process_batch_size)  # the book's epochs
+    flow = aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
+                    seed=dist.local_seed(args.seed))
+    flow.set_epoch(startAt, steps)  # a resumed run continues the run's stream of batches
+    with dist.guard(args.checkpoints):
+        model.fit(flow, steps_per_epoch=steps,
+                  validation_data=dist.shard_arrays(testX, testY), initial_epoch=startAt,
+                  epochs=startAt + args.epochs, callbacks=callbacks, verbose=keras_verbose())
 
     last = os.path.join(args.checkpoints, f"epoch_{startAt + args.epochs}.keras")
 

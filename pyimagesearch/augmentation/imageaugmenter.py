@@ -2,12 +2,11 @@
 
 import math
 import numbers
-import threading
 
 import cv2
 import numpy as np
 
-from pyimagesearch.utils.processrng import ProcessLocalRNG
+from pyimagesearch.utils.processrng import RandomSource
 
 FILL_MODES = {
     "nearest": cv2.BORDER_REPLICATE,
@@ -43,9 +42,10 @@ class ImageAugmenter:
         fill_mode: how points outside the image are filled: `"nearest"`,
             `"constant"` (with `cval`), `"reflect"` or `"wrap"`.
         cval: fill value for `fill_mode="constant"`.
-        seed: seed of the random generator, for reproducible augmentation.
-            Each worker process draws its own augmentations (see
-            `ProcessLocalRNG`).
+        seed: seed of the random draws, for reproducible augmentation. Batch
+            `b` of epoch `e` served by `HDF5DatasetGenerator` is augmented
+            from `(seed, e, b)` in any process (see
+            `pyimagesearch.utils.processrng`).
 
     Raises:
         ValueError: a negative range, a bad zoom range or an unknown fill mode.
@@ -79,9 +79,8 @@ class ImageAugmenter:
         if not isinstance(cval, numbers.Real):
             raise ValueError(f"cval must be a number, got {cval!r}.")
         self.cval = float(cval)
+        self._rng = RandomSource(seed)
         self.seed = seed
-        self._rng = ProcessLocalRNG(seed)
-        self._lock = threading.Lock()
 
     def get_random_transform(self, img_shape, seed=None):
         """Draws the parameters of one random transform (Keras' method).
@@ -130,13 +129,18 @@ class ImageAugmenter:
         x = _as_image(x, "x")
         return self.augment_batch(x[np.newaxis], seed=seed)[0]
 
-    def augment_batch(self, images, seed=None):
+    draws_by_key = True
+
+    def augment_batch(self, images, seed=None, key=None):
         """Returns a randomly augmented copy of every image of a batch.
 
         Args:
             images: `(N, H, W)` or `(N, H, W, C)` array.
             seed: optional seed for this batch; by default the augmenter's own
-                generator is used (seeded by `seed` at construction).
+                draws are used (seeded by `seed` at construction).
+            key: optional `(epoch, batch)` of this batch: its augmentation is
+                then drawn from `(seed, epoch, batch)`, the same in any
+                process (what `HDF5DatasetGenerator` passes).
 
         Returns:
             An array of `images`' shape and dtype.
@@ -150,21 +154,25 @@ class ImageAugmenter:
                 "images must be an (N, H, W) or (N, H, W, C) array, "
                 f"got shape {images.shape}."
             )
-        return self.augment_rows(images, np.arange(len(images)), seed)
+        return self.augment_rows(images, np.arange(len(images)), seed,
+                                 key=key if seed is None else None)
 
-    def augment_rows(self, source, rows, seed=None):
+    def augment_rows(self, source, rows, seed=None, key=None):
         """Returns augmented copies of `source[rows]`, without gathering the rows first.
 
         Args:
             source: `(N, H, W)` or `(N, H, W, C)` array (or a strided view).
             rows: indices into `source`.
             seed: optional seed for this batch, as in `augment_batch`.
+            key: optional `(epoch, batch)` key of the draws, as in
+                `augment_batch` (used when `seed` is None).
 
         Returns:
             An array of `len(rows)` images of `source`'s image shape and dtype.
         """
         (h, w) = source.shape[1:3]
-        params = self._draw(len(rows), h, w, self._generator(seed))
+        rng = self._generator(seed) if key is None else self._rng.at(*key)
+        params = self._draw(len(rows), h, w, rng)
         matrices = affine_matrices(params, h, w)
         out = np.empty((len(rows),) + source.shape[1:], source.dtype)
         fast = (
@@ -242,8 +250,7 @@ class ImageAugmenter:
         from pyimagesearch.augmentation.numpyarrayiterator import NumpyArrayIterator
 
         if seed is None:
-            with self._lock:
-                seed = int(self._rng.generator().integers(2**31))
+            seed = int(self._rng.next().integers(2**31))
         return NumpyArrayIterator(
             self, x, y, batch_size=batch_size, shuffle=shuffle,
             sample_weight=sample_weight, seed=seed, save_to_dir=save_to_dir,
@@ -257,8 +264,7 @@ class ImageAugmenter:
 
     def _draw(self, n, h, w, rng):
         if rng is None:
-            with self._lock:
-                return self._draw(n, h, w, self._rng.generator())
+            rng = self._rng.next()
         zeros = np.zeros(n)
         theta = zeros
         if self.rotation_range:
@@ -318,15 +324,6 @@ class ImageAugmenter:
                 result = np.clip(np.rint(result), info.min, info.max)
             result = result.astype(dtype)
         return result
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def __repr__(self):
         return (

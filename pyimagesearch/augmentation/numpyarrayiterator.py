@@ -102,6 +102,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         self.save_format = save_format
         self.n = len(x)
         self.epoch = 0
+        self._stream_start = 0
         self._cursor = 0
         self._order = self._make_order()
         self.repeat = repeat
@@ -165,6 +166,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         """Batch `index` of the endless stream: full batches over successive passes."""
         if index < 0:
             raise IndexError(f"batch index {index} out of range for an endless flow.")
+        index += self._stream_start
         positions = np.arange(index * self.batch_size, (index + 1) * self.batch_size)
         (passes, offsets) = np.divmod(positions, self.n)
         rows = np.empty(self.batch_size, np.int64)
@@ -193,6 +195,30 @@ class NumpyArrayIterator(keras.utils.PyDataset):
     def on_epoch_end(self):
         """Starts the next epoch: a new order when shuffling, new augmentation."""
         self.epoch += 1
+        self._cursor = 0
+        self._order = self._make_order()
+
+    def set_epoch(self, epoch, steps_per_epoch=None):
+        """Serves epoch `epoch` (0-based) next, as the uninterrupted run would.
+
+        A run resumed from the checkpoint of epoch `k` calls `set_epoch(k)`
+        before `model.fit(..., initial_epoch=k)`, or `set_epoch(k, S)` with
+        the book's `steps_per_epoch=S` (the endless stream then continues at
+        its batch `k * S`): with the same seed, its batches are the
+        uninterrupted run's.
+
+        Args:
+            epoch: a non-negative integer.
+            steps_per_epoch: the `steps_per_epoch` given to `fit`, if any.
+
+        Raises:
+            ValueError: `epoch` or `steps_per_epoch` is not a non-negative integer.
+        """
+        for (name, value) in (("epoch", epoch), ("steps_per_epoch", steps_per_epoch or 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+        self.epoch = int(epoch)
+        self._stream_start = int(epoch) * int(steps_per_epoch or 0)
         self._cursor = 0
         self._order = self._make_order()
 

@@ -13,8 +13,9 @@ from pyimagesearch.io.buildid import FILE_ID, check_metadata, metadata_errors
 from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, remove_orphans, shared_memory_available
 from pyimagesearch.io.workerpool import WorkerPool
-from pyimagesearch.preprocessing.chain import apply_preprocessors
+from pyimagesearch.preprocessing.chain import apply_preprocessors, draws_by_key
 from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
+from pyimagesearch.utils.processrng import RandomSource
 from pyimagesearch.utils.publish import finish_publish
 
 
@@ -66,7 +67,11 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         classes: number of classes.
         dataKey: the rows' dataset ("images", or "features").
         shuffle: whether to reshuffle the batch order every epoch.
-        seed: seed of the batch order when `shuffle=True`.
+        seed: seed of the batch order when `shuffle=True`: epoch `e`'s order
+            is drawn from `(seed, e)`. Batch `b` of epoch `e` passes
+            `key=(e, b)` to the preprocessors and `aug` that draw by key
+            (`PatchPreprocessor`, `ImageAugmenter`), so a batch is the same
+            whatever process computes it and after a resume (`set_epoch`).
         workers: passed to `keras.utils.PyDataset`: the number of threads
             (and, with `use_multiprocessing=True`, of worker processes).
         use_multiprocessing: compute batches in `workers` processes of the
@@ -172,7 +177,8 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             )
         self._bounds = None
         self.numImages = len(self._labels)
-        self._rng = np.random.default_rng(seed)
+        self._rng = RandomSource(seed)
+        self.epoch = 0
         self._order = self._new_order()
         self._pool = self._new_pool()
 
@@ -211,18 +217,21 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
         batch = int(self._order[index])
+        task = (batch, (self.epoch, index % len(self)))  # the key travels: a worker's epoch is stale
         if self._pool is not None and os.getpid() == self._owner_pid:
-            return self._pool.run(batch, f"batch {index} (rows {':'.join(map(str, self._batch_rows(batch)))})")
-        return self._make_batch(batch)
+            return self._pool.run(task, f"batch {index} (rows {':'.join(map(str, self._batch_rows(batch)))})")
+        return self._make_batch(task)
 
-    def _make_batch(self, batch):
-        """Reads and prepares the file's batch number `batch` (a worker process's task)."""
+    def _make_batch(self, task):
+        """Reads and prepares `task = (file batch, (epoch, index) key)` (a worker process's task)."""
+        (batch, key) = task
         start, stop = self._batch_rows(batch)
-        images, preprocessors = self._read_rows(start, stop)
+        images, preprocessors = self._read_rows(start, stop, key)
         labels = self._labels[start:stop]
-        images = apply_preprocessors(images, preprocessors)
+        images = apply_preprocessors(images, preprocessors, key=key)
         if self.aug is not None:
-            images = self.aug.augment_batch(images)
+            images = (self.aug.augment_batch(images, key=key) if draws_by_key(self.aug)
+                      else self.aug.augment_batch(images))
         if self.binarize:
             labels = np.eye(self.classes, dtype="float32")[labels]
         if self.shared_memory and os.getpid() != self._owner_pid:
@@ -230,9 +239,26 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         return images, labels
 
     def on_epoch_end(self):
-        """Draws a new batch order when `shuffle=True`."""
-        if self.shuffle:
-            self._order = self._new_order()
+        """Starts the next epoch: its own batch order and random draws."""
+        self.set_epoch(self.epoch + 1)
+
+    def set_epoch(self, epoch):
+        """Serves epoch `epoch` (0-based) next, as the uninterrupted run would.
+
+        A run resumed from the checkpoint of epoch `k` calls `set_epoch(k)`
+        before `model.fit(..., initial_epoch=k)`: with the same seeds, its
+        batches (order, patches, augmentation) are the uninterrupted run's.
+
+        Args:
+            epoch: a non-negative integer.
+
+        Raises:
+            ValueError: `epoch` is not a non-negative integer.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}.")
+        self.epoch = int(epoch)
+        self._order = self._new_order()
 
     def generator(self, passes=np.inf):
         """Yields `(images, labels)` batches, the book's interface.
@@ -312,7 +338,6 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         part.batchSize = step
         part.numImages = int(sum(sizes))
         part._bounds = np.column_stack([starts, np.add(starts, sizes)]).astype("int64")
-        part._rng = np.random.default_rng(self.seed)
         part._order = part._new_order()
         part._pool = part._new_pool()
         return part
@@ -357,7 +382,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         stat = os.stat(self.dbPath)
         return ("file", stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
-    def _read_rows(self, start, stop):
+    def _read_rows(self, start, stop, key=None):
         """Rows `[start, stop)` from the memory map or through h5py, and the preprocessors left to run.
 
         On the map, a leading `PatchPreprocessor` of a batch chain is applied
@@ -374,7 +399,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         (window, preprocessors) = (None, self.preprocessors)
         if _patch_first(preprocessors, reader.shape):
             patch = preprocessors[0]
-            ys, xs = patch._offsets(reader.shape[1:], stop - start)
+            ys, xs = patch._offsets(reader.shape[1:], stop - start, key)
             (window, preprocessors) = ((ys, xs, patch.height, patch.width), preprocessors[1:])
         try:
             return reader.read(start, stop, window), preprocessors
@@ -396,7 +421,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
 
     def _new_order(self):
         if self.shuffle:
-            return self._rng.permutation(len(self))
+            return self._rng.at(self.epoch).permutation(len(self))
         return np.arange(len(self))
 
 

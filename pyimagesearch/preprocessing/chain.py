@@ -3,7 +3,17 @@
 import numpy as np
 
 
-def apply_preprocessors(images, preprocessors):
+def draws_by_key(step):
+    """Whether a preprocessor or augmenter takes the batch's `key=(epoch, batch)`.
+
+    Such steps say so with a class attribute `draws_by_key = True`; their
+    `preprocess_batch`, `preprocess` or `augment_batch` accept `key=` (see
+    `pyimagesearch.utils.processrng`).
+    """
+    return getattr(step, "draws_by_key", False) is True
+
+
+def apply_preprocessors(images, preprocessors, key=None):
     """Runs `images` through `preprocessors` in order.
 
     When every preprocessor has `preprocess_batch(images)`, the whole batch
@@ -13,6 +23,9 @@ def apply_preprocessors(images, preprocessors):
     Args:
         images: an `(N, H, W[, C])` batch.
         preprocessors: a sequence of preprocessors.
+        key: optional `(epoch, batch)` of this batch, passed to the steps
+            that draw by key (image `i` gets `(epoch, batch, i)` on the
+            per-image path); see `pyimagesearch.utils.processrng`.
 
     Returns:
         The preprocessed batch as an array.
@@ -21,11 +34,17 @@ def apply_preprocessors(images, preprocessors):
         return np.asarray(images)
     if all(callable(getattr(p, "preprocess_batch", None)) for p in preprocessors):
         for preprocessor in preprocessors:
-            images = preprocessor.preprocess_batch(images)
+            if key is not None and draws_by_key(preprocessor):
+                images = preprocessor.preprocess_batch(images, key=key)
+            else:
+                images = preprocessor.preprocess_batch(images)
         return np.asarray(images)
     processed = []
-    for image in images:
+    for (i, image) in enumerate(images):
         for preprocessor in preprocessors:
-            image = preprocessor.preprocess(image)
+            if key is not None and draws_by_key(preprocessor):
+                image = preprocessor.preprocess(image, key=(*key, i))
+            else:
+                image = preprocessor.preprocess(image)
         processed.append(image)
     return np.array(processed)

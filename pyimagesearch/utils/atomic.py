@@ -75,7 +75,7 @@ def commit(temporary, path):
     os.replace(temporary, path)
 
 
-def remove_orphans(folder):
+def remove_orphans(folder, exiting=False):
     """Removes the temporary files in `folder` whose writing process is dead.
 
     Only regular files named by `new_temporary` on this host are considered;
@@ -86,6 +86,8 @@ def remove_orphans(folder):
 
     Args:
         folder: the folder to clean.
+        exiting: also remove this process's own (it is about to exit
+            without unwinding, see `pyimagesearch.distribute`).
 
     Returns:
         The paths removed.
@@ -99,7 +101,9 @@ def remove_orphans(folder):
     published = ()  # not read yet
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
-        if match is None or match["host"] != host or _alive(int(match["pid"])):
+        if match is None or match["host"] != host:
+            continue
+        if _alive(int(match["pid"])) and not (exiting and int(match["pid"]) == os.getpid()):
             continue
         if entry.name.endswith(".tmp.old") or not entry.is_file(follow_symlinks=False):
             continue  # an earlier version's backup may be a set's only copy; never a folder

@@ -5,6 +5,8 @@ import os
 import re
 import zipfile
 
+from pyimagesearch.utils.processrng import continue_seed_state
+
 # the native Keras 3 format, and the legacy HDF5 format of the book's epoch_N.hdf5
 CHECKPOINT_EXTENSIONS = (".keras", ".hdf5", ".h5")
 _LEGACY_EXTENSIONS = (".hdf5", ".h5")
@@ -74,6 +76,8 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
     """Loads a saved model with its optimizer state, optionally with a new learning rate.
 
     The book's `load_model(path)` then `K.set_value(model.optimizer.lr, 1e-5)`.
+    Keras' seed states (Dropout's masks) continue from the checkpoint's step
+    (see `continue_seed_state`).
     Keras' safe mode stays on: loading runs no code stored in the file.
     Legacy `.hdf5`/`.h5` files (the book's `epoch_N.hdf5`) load with their
     optimizer state too.
@@ -113,6 +117,7 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
                          f"({' '.join(str(error).split())}).") from None
     if path.lower().endswith(_LEGACY_EXTENSIONS):
         _restore_legacy_optimizer_state(model, path)
+    continue_seed_state(model)
     if learning_rate is None:
         return model
     optimizer = getattr(model, "optimizer", None)
@@ -198,3 +203,33 @@ def resume_epoch(path=None, startEpoch=None):
         raise ValueError(f"cannot read the epoch from {os.fspath(path)!r} (not epoch_N.keras "
                          "or epoch_N.hdf5): pass --start-epoch.")
     return int(match.group(1))
+
+
+def latest_checkpoint(folder):
+    """The last complete `epoch_N.keras` (or `.hdf5`/`.h5`) in `folder`, with N.
+
+    What `--resume auto` resumes from. Checkpoints are written atomically
+    (`EpochCheckpoint`), so every file of that name is complete; temporary
+    files of an interrupted write are not named so.
+
+    Args:
+        folder: the checkpoint folder.
+
+    Returns:
+        `(path, epoch)` of the highest epoch, or None when there is none
+        (or no folder).
+    """
+    folder = os.fspath(folder)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return None
+    found = []
+    for name in names:
+        match = re.fullmatch(r"epoch_(\d+)\.(?:keras|hdf5|h5)", name)
+        if match is not None and os.path.isfile(os.path.join(folder, name)):
+            found.append((int(match.group(1)), name.endswith(".keras"), name))
+    if not found:
+        return None
+    (epoch, _, name) = max(found)
+    return os.path.join(folder, name), epoch

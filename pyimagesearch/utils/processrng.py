@@ -1,77 +1,142 @@
-"""A numpy random generator of its own in every process, for worker processes.
+"""One seeding scheme for every random draw of the input pipeline.
 
-Keras' process workers (`use_multiprocessing=True`) fork the main process, or
-unpickle a copy of the dataset under spawn, and every worker starts from the
-same copy of each random generator: without care, sibling workers draw the
-same patches and the same augmentations.
+A batch's randomness (its row order, patches, augmentation) is a function of
+`(seed, epoch, batch)` alone, wherever and whenever it is computed: in the
+main process or a worker, in the first run or in a run resumed from a
+checkpoint of epoch `k` (the generators' epoch counters are set to `k`, see
+`HDF5DatasetGenerator.set_epoch`). Each draw is
+`np.random.default_rng((seed, *key))`, the counter seed that
+`ImageAugmenter.flow` has always used.
+
+Keras' process workers fork the main process, or unpickle a copy of the
+dataset: keyed draws need no care there, since two workers never compute the
+same batch. Draws made without a key (the book's `preprocess(image)` called
+in a loop, `augment_batch(images)` called directly) are the stream
+`(seed, STREAM, n)`, call `n` of this process; a copy in another process
+counts its own calls under keys that also hold its process id, so sibling
+workers never repeat each other's draws.
 """
 
+import numbers
 import os
 import threading
 
 import numpy as np
 
-_rederive_lock = threading.Lock()
+# the "epoch" of keyless draws; `ImageAugmenter.flow`'s endless stream uses 2**63 - 1
+STREAM = 2**63 - 2
 
 
-def _new_rederive_lock():
-    global _rederive_lock
-    _rederive_lock = threading.Lock()
-
-
-# a thread of the parent may hold the lock at the fork: the child gets a free one
-os.register_at_fork(after_in_child=_new_rederive_lock)
-
-
-class ProcessLocalRNG:
-    """Gives a `numpy.random.Generator` of the current process.
-
-    In the process that created it, `generator()` is `np.random.default_rng(seed)`
-    and its stream is exactly that generator's. In any other process (a forked
-    or spawned worker holding a copy) it is replaced, once per process, by a
-    generator derived from the original seed (not the current state) and the
-    process id, or from fresh entropy when `seed` is None, so sibling workers
-    draw different numbers. Pickled copies (spawned workers) behave the same.
-    The check costs one `os.getpid()` comparison per call.
+def batch_rng(seed, *key):
+    """The generator of one keyed draw: `np.random.default_rng((seed, *key))`.
 
     Args:
-        seed: what `np.random.default_rng` accepts (None: fresh entropy).
+        seed: a non-negative integer.
+        *key: non-negative integers, such as `epoch, batch`.
+
+    Returns:
+        A `numpy.random.Generator`.
+    """
+    return np.random.default_rng((seed, *(int(k) for k in key)))
+
+
+def check_seed(seed, name="seed"):
+    """Returns `seed` as an int, or None.
+
+    Raises:
+        ValueError: `seed` is not None or a non-negative integer.
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer or None, got {seed!r}.")
+    return int(seed)
+
+
+class RandomSource:
+    """The random draws of one pipeline component (patches, augmentation).
+
+    Keyed draws: `at(epoch, batch)` gives the same generator in any process.
+    Keyless draws: `next()` gives the next generator of this process's
+    stream (see the module's docstring).
+
+    Args:
+        seed: a non-negative integer, or None for fresh entropy drawn once
+            here (copies of this source in workers share it).
+
+    Raises:
+        ValueError: a seed that is not None or a non-negative integer.
     """
 
     def __init__(self, seed=None):
-        self._generator = np.random.default_rng(seed)
-        self._pid = os.getpid()
-        self._material = None if seed is None else _seed_material(self._generator)
+        seed = check_seed(seed)
+        self.seed = int(np.random.SeedSequence().entropy) if seed is None else seed
+        self._creator = os.getpid()
+        self._pid = self._creator
+        self._calls = 0
+        self._lock = threading.Lock()
 
-    def generator(self):
-        """Returns the generator of the current process.
+    def at(self, *key):
+        """The generator of the draw `key` (such as `epoch, batch`)."""
+        return batch_rng(self.seed, *key)
 
-        Returns:
-            A `numpy.random.Generator`.
-        """
-        if self._pid != os.getpid():
-            self._rederive()
-        return self._generator
-
-    def _rederive(self):
-        with _rederive_lock:
+    def next(self):
+        """The generator of this process's next keyless draw."""
+        with self._lock:
             pid = os.getpid()
-            if self._pid == pid:
-                return
-            seed = None if self._material is None else [*self._material, pid]
-            self._generator = np.random.default_rng(seed)
-            self._pid = pid
+            if pid != self._pid:
+                (self._pid, self._calls) = (pid, 0)
+            call = self._calls
+            self._calls += 1
+        if pid == self._creator:
+            return batch_rng(self.seed, STREAM, call)
+        return batch_rng(self.seed, STREAM, call, pid)
+
+    def generator(self, key=None):
+        """`at(*key)` when a key is given, else `next()`."""
+        return self.next() if key is None else self.at(*key)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __repr__(self):
-        return f"ProcessLocalRNG(pid={self._pid}, seeded={self._material is not None})"
+        return f"RandomSource(seed={self.seed}, calls={self._calls})"
 
 
-def _seed_material(generator):
-    """The generator's original seed (not its current state), hashed to 4 words.
+def continue_seed_state(model):
+    """Sets Keras' seed states of a resumed `model` to where the run left them.
 
-    None for a legacy-seeded bit generator, which keeps no seed sequence.
+    Keras saves no `SeedGenerator` state: a loaded model's `Dropout` masks
+    would restart at `[seed, 0]`, replaying the first epochs'. Each state
+    becomes `[seed, steps]`, `steps` being the optimizer's iterations: the
+    state after `steps` training steps of a layer called once per step (as
+    `Dropout` in the book's networks). The seeds themselves are those drawn
+    when the layers are built, so the same `keras.utils.set_random_seed` must
+    precede the build and the load.
+
+    Args:
+        model: a compiled `keras.Model` loaded from a checkpoint.
+
+    Returns:
+        The number of seed states set.
     """
-    sequence = getattr(generator.bit_generator, "seed_seq", None)
-    if not hasattr(sequence, "generate_state"):
-        return None
-    return tuple(int(word) for word in sequence.generate_state(4))
+    import keras
+
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return 0
+    steps = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    count = 0
+    for variable in model.non_trainable_variables:
+        if variable.path.endswith("seed_generator_state"):
+            state = np.array(keras.ops.convert_to_numpy(variable))
+            state[-1] = steps
+            variable.assign(state)
+            count += 1
+    return count

@@ -34,7 +34,7 @@ from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,  # 
                                  build_generators, fit_resumable, load_resumed, resume_start)
 
 from pyimagesearch.cli import run_main  # noqa: E402
-from pyimagesearch.distribute import add_gpu_arguments, configure  # noqa: E402
+from pyimagesearch.distribute import add_gpu_arguments, configure_from_args  # noqa: E402
 
 try:
     from config import tiny_imagenet_config as config
@@ -56,7 +56,7 @@ def build_parser():
 
 def run(args):
     startAt = resume_start(args, config)
-    dist = configure(args)
+    dist = configure_from_args(args)
 
     import keras
 

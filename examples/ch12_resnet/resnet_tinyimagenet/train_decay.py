@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from tinyimagenet_common import add_worker_arguments, build_generators, require_files  # noqa: E402
 
 from pyimagesearch.cli import run_main  # noqa: E402
-from pyimagesearch.distribute import add_gpu_arguments, configure  # noqa: E402
+from pyimagesearch.distribute import add_gpu_arguments, configure_from_args  # noqa: E402
 
 try:
     from config import tiny_imagenet_config as config
@@ -63,7 +63,7 @@ def run(args):
         raise ValueError("--epochs must be a positive integer.")
     require_files((config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN),
                   builder="chapter 11's deepergooglenet/build_tiny_imagenet.py")
-    dist = configure(args)
+    dist = configure_from_args(args)
 
     import keras
 

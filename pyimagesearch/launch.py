@@ -1,0 +1,163 @@
+"""Runs the processes of a multi-process training run on this machine.
+
+`pyimagesearch launch -n 2 -- python train.py --batch-size 32 ...` starts the
+command N times with `--strategy multiworker --coordinator localhost:PORT
+--num-processes N --process-id I` appended (a free port pair unless `--port`),
+prefixes every line a process prints with `[I] `, and when one process
+fails, gives the others `grace` seconds to stop on their own (they print
+their one line, see `Distribution.guard`), stops those left, and ends with
+one line naming the failed process.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+GRACE = 30  # seconds the other processes get to stop on their own after a failure
+
+
+def free_port_pair(host="localhost"):
+    """A port P such that P and P + 1 are free on `host` (the run uses both)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind((host, 0))
+            port = first.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind((host, port + 1))
+                except OSError:
+                    continue
+            return port
+    raise OSError(f"found no two consecutive free ports on {host}.")
+
+
+def cluster_command(command, process_id, num_processes, coordinator):
+    """`command` with the switches of process `process_id` appended."""
+    extra = ["--coordinator", coordinator, "--num-processes", str(num_processes),
+             "--process-id", str(process_id)]
+    if "--strategy" not in command and not any(w.startswith("--strategy=") for w in command):
+        extra = ["--strategy", "multiworker", *extra]
+    return [*command, *extra]
+
+
+def launch(command, num_processes, port=None, grace=GRACE, out=None):
+    """Runs `command` as the `num_processes` processes of one run; returns the exit status.
+
+    Args:
+        command: the command of one process, a list such as
+            `["python", "train.py", "--epochs", "10"]`.
+        num_processes: how many processes to start.
+        port: the coordinator's port (the run also uses `port + 1`); a free
+            pair by default.
+        grace: seconds the others get to stop on their own after one fails.
+        out: where the prefixed lines go (`sys.stdout` by default).
+
+    Returns:
+        0 when every process succeeded, 1 when one failed, 130 on Ctrl-C.
+
+    Raises:
+        ValueError: an empty command, or a bad `num_processes`, `port` or `grace`.
+    """
+    out = sys.stdout if out is None else out
+    if not command:
+        raise ValueError("command is empty: give the command after --, such as "
+                         "`pyimagesearch launch -n 2 -- python train.py`.")
+    if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
+        raise ValueError(f"num_processes must be a positive integer, got {num_processes!r}.")
+    if port is not None and not (isinstance(port, int) and 0 < port < 65535):
+        raise ValueError(f"port must be an integer in [1, 65535), got {port!r}.")
+    if not grace >= 0:
+        raise ValueError(f"grace must be a non-negative number, got {grace!r}.")
+    coordinator = f"localhost:{free_port_pair() if port is None else port}"
+    lock = threading.Lock()
+    processes = []
+    readers = []
+    for process_id in range(num_processes):
+        process = subprocess.Popen(
+            cluster_command(command, process_id, num_processes, coordinator),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            start_new_session=True,
+        )
+        processes.append(process)
+        reader = threading.Thread(target=_forward, args=(process, f"[{process_id}] ", out, lock),
+                                  daemon=True)
+        reader.start()
+        readers.append(reader)
+    # a SIGTERM to the launcher (a scheduler, `timeout`) stops the processes too
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        status = _supervise(processes, grace, out, lock)
+    except KeyboardInterrupt:
+        _stop(processes)
+        _say(out, lock, f"[launch] interrupted: stopped the {num_processes} processes")
+        status = 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    for reader in readers:
+        reader.join(timeout=5)
+    return status
+
+
+def _supervise(processes, grace, out, lock):
+    failed = None
+    deadline = None
+    while True:
+        codes = [process.poll() for process in processes]
+        if failed is None:
+            for (process_id, code) in enumerate(codes):
+                if code not in (None, 0):
+                    (failed, deadline) = ((process_id, code), time.monotonic() + grace)
+                    break
+        if all(code is not None for code in codes):
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            _stop(processes)
+            break
+        time.sleep(0.1)
+    if failed is None:
+        return 0
+    (process_id, code) = failed
+    others = len(processes) - 1
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+    for process in processes:
+        process.wait()
+    _say(out, lock, f"[launch] process {process_id} {how}: stopped the run ({others} other "
+                    f"process(es)); see its lines above")
+    return 1
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop(processes):
+    """SIGTERM to the processes still running, SIGKILL after 5 s."""
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _forward(process, prefix, out, lock):
+    for line in process.stdout:
+        _say(out, lock, prefix + line.rstrip("\n"))
+
+
+def _say(out, lock, line):
+    with lock:
+        print(line, file=out, flush=True)
