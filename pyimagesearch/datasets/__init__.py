@@ -2,6 +2,7 @@
 
 from pyimagesearch.datasets.cifar10 import CIFAR10_LABELS, load_cifar10, prepare_cifar10
 from pyimagesearch.datasets.digits import write_digits_dataset
+from pyimagesearch.datasets.labelled import labelled_images
 from pyimagesearch.datasets.paths import (
     IMAGE_EXTENSIONS,
     MAX_IMAGE_PIXELS,
@@ -20,6 +21,7 @@ __all__ = [
     "SimpleDatasetLoader",
     "label_from_parent",
     "label_from_prefix",
+    "labelled_images",
     "list_images",
     "load_cifar10",
     "prepare_cifar10",

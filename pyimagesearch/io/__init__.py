@@ -4,18 +4,22 @@
 the writer and the dataset builder (and its worker processes) stay light.
 """
 
-from pyimagesearch.io.build import BuildReport, build_hdf5_splits, labelled_images
+from pyimagesearch.datasets.labelled import labelled_images
+from pyimagesearch.io.build import BuildReport, build_hdf5_splits
 from pyimagesearch.io.buildid import check_same_build, read_build_id
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
+from pyimagesearch.io.splitplan import SplitPlan, plan_splits
 
 __all__ = [
     "BuildReport",
     "HDF5DatasetGenerator",
     "HDF5DatasetWriter",
+    "SplitPlan",
     "build_hdf5_splits",
     "check_same_build",
     "extract_features",
     "labelled_images",
+    "plan_splits",
     "read_build_id",
 ]
 

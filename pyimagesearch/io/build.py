@@ -1,8 +1,9 @@
 """Build train/val/test HDF5 files from an image folder (chapters 9 to 11).
 
-Decoding and resizing run in a pool of threads (OpenCV releases the GIL); the
-calling thread writes the rows in order, so the result does not depend on the
-number of workers.
+`plan_splits` (`pyimagesearch.io.splitplan`) decides which image goes to which
+split; this module writes the plan. Decoding and resizing run in a pool of
+threads (OpenCV releases the GIL); the calling thread writes the rows in
+order, so the result does not depend on the number of workers.
 """
 
 import collections
@@ -16,18 +17,16 @@ import uuid
 import cv2
 import numpy as np
 
-from pyimagesearch.datasets.paths import (MAX_IMAGE_PIXELS, check_max_pixels, label_from_parent, label_from_prefix,
-                                          read_image_checked, scan_images, warn_links)
+from pyimagesearch.datasets.labelled import scan_labelled_images
+from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS, check_max_pixels, read_image_checked
 from pyimagesearch.io.buildid import BUILD_ID, BUILD_SET
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
+from pyimagesearch.io.splitplan import SPLITS, plan_splits
 from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
 from pyimagesearch.utils.atomic import journal_files, new_temporary
 from pyimagesearch.utils.publish import folder_lock, publish_set
 from pyimagesearch.utils.progress import progress_bar
 from pyimagesearch.utils.signals import terminate_as_interrupt
-
-LABEL_SOURCES = {"parent": label_from_parent, "prefix": label_from_prefix}
-SPLITS = ("train", "val", "test")
 
 
 @dataclasses.dataclass
@@ -79,85 +78,6 @@ def skipped_lines(skipped, reasons):
 
 def _rows(count):
     return f"{count} row" if count == 1 else f"{count} rows"
-
-
-def labelled_images(images, labels=None, label_from="parent", follow_links=False):
-    """Resolves image paths and their string labels.
-
-    What a folder listing leaves out is not reported here; see `scan_labelled_images`.
-
-    Args:
-        images: a folder (listed recursively) or a sequence of image paths.
-        labels: one label per path; None derives them with `label_from`.
-        label_from: "parent" (`{class}/{image}`) or "prefix" (`cat.11866.jpg`).
-        follow_links: whether links in a folder may point outside it (see
-            `list_images`).
-
-    Returns:
-        `(paths, labels)` as two lists of strings.
-
-    Raises:
-        FileNotFoundError: `images` is a path that is not a folder.
-        ValueError: no images, different numbers of paths and labels, an
-            unknown `label_from`, or a folder whose layout does not fit
-            `label_from` (images beside the class folders for "parent", one
-            label per image for "prefix").
-    """
-    paths, labels, _ = scan_labelled_images(images, labels, label_from, follow_links)
-    return paths, labels
-
-
-def scan_labelled_images(images, labels=None, label_from="parent", follow_links=False):
-    """`labelled_images`, plus what the folder listing left out.
-
-    Returns:
-        `(paths, labels, left_out)`: `left_out` maps each folder or file left
-        out (see `pyimagesearch.datasets.paths.scan_images`) to the reason.
-    """
-    if label_from not in LABEL_SOURCES:
-        raise ValueError(f"label_from must be one of {sorted(LABEL_SOURCES)}, got {label_from!r}.")
-    left_out = {}
-    if isinstance(images, (str, os.PathLike)):
-        listing = scan_images(images, follow_links=follow_links)
-        warn_links(listing, images)
-        paths, left_out = listing.paths, listing.left_out
-    else:
-        paths = [os.fspath(path) for path in images]
-        if not paths:
-            raise ValueError("images must hold at least one image path, got none.")
-    if labels is None:
-        labels = [LABEL_SOURCES[label_from](path) for path in paths]
-        if isinstance(images, (str, os.PathLike)):
-            _check_layout(os.fspath(images), paths, labels, label_from)
-    else:
-        labels = [str(label) for label in labels]
-        if len(labels) != len(paths):
-            raise ValueError(
-                f"labels must hold one label per image: got {len(labels)} labels "
-                f"for {len(paths)} images."
-            )
-    return paths, labels, left_out
-
-
-LAYOUTS = ("class subfolders ({root}/{class}/{image}, labels from the folder: --labels parent) "
-           "or one flat folder of files named {class}.{id}.jpg (labels from the name: --labels prefix)")
-
-
-def _check_layout(root, paths, labels, label_from):
-    """Refuses a folder whose layout would label its images wrongly."""
-    if label_from == "parent":
-        loose = [path for path in paths if os.path.dirname(path) == root]
-        if loose:
-            raise ValueError(
-                f"{len(loose)} image(s) lie directly in {root!r} (e.g. {os.path.basename(loose[0])!r}), "
-                f"outside any class folder. The accepted layouts are {LAYOUTS}."
-            )
-    elif len(paths) > 1 and len(set(labels)) == len(paths):
-        raise ValueError(
-            f"file-name prefixes gave one label per image ({len(paths)} labels for {len(paths)} "
-            f"images in {root!r}), so no class has two images. The accepted layouts are {LAYOUTS}; "
-            "for class subfolders use --labels parent (label_from=\"parent\")."
-        )
 
 
 def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
@@ -226,62 +146,35 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         pyimagesearch.utils.publish.FolderBusyError: another build holds the
             output folder (it is named).
     """
-    from sklearn.model_selection import train_test_split
-
     paths, names, left_out = scan_labelled_images(images, labels, label_from, follow_links)
     width, height = _check_size(size)
     workers = _check_workers(workers)
     check_max_pixels(max_pixels)
-    class_names, encoded = np.unique(np.asarray(names), return_inverse=True)
-    if len(class_names) < 2:
-        lost = "".join(f"; left out {path!r} ({why})" for path, why in list(left_out.items())[:3])
-        raise ValueError(
-            f"the images hold one class ({str(class_names[0])!r}); a classifier needs at least "
-            f"two classes: give a folder with one subfolder per class{lost}.")
-    n = len(paths)
-    if val_images is not None:
-        if val_size:
-            raise ValueError(f"val_size={val_size!r} and val_images are both given; pass one of them.")
-        val_size = 0
-        paths, encoded, given_val = _append_given(
-            paths, encoded, class_names, val_images, val_labels, label_from, follow_links, left_out)
-    elif val_size is None:
-        val_size = 0.1
-    n_test = _split_count(test_size, n, "test_size")
-    n_val = _split_count(val_size, n, "val_size")
-    if n - n_test - n_val < len(class_names):
-        raise ValueError(
-            f"val_size={val_size!r} and test_size={test_size!r} leave {n - n_test - n_val} "
-            f"of {n} images for training, fewer than the {len(class_names)} classes."
-        )
-    for count, argument in ((n_test, "test_size"), (n_val, "val_size")):
-        if 0 < count < len(class_names):
-            raise ValueError(
-                f"{argument} gives {count} images, fewer than the {len(class_names)} "
-                f"classes: a stratified split needs at least one image per class."
-            )
-    needed = 1 + (n_test > 0) + (n_val > 0)
-    per_class = np.bincount(encoded[:n], minlength=len(class_names))
-    if per_class.min() < needed:
-        small = str(class_names[per_class.argmin()])
-        raise ValueError(
-            f"class {small!r} has {per_class.min()} image(s); at least {needed} are "
-            f"needed to split every class into {', '.join(SPLITS[:needed])}."
-        )
+    plan = plan_splits(
+        paths, names, val_size=val_size, test_size=test_size, random_state=random_state,
+        val_images=val_images, val_labels=val_labels, label_from=label_from,
+        follow_links=follow_links, left_out=left_out,
+    )
+    report = _write_splits(
+        plan, os.fspath(output_dir), width, height, workers=workers, means_name=means_name,
+        bufSize=bufSize, overwrite=overwrite, verbose=verbose, checksum=checksum,
+        max_pixels=max_pixels,
+    )
+    report.empty_classes.update(_lost_class_folders(images, label_from, plan.left_out))
+    if verbose:
+        print(report.summary())
+    return report
 
-    output_dir = os.fspath(output_dir)
-    splits = {"train": np.arange(n)}
-    for name, count in (("test", n_test), ("val", n_val)):
-        if count:
-            keep, held = train_test_split(
-                splits["train"], test_size=count, stratify=encoded[splits["train"]],
-                random_state=random_state,
-            )
-            splits["train"], splits[name] = keep, held
-    if val_images is not None:
-        splits["val"] = given_val
-    splits = {name: splits[name] for name in SPLITS if name in splits}
-    outputs = {name: os.path.join(output_dir, f"{name}.hdf5") for name in splits}
+
+def _write_splits(plan, output_dir, width, height, *, workers, means_name, bufSize, overwrite,
+                  verbose, checksum, max_pixels):
+    """Writes a `SplitPlan` as HDF5 files and the means JSON, published as one set.
+
+    Returns:
+        A `BuildReport` whose `empty_classes` names the classes whose every
+        image was unreadable.
+    """
+    outputs = {name: os.path.join(output_dir, f"{name}.hdf5") for name in plan.splits}
     means_path = os.path.join(output_dir, means_name)
     every_split = {name: os.path.join(output_dir, f"{name}.hdf5") for name in SPLITS}
     _check_outputs([*every_split.values(), means_path])
@@ -289,11 +182,6 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     build_id = uuid.uuid4().hex
     build_set = {name: os.path.basename(path) for name, path in outputs.items()}
     build_set["means"] = os.path.relpath(means_path, output_dir)
-    skipped = list(left_out)
-    reasons = dict(left_out)
-    counts = {}
-    channel_sums = np.zeros(3, dtype=np.float64)
-    written = np.zeros(len(class_names), dtype=np.int64)
     finished = []  # (temporary, target) of the files written, published together
     try:
         with terminate_as_interrupt(), folder_lock(output_dir), contextlib.ExitStack() as stack:
@@ -301,37 +189,20 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                 _refuse_existing([*every_split.values(), means_path])
             pool = stack.enter_context(_image_pool(workers))
             writers = {}
-            for name, rows in splits.items():
+            for name, indexes in plan.splits.items():
                 writer = HDF5DatasetWriter(
-                    (len(rows), height, width, 3), outputs[name], bufSize=bufSize,
+                    (len(indexes), height, width, 3), outputs[name], bufSize=bufSize,
                     dtype="uint8", overwrite=overwrite, checksum=checksum, build_id=build_id,
                 )
                 stack.enter_context(writer)
-                writer.storeClassLabels(class_names)
+                writer.storeClassLabels(plan.class_names)
                 writer.db.attrs[BUILD_SET] = json.dumps(build_set)
                 writers[name] = writer
-            # one ordered stream over every split keeps the workers busy across splits
-            loaded = pool((paths[i], width, height, max_pixels) for rows in splits.values() for i in rows)
-            for name, rows in splits.items():
-                writer = writers[name]
-                bar = progress_bar(f"Building {name}: ", len(rows), verbose)
-                # rows first: zip stops at the split's end without taking the next image
-                for done, (index, (image, sums)) in enumerate(zip(rows, loaded), 1):
-                    if image is None:
-                        skipped.append(paths[index])
-                        reasons[paths[index]] = sums
-                    else:
-                        writer.add(image[np.newaxis], [encoded[index]])
-                        written[encoded[index]] += 1
-                        if name == "train":
-                            channel_sums += sums
-                    bar.update(done)
-                bar.finish()
-                writer.flush()
-                counts[name] = writer.idx
+            decoded = _write_rows(plan, writers, pool, width, height, max_pixels, verbose)
+            counts = {name: writer.idx for name, writer in writers.items()}
             if counts["train"] == 0:
                 raise ValueError("no readable training image: every training image failed to decode.")
-            bgr = channel_sums / (counts["train"] * width * height)
+            bgr = decoded.channel_sums / (counts["train"] * width * height)
             means = {"R": float(bgr[2]), "G": float(bgr[1]), "B": float(bgr[0])}
             for name, writer in writers.items():
                 finished.append((writer.close(publish=False), outputs[name]))
@@ -348,14 +219,49 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                     os.remove(temporary)
         raise
 
-    report = BuildReport(
+    unreadable = np.flatnonzero(decoded.written == 0)
+    return BuildReport(
         paths=outputs, counts=counts, means_path=means_path, means=means,
-        class_names=[str(c) for c in class_names], skipped=skipped, build_id=build_id,
-        reasons=reasons, empty_classes=_empty_classes(images, label_from, left_out, class_names, written),
+        class_names=list(plan.class_names), skipped=[*plan.left_out, *decoded.skipped],
+        build_id=build_id, reasons={**plan.left_out, **decoded.reasons},
+        empty_classes={plan.class_names[i]: "every image unreadable" for i in unreadable},
     )
-    if verbose:
-        print(report.summary())
-    return report
+
+
+@dataclasses.dataclass
+class _Decoded:
+    """What `_write_rows` wrote: per-class row counts, the training channel sums, the skipped images."""
+
+    written: np.ndarray
+    channel_sums: np.ndarray
+    skipped: list
+    reasons: dict
+
+
+def _write_rows(plan, writers, pool, width, height, max_pixels, verbose):
+    """Decodes every planned image in `pool` and adds it to its split's writer, in plan order."""
+    decoded = _Decoded(np.zeros(len(plan.class_names), dtype=np.int64), np.zeros(3, dtype=np.float64), [], {})
+    # one ordered stream over every split keeps the workers busy across splits
+    loaded = pool((plan.paths[i], width, height, max_pixels)
+                  for indexes in plan.splits.values() for i in indexes)
+    for name, indexes in plan.splits.items():
+        writer = writers[name]
+        bar = progress_bar(f"Building {name}: ", len(indexes), verbose)
+        # indexes first: zip stops at the split's end without taking the next image
+        for done, (index, (image, sums)) in enumerate(zip(indexes, loaded), 1):
+            label = plan.labels[index]
+            if image is None:
+                decoded.skipped.append(plan.paths[index])
+                decoded.reasons[plan.paths[index]] = sums
+            else:
+                writer.add(image[np.newaxis], [label])
+                decoded.written[label] += 1
+                if name == "train":
+                    decoded.channel_sums += sums
+            bar.update(done)
+        bar.finish()
+        writer.flush()
+    return decoded
 
 
 def _check_outputs(targets):
@@ -372,15 +278,15 @@ def _refuse_existing(targets):
                 f"output {path!r} already exists; delete it or pass overwrite=True (--overwrite).")
 
 
-def _empty_classes(images, label_from, left_out, class_names, written):
-    """Class name -> why it has no image in the set (all unreadable, or its folder)."""
-    empty = {str(class_names[i]): "every image unreadable" for i in np.flatnonzero(written == 0)}
+def _lost_class_folders(images, label_from, left_out):
+    """Class name -> why its folder was left out, for a folder of class folders."""
+    lost = {}
     if isinstance(images, (str, os.PathLike)) and label_from == "parent":
         root = os.path.normpath(os.fspath(images))
         for path, why in left_out.items():
             if os.path.dirname(os.path.normpath(path)) == root and "folder" in why:
-                empty[os.path.basename(path)] = why
-    return empty
+                lost[os.path.basename(path)] = why
+    return lost
 
 
 def _load_image(task):
@@ -429,21 +335,6 @@ def _bounded_map(executor, function, items, window):
         yield pending.popleft().result()
 
 
-def _append_given(paths, encoded, class_names, images, labels, label_from, follow_links, left_out):
-    """Appends a given split's paths and encoded labels; returns them and its row indexes."""
-    given_paths, given_names, given_left_out = scan_labelled_images(images, labels, label_from, follow_links)
-    left_out.update(given_left_out)
-    unknown = sorted(set(given_names) - set(class_names.tolist()))
-    if unknown:
-        raise ValueError(
-            f"val_labels holds classes the training images lack: {unknown[:5]}"
-            f"{' ...' if len(unknown) > 5 else ''}."
-        )
-    given_encoded = np.searchsorted(class_names, np.asarray(given_names))
-    rows = np.arange(len(paths), len(paths) + len(given_paths))
-    return paths + given_paths, np.concatenate([encoded, given_encoded]), rows
-
-
 def _check_size(size):
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
         size = (size, size)
@@ -463,14 +354,3 @@ def _check_workers(workers):
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer or None, got {workers!r}.")
     return int(workers)
-
-
-def _split_count(size, n, argument):
-    """Turns a count (int) or a fraction of `n` (float in [0, 1)) into a count."""
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        if not 0 <= size < n:
-            raise ValueError(f"{argument}={size!r} must be a count in [0, {n}) (the number of images).")
-        return int(size)
-    if isinstance(size, (float, np.floating)) and 0 <= size < 1:
-        return int(round(size * n))
-    raise ValueError(f"{argument} must be an integer count or a fraction in [0, 1), got {size!r}.")

@@ -9,8 +9,9 @@ import random
 import cv2
 import numpy as np
 
+from pyimagesearch.datasets.labelled import scan_labelled_images
 from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS, check_max_pixels, read_image_checked
-from pyimagesearch.io.build import scan_labelled_images, skipped_lines
+from pyimagesearch.io.build import skipped_lines
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 from pyimagesearch.utils.progress import progress_bar
 
