@@ -23,6 +23,7 @@ FLOORS = [
     ("ground: runtime and file, signal, progress and randomness infrastructure", [
         "pyimagesearch.runtime", "pyimagesearch.utils.atomic", "pyimagesearch.utils.publish", "pyimagesearch.utils.signals",
         "pyimagesearch.utils.progress", "pyimagesearch.utils.processrng",
+        "pyimagesearch.utils.validation",
     ]),
     # nn sits here, not above io: io.features builds its extractor from nn.applications
     ("images and networks", [

@@ -186,7 +186,7 @@ def test_read_path_h5py_is_said_and_a_bad_read_path_is_refused(tmp_path):
     write_coded_hdf5(path, num_rows=12, classes=3)
     gen = HDF5DatasetGenerator(path, 5, classes=3, read_path="h5py")
     assert gen.read_path == "h5py" and "read_path='h5py' (requested)" in repr(gen)
-    with pytest.raises(ValueError, match='read_path must be "auto", "mmap" or "h5py", got \'fast\''):
+    with pytest.raises(ValueError, match=r"read_path must be one of \('auto', 'mmap', 'h5py'\), got 'fast'"):
         HDF5DatasetGenerator(path, 5, classes=3, read_path="fast")
 
 

@@ -62,7 +62,7 @@ def test_bad_inputs(preds, labels, message):
 
 
 def test_bad_ranks():
-    with pytest.raises(ValueError, match="positive integers"):
+    with pytest.raises(ValueError, match=r"ranks\[0\] must be a positive integer, got 0"):
         rank_accuracy(np.zeros((1, 2)), [0], ranks=(0,))
 
 

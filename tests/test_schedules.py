@@ -62,6 +62,9 @@ def test_plot_writes_an_image(tmp_path):
     (lambda: StepDecay(initAlpha="0.1"), "initAlpha"),
     (lambda: StepDecay()(-1), "epoch"),
     (lambda: PolynomialDecay()(None), "epoch"),
+    # NaN compared false with the old `< 0` tests and gave a NaN learning rate
+    (lambda: PolynomialDecay(power=float("nan")), "power"),
+    (lambda: StepDecay()(float("nan")), "epoch"),
 ])
 def test_bad_arguments(make, name):
     with pytest.raises(ValueError, match=name):

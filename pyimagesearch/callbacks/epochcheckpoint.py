@@ -5,11 +5,11 @@ import os
 import weakref
 
 import keras
-import numpy as np
 
 from pyimagesearch.callbacks.folderlock import release_folder, take_folder
 from pyimagesearch.utils.atomic import commit, new_temporary
 from pyimagesearch.utils.checkpoints import CHECKPOINT_EXTENSIONS, save_model
+from pyimagesearch.utils.validation import check_choice, check_int
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -55,16 +55,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, outputPath, every=5, startAt=0, saveLast=False, extension=".keras"):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}.")
-        if isinstance(startAt, bool) or not isinstance(startAt, (int, np.integer)) or startAt < 0:
-            raise ValueError(f"startAt must be a non-negative integer, got {startAt!r}.")
-        if extension not in CHECKPOINT_EXTENSIONS:
-            raise ValueError(f"extension must be one of {CHECKPOINT_EXTENSIONS}, got {extension!r}.")
+        self.every = check_int(every, "every")
+        self.intEpoch = check_int(startAt, "startAt", minimum=0)
+        check_choice(extension, "extension", CHECKPOINT_EXTENSIONS)
         self.outputPath = os.fspath(outputPath)
         self.extension = extension
-        self.every = int(every)
-        self.intEpoch = int(startAt)
         self.saveLast = saveLast
         self.lastPath = None
         self._pending = None

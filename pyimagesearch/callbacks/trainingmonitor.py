@@ -10,6 +10,7 @@ import numpy as np
 from pyimagesearch.callbacks.folderlock import release_folder, take_folder
 from pyimagesearch.utils.atomic import atomic_output
 from pyimagesearch.utils.plots import history_figure
+from pyimagesearch.utils.validation import check_int
 
 
 class TrainingMonitor(keras.callbacks.Callback):
@@ -46,13 +47,11 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def __init__(self, figPath, jsonPath=None, startAt=0):
         super().__init__()
-        if isinstance(startAt, bool) or not isinstance(startAt, (int, np.integer)) or startAt < 0:
-            raise ValueError(f"startAt must be a non-negative integer, got {startAt!r}.")
+        self.startAt = check_int(startAt, "startAt", minimum=0)
         if figPath is None and jsonPath is None:
             raise ValueError("figPath and jsonPath are both None: nothing to write.")
         self.figPath = None if figPath is None else os.fspath(figPath)
         self.jsonPath = None if jsonPath is None else os.fspath(jsonPath)
-        self.startAt = int(startAt)
         self.H = {}
         self._plotPath = None if figPath is None else _plot_path(self.figPath)
         self._locks = []

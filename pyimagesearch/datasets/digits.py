@@ -7,6 +7,8 @@ import tempfile
 import cv2
 import numpy as np
 
+from pyimagesearch.utils.validation import check_int
+
 
 def write_digits_dataset(outputDir, size=32):
     """Writes the 1,797 8x8 digit scans shipped with scikit-learn as BGR PNGs.
@@ -27,8 +29,7 @@ def write_digits_dataset(outputDir, size=32):
     """
     from sklearn.datasets import load_digits
 
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an integer >= 8, got {size!r}.")
+    size = check_int(size, "size", minimum=8)
     if os.path.isdir(outputDir) and os.listdir(outputDir):
         raise ValueError(f"outputDir {outputDir!r} is not empty; choose a new folder.")
     digits = load_digits()

@@ -9,6 +9,8 @@ import warnings
 import cv2
 import numpy as np
 
+from pyimagesearch.utils.validation import check_int
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
@@ -144,10 +146,7 @@ def list_images(root, extensions=IMAGE_EXTENSIONS, follow_links=False):
 
 def check_max_pixels(max_pixels):
     """Returns `max_pixels` if it is a positive integer or None; raises ValueError otherwise."""
-    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(
-            max_pixels, (int, np.integer)) or max_pixels < 1):
-        raise ValueError(f"max_pixels must be a positive integer or None, got {max_pixels!r}.")
-    return max_pixels
+    return check_int(max_pixels, "max_pixels", allow_none=True)
 
 
 def read_image(path, flags=cv2.IMREAD_COLOR, max_pixels=MAX_IMAGE_PIXELS):

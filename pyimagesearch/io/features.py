@@ -14,6 +14,7 @@ from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS, check_max_pixels, rea
 from pyimagesearch.io.build import skipped_lines
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 from pyimagesearch.utils.progress import progress_bar
+from pyimagesearch.utils.validation import check_int
 
 # network name -> keras.applications module holding its preprocess_input
 PREPROCESS_MODULES = {
@@ -110,9 +111,8 @@ def extract_features(images, output_path, labels=None, label_from="parent",
     key = str(model).lower()
     if key not in PREPROCESS_MODULES:
         raise ValueError(f"model must be one of {sorted(PREPROCESS_MODULES)}, got {model!r}.")
-    for argument, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{argument} must be a positive integer, got {value!r}.")
+    image_size = check_int(image_size, "image_size")
+    batch_size = check_int(batch_size, "batch_size")
     output_path = os.fspath(output_path)
     if os.path.exists(output_path) and not overwrite:
         raise ValueError(

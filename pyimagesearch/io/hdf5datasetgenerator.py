@@ -17,6 +17,7 @@ from pyimagesearch.preprocessing.chain import apply_preprocessors, draws_by_key
 from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
 from pyimagesearch.utils.processrng import RandomSource
 from pyimagesearch.utils.publish import finish_publish
+from pyimagesearch.utils.validation import check_choice, check_int
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):
@@ -113,16 +114,13 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         finish_publish(os.path.dirname(os.path.abspath(dbPath)))  # a killed build's publish
         if not os.path.isfile(dbPath):
             raise FileNotFoundError(f"dbPath {dbPath!r} does not exist.")
-        if isinstance(batchSize, bool) or not isinstance(batchSize, (int, np.integer)) or batchSize < 1:
-            raise ValueError(f"batchSize must be a positive integer, got {batchSize!r}.")
-        if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
-            raise ValueError(f"classes must be a positive integer, got {classes!r}.")
+        batchSize = check_int(batchSize, "batchSize")
+        classes = check_int(classes, "classes")
         if aug is not None and not callable(getattr(aug, "augment_batch", None)):
             raise ValueError(
                 f"aug must have an augment_batch(images) method, got {type(aug).__name__}."
             )
-        if read_path not in ("auto", "mmap", "h5py"):
-            raise ValueError(f'read_path must be "auto", "mmap" or "h5py", got {read_path!r}.')
+        check_choice(read_path, "read_path", ("auto", "mmap", "h5py"))
         if shared_memory and not (use_multiprocessing and shared_memory_available()):
             raise ValueError(
                 "shared_memory=True needs use_multiprocessing=True and a writable /dev/shm "
@@ -135,11 +133,11 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             clean_at_exit(self._owner_pid)
         self.processes = int(workers) if use_multiprocessing else 0
         self.dbPath = dbPath
-        self.batchSize = int(batchSize)
+        self.batchSize = batchSize
         self.preprocessors = list(preprocessors) if preprocessors else []
         self.aug = aug
         self.binarize = binarize
-        self.classes = int(classes)
+        self.classes = classes
         self.dataKey = dataKey
         self.shuffle = shuffle
         self.seed = seed
@@ -309,15 +307,13 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                 `batchSize`, a generator that is already a share, or fewer
                 rows than `count`.
         """
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-            raise ValueError(f"count must be a positive integer, got {count!r}.")
+        count = check_int(count, "count")
         if self.batchSize % count:
             raise ValueError(
                 f"count={count} must divide batchSize={self.batchSize}: every share "
                 f"reads batchSize // count rows of each batch."
             )
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
-            raise ValueError(f"index must be an integer in [0, {count}), got {index!r}.")
+        index = check_int(index, "index", minimum=0, maximum=count - 1)
         if self._bounds is not None:
             raise ValueError("this generator is already a share; shard the whole generator.")
         if self.numImages < count:

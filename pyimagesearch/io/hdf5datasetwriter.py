@@ -10,6 +10,7 @@ import numpy as np
 
 from pyimagesearch.io.buildid import BUILD_ID, FILE_ID, NAMES_DIGEST, names_digest
 from pyimagesearch.utils.atomic import commit, new_temporary
+from pyimagesearch.utils.validation import check_int
 
 # rows per chunk are chosen so that one chunk holds about this many bytes
 _CHUNK_BYTES = 1 << 20
@@ -66,8 +67,7 @@ class HDF5DatasetWriter:
                 f"dataKey must be a non-empty name other than 'labels' and "
                 f"'label_names', got {dataKey!r}."
             )
-        if isinstance(bufSize, bool) or not isinstance(bufSize, (int, np.integer)) or bufSize < 1:
-            raise ValueError(f"bufSize must be a positive integer, got {bufSize!r}.")
+        bufSize = check_int(bufSize, "bufSize")
         outputPath = os.fspath(outputPath)
         if os.path.exists(outputPath) and not overwrite:
             raise ValueError(
@@ -77,7 +77,7 @@ class HDF5DatasetWriter:
         self.dims = dims
         self.outputPath = outputPath
         self.dataKey = dataKey
-        self.bufSize = int(bufSize)
+        self.bufSize = bufSize
         self.compression = compression
         self.checksum = bool(checksum)
         self.build_id = uuid.uuid4().hex if build_id is None else str(build_id)

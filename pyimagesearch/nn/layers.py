@@ -18,6 +18,8 @@ import os
 import keras
 import numpy as np
 
+from pyimagesearch.utils.validation import check_choice
+
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
 class MeanSubtraction(keras.layers.Layer):
@@ -54,12 +56,8 @@ class MeanSubtraction(keras.layers.Layer):
         self.rMean, self.gMean, self.bMean = means
         if data_format is None:
             data_format = keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                f"MeanSubtraction: data_format must be 'channels_last' or 'channels_first', "
-                f"got {data_format!r}."
-            )
-        self.data_format = data_format
+        self.data_format = check_choice(data_format, "MeanSubtraction: data_format",
+                                        ("channels_last", "channels_first"))
 
     @classmethod
     def from_json(cls, path, **kwargs):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from pyimagesearch.utils.validation import check_int
+
 
 def as_image(image, who):
     """Returns `image` as an ndarray of shape (H, W) or (H, W, C).
@@ -33,9 +35,8 @@ def as_batch(images, who):
 
 def check_size(width, height, who):
     """Checks that a target size is two positive integers."""
-    for name, value in (("width", width), ("height", height)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}.")
+    check_int(width, f"{who}: width")
+    check_int(height, f"{who}: height")
 
 
 def check_fits(image_shape, width, height, who):

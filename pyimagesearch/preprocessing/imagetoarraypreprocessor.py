@@ -3,6 +3,7 @@
 import numpy as np
 
 from pyimagesearch.preprocessing._checks import as_batch, as_image
+from pyimagesearch.utils.validation import check_choice
 
 _FORMATS = ("channels_last", "channels_first")
 
@@ -21,8 +22,7 @@ class ImageToArrayPreprocessor:
     """
 
     def __init__(self, dataFormat=None, dtype="float32"):
-        if dataFormat is not None and dataFormat not in _FORMATS:
-            raise ValueError(f"dataFormat must be one of {_FORMATS} or None, got {dataFormat!r}.")
+        check_choice(dataFormat, "dataFormat", (*_FORMATS, None))
         if dtype is not None:
             try:
                 dtype = np.dtype(dtype)

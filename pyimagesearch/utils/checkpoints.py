@@ -1,11 +1,11 @@
 """Loading a training checkpoint to resume training (the book's "ctrl + c" method)."""
 
-import numbers
 import os
 import re
 import zipfile
 
 from pyimagesearch.utils.processrng import continue_seed_state
+from pyimagesearch.utils.validation import check_number
 
 # the native Keras 3 format, and the legacy HDF5 format of the book's epoch_N.hdf5
 CHECKPOINT_EXTENSIONS = (".keras", ".hdf5", ".h5")
@@ -102,12 +102,8 @@ def load_checkpoint(path, learning_rate=None, custom_objects=None, verbose=1):
     import keras
 
     path = check_checkpoint_path(path)
-    if learning_rate is not None and (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, numbers.Real)
-        or not learning_rate > 0
-    ):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    if learning_rate is not None:
+        check_number(learning_rate, "learning_rate", minimum=0, include_minimum=False)
     if not path.lower().endswith(_LEGACY_EXTENSIONS):
         _check_keras_archive(path)
     try:

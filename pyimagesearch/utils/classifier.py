@@ -15,6 +15,7 @@ import numpy as np
 
 from pyimagesearch.utils.atomic import atomic_output
 from pyimagesearch.utils.evaluation import as_class_names
+from pyimagesearch.utils.validation import check_number
 
 DEFAULT_GRID = {"C": [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]}
 
@@ -194,8 +195,7 @@ def _read_split(db_path, split, dataKey):
 
     if not os.path.isfile(db_path):
         raise FileNotFoundError(f"db {os.fspath(db_path)!r}: no such features file.")
-    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 < split < 1:
-        raise ValueError(f"split must be a fraction between 0 and 1, got {split!r}.")
+    check_number(split, "split", minimum=0, maximum=1, include_minimum=False, include_maximum=False)
     try:
         db = h5py.File(db_path, "r")
     except OSError as error:  # h5py: "file signature not found", a truncated file...

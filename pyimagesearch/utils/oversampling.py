@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from pyimagesearch.preprocessing.chain import apply_preprocessors
+from pyimagesearch.utils.validation import check_int
 
 
 def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=64, verbose=0):
@@ -43,8 +44,7 @@ def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=6
 
     if not hasattr(cropper, "preprocess"):
         raise ValueError(f"cropper must have a preprocess(image) method, got {cropper!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    batch_size = check_int(batch_size, "batch_size")
     if not hasattr(images, "__getitem__") or not hasattr(images, "__len__"):
         images = np.asarray(images)
     if len(images) == 0:

@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 
+from pyimagesearch.utils.validation import check_int
+
 
 def rank_accuracy(preds, labels, ranks=(1, 5)):
     """Fraction of rows whose true label is among the `k` highest scores, per k.
@@ -40,9 +42,8 @@ def rank_accuracy(preds, labels, ranks=(1, 5)):
         raise ValueError(f"preds must be an (N, C) array, got shape {preds.shape}.")
     _check_finite(preds)
     (labels, given) = _label_indices(labels, preds.shape)
-    for k in ranks:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"ranks must hold positive integers, got {k!r}.")
+    for i, k in enumerate(ranks):
+        check_int(k, f"ranks[{i}]")
     position = _positions(preds, labels, max(ranks, default=1))
     if len(labels) == 0:
         return {k: 0.0 for k in ranks}

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from pyimagesearch.utils.atomic import atomic_output
+from pyimagesearch.utils.validation import check_int, check_number
 
 
 class LearningRateDecay:
@@ -64,11 +65,9 @@ class PolynomialDecay(LearningRateDecay):
     """
 
     def __init__(self, maxEpochs=100, initAlpha=0.01, power=1.0):
-        self.maxEpochs = _positive_int(maxEpochs, "maxEpochs")
+        self.maxEpochs = check_int(maxEpochs, "maxEpochs")
         self.initAlpha = _positive(initAlpha, "initAlpha")
-        if isinstance(power, bool) or not isinstance(power, numbers.Real) or power < 0:
-            raise ValueError(f"power must be a non-negative number, got {power!r}.")
-        self.power = float(power)
+        self.power = check_number(power, "power", minimum=0)
 
     def __call__(self, epoch, lr=None):
         """Returns the learning rate for `epoch` (0-based); `lr` is ignored."""
@@ -91,7 +90,7 @@ class StepDecay(LearningRateDecay):
     def __init__(self, initAlpha=0.01, factor=0.25, dropEvery=10):
         self.initAlpha = _positive(initAlpha, "initAlpha")
         self.factor = _positive(factor, "factor")
-        self.dropEvery = _positive_int(dropEvery, "dropEvery")
+        self.dropEvery = check_int(dropEvery, "dropEvery")
 
     def __call__(self, epoch, lr=None):
         """Returns the learning rate for `epoch` (0-based); `lr` is ignored."""
@@ -100,18 +99,8 @@ class StepDecay(LearningRateDecay):
 
 
 def _epoch(epoch):
-    if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real) or epoch < 0:
-        raise ValueError(f"epoch must be a non-negative number, got {epoch!r}.")
-    return float(epoch)
+    return check_number(epoch, "epoch", minimum=0)
 
 
 def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
-    return float(value)
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
+    return check_number(value, name, minimum=0, include_minimum=False)

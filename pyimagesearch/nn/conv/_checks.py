@@ -1,23 +1,10 @@
 """Argument checks and input geometry shared by the networks' `build` methods."""
 
 import math
-import numbers
 
 import keras
 
-
-def check_positive_int(name, value):
-    """Raises ValueError unless `value` is a positive integer (bools rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
-def check_reg(reg, name="reg"):
-    """Raises ValueError unless `reg` is a non-negative number."""
-    if isinstance(reg, bool) or not isinstance(reg, numbers.Real) or not reg >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {reg!r}.")
-    return float(reg)
+from pyimagesearch.utils.validation import check_int
 
 
 def same(size, stride):
@@ -45,10 +32,10 @@ def input_geometry(network, width, height, depth, classes, reduce=None):
     Raises:
         ValueError: a non-positive size or class count, or an input too small.
     """
-    width = check_positive_int("width", width)
-    height = check_positive_int("height", height)
-    depth = check_positive_int("depth", depth)
-    check_positive_int("classes", classes)
+    width = check_int(width, "width")
+    height = check_int(height, "height")
+    depth = check_int(depth, "depth")
+    check_int(classes, "classes")
     if reduce is not None:
         for name, size in (("width", width), ("height", height)):
             if reduce(size) < 1:

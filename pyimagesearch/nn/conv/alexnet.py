@@ -4,7 +4,8 @@ import keras
 from keras import layers
 from keras.regularizers import l2
 
-from pyimagesearch.nn.conv._checks import check_reg, input_geometry, same, valid
+from pyimagesearch.nn.conv._checks import input_geometry, same, valid
+from pyimagesearch.utils.validation import check_number
 
 
 def _reduce(size):
@@ -35,7 +36,7 @@ class AlexNet:
         inputShape, chanDim = input_geometry(
             "AlexNet", width, height, depth, classes, reduce=_reduce
         )
-        reg = check_reg(reg)
+        reg = check_number(reg, "reg", minimum=0)
         model = keras.Sequential(name="alexnet")
         model.add(keras.Input(shape=inputShape))
 

@@ -4,7 +4,8 @@ import keras
 from keras import layers
 from keras.regularizers import l2
 
-from pyimagesearch.nn.conv._checks import check_reg, input_geometry, same, valid
+from pyimagesearch.nn.conv._checks import input_geometry, same, valid
+from pyimagesearch.utils.validation import check_choice, check_number
 
 POOLINGS = ("global", "book")
 
@@ -105,8 +106,7 @@ class DeeperGoogLeNet:
                 an unknown `pooling`, or with `pooling="book"` an input
                 smaller than 49x49 (a final volume under 4x4).
         """
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+        check_choice(pooling, "pooling", POOLINGS)
         reduce = None
         if pooling == "book":
             def reduce(n):
@@ -116,7 +116,7 @@ class DeeperGoogLeNet:
             if pooling == "book" else "DeeperGoogLeNet",
             width, height, depth, classes, reduce=reduce,
         )
-        reg = check_reg(reg)
+        reg = check_number(reg, "reg", minimum=0)
         conv = DeeperGoogLeNet.conv_module
         inception = DeeperGoogLeNet.inception_module
 

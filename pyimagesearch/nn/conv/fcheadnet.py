@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from pyimagesearch.nn.conv._checks import check_positive_int
+from pyimagesearch.utils.validation import check_int
 
 
 class FCHeadNet:
@@ -37,8 +37,8 @@ class FCHeadNet:
             raise ValueError(
                 f"baseModel must have exactly one output, got {len(baseModel.outputs)}."
             )
-        classes = check_positive_int("classes", classes)
-        D = check_positive_int("D", D)
+        classes = check_int(classes, "classes")
+        D = check_int(D, "D")
         # `outputs` rather than the book's `output`: Keras 3 Sequential lacks `output`
         headModel = baseModel.outputs[0]
         headModel = layers.Flatten(name="flatten")(headModel)

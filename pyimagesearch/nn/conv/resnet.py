@@ -1,12 +1,11 @@
 """ResNet: chapter 12's pre-activation bottleneck ResNet (CIFAR-10, Tiny ImageNet)."""
 
-import numbers
-
 import keras
 from keras import layers
 from keras.regularizers import l2
 
-from pyimagesearch.nn.conv._checks import check_positive_int, check_reg, input_geometry
+from pyimagesearch.nn.conv._checks import input_geometry
+from pyimagesearch.utils.validation import check_choice, check_int, check_number
 
 DATASETS = ("cifar", "tiny_imagenet")
 # the book's residual_module default, which its build never overrides
@@ -85,19 +84,15 @@ class ResNet:
         Raises:
             ValueError: any argument outside the ranges above.
         """
-        if dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}.")
+        check_choice(dataset, "dataset", DATASETS)
         inputShape, chanDim = input_geometry("ResNet", width, height, depth, classes)
         stages, filters = _check_stages(stages, filters)
-        reg = check_reg(reg)
+        reg = check_number(reg, "reg", minimum=0)
         if module_reg is None:
             module_reg = RESIDUAL_MODULE_REG
-        module_reg = check_reg(module_reg, "module_reg")
-        if isinstance(bnEps, bool) or not isinstance(bnEps, numbers.Real) or not bnEps > 0:
-            raise ValueError(f"bnEps must be a positive number, got {bnEps!r}.")
-        if isinstance(bnMom, bool) or not isinstance(bnMom, numbers.Real) \
-                or not 0 <= bnMom < 1:
-            raise ValueError(f"bnMom must be a number in [0, 1), got {bnMom!r}.")
+        module_reg = check_number(module_reg, "module_reg", minimum=0)
+        bnEps = check_number(bnEps, "bnEps", minimum=0, include_minimum=False)
+        bnMom = check_number(bnMom, "bnMom", minimum=0, maximum=1, include_maximum=False)
 
         inputs = keras.Input(shape=inputShape)
         x = layers.BatchNormalization(axis=chanDim, epsilon=bnEps, momentum=bnMom)(inputs)
@@ -147,10 +142,10 @@ def _check_stages(stages, filters):
             f"then each stage's), got {len(filters)}."
         )
     for i, count in enumerate(stages):
-        check_positive_int(f"stages[{i}]", count)
-    check_positive_int("filters[0]", filters[0])
+        check_int(count, f"stages[{i}]")
+    check_int(filters[0], "filters[0]")
     for i, count in enumerate(filters[1:], start=1):
-        if check_positive_int(f"filters[{i}]", count) < 4:
+        if check_int(count, f"filters[{i}]") < 4:
             raise ValueError(
                 f"filters[{i}] must be at least 4 (the bottleneck learns filters / 4), "
                 f"got {count}."
