@@ -49,6 +49,8 @@ import sys
 import threading
 import time
 
+from pyimagesearch.utils.validation import check_choice, check_int
+
 STRATEGIES = ("none", "mirrored", "multiworker")
 MIXED_POLICY = "mixed_float16"
 HEARTBEAT_TIMEOUT = 60
@@ -374,10 +376,8 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
             the backend cannot serve, or an incomplete or inconsistent cluster.
         rendezvous.StartupError: the processes could not meet (one line).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    batch_size = check_int(batch_size, "batch_size")
+    check_choice(strategy, "strategy", STRATEGIES)
     watch = None
     if strategy == "multiworker":
         if cluster is None:
@@ -452,11 +452,8 @@ def configure_from_args(args, batch_size=None):
     from pyimagesearch.rendezvous import StartupError
 
     per_replica = args.batch_size if batch_size is None else batch_size
-    if isinstance(per_replica, bool) or not isinstance(per_replica, int) or per_replica < 1:
-        raise ValueError(f"--batch-size must be a positive integer, got {per_replica!r}.")
-    strategy = getattr(args, "strategy", "none")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"--strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    per_replica = check_int(per_replica, "--batch-size")
+    strategy = check_choice(getattr(args, "strategy", "none"), "--strategy", STRATEGIES)
     cluster = cluster_from(args) if strategy == "multiworker" else None
     try:
         return configure(strategy, batch_size=per_replica,
@@ -493,9 +490,7 @@ class Cluster:
             raise ValueError(f"coordinator must be HOST:PORT with a port below 65535, "
                              f"got {self.coordinator!r}.")
         for name in ("num_processes", "heartbeat_timeout", "startup_timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+            check_int(getattr(self, name), name)
         process_id = self.process_id
         if (isinstance(process_id, bool) or not isinstance(process_id, int)
                 or not 0 <= process_id < self.num_processes):
@@ -570,10 +565,7 @@ def _cluster(args, environ, names):
     timeouts = {}
     for (name, default) in (("heartbeat_timeout", HEARTBEAT_TIMEOUT),
                             ("startup_timeout", STARTUP_TIMEOUT)):
-        value = getattr(args, name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{names[name]} must be a positive integer, got {value!r}.")
-        timeouts[name] = value
+        timeouts[name] = check_int(getattr(args, name, default), names[name])
     return Cluster(coordinator, num_processes, process_id, **timeouts)
 
 

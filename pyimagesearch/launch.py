@@ -17,6 +17,8 @@ import sys
 import threading
 import time
 
+from pyimagesearch.utils.validation import check_int, check_number
+
 GRACE = 30  # seconds the other processes get to stop on their own after a failure
 
 
@@ -68,12 +70,9 @@ def launch(command, num_processes, port=None, grace=GRACE, out=None):
     if not command:
         raise ValueError("command is empty: give the command after --, such as "
                          "`pyimagesearch launch -n 2 -- python train.py`.")
-    if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
-        raise ValueError(f"num_processes must be a positive integer, got {num_processes!r}.")
-    if port is not None and not (isinstance(port, int) and 0 < port < 65535):
-        raise ValueError(f"port must be an integer in [1, 65535), got {port!r}.")
-    if not grace >= 0:
-        raise ValueError(f"grace must be a non-negative number, got {grace!r}.")
+    num_processes = check_int(num_processes, "num_processes")
+    port = check_int(port, "port", minimum=1, maximum=65534, allow_none=True)
+    grace = check_number(grace, "grace", minimum=0)
     coordinator = f"localhost:{free_port_pair() if port is None else port}"
     lock = threading.Lock()
     processes = []

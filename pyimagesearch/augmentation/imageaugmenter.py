@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from pyimagesearch.utils.processrng import RandomSource
+from pyimagesearch.utils.validation import check_choice, check_number
 
 FILL_MODES = {
     "nearest": cv2.BORDER_REPLICATE,
@@ -71,11 +72,7 @@ class ImageAugmenter:
         self.zoom_range = _zoom_range(zoom_range)
         self.horizontal_flip = bool(horizontal_flip)
         self.vertical_flip = bool(vertical_flip)
-        if fill_mode not in FILL_MODES:
-            raise ValueError(
-                f"fill_mode must be one of {sorted(FILL_MODES)}, got {fill_mode!r}."
-            )
-        self.fill_mode = fill_mode
+        self.fill_mode = check_choice(fill_mode, "fill_mode", sorted(FILL_MODES))
         if not isinstance(cval, numbers.Real):
             raise ValueError(f"cval must be a number, got {cval!r}.")
         self.cval = float(cval)
@@ -402,9 +399,7 @@ def _as_image(x, name):
 
 
 def _non_negative(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-    return float(value)
+    return check_number(value, name, minimum=0)
 
 
 def _shift_range(value, name):

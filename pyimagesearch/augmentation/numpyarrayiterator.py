@@ -9,6 +9,8 @@ import cv2
 import keras
 import numpy as np
 
+from pyimagesearch.utils.validation import check_int
+
 TESTED_KERAS = "3.15"
 
 
@@ -77,9 +79,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
                 raise ValueError(
                     f"sample_weight must have shape ({len(x)},), got {sample_weight.shape}."
                 )
-        if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-                or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        batch_size = check_int(batch_size, "batch_size")
         if save_to_dir is not None and not cv2.haveImageWriter(f"image.{save_format}"):
             raise ValueError(f"save_format must be an image format OpenCV writes, got {save_format!r}.")
         if not isinstance(save_prefix, str) or any(
@@ -214,11 +214,10 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         Raises:
             ValueError: `epoch` or `steps_per_epoch` is not a non-negative integer.
         """
-        for (name, value) in (("epoch", epoch), ("steps_per_epoch", steps_per_epoch or 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
-        self.epoch = int(epoch)
-        self._stream_start = int(epoch) * int(steps_per_epoch or 0)
+        epoch = check_int(epoch, "epoch", minimum=0)
+        steps_per_epoch = check_int(steps_per_epoch or 0, "steps_per_epoch", minimum=0)
+        self.epoch = epoch
+        self._stream_start = epoch * steps_per_epoch
         self._cursor = 0
         self._order = self._make_order()
 

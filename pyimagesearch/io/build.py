@@ -27,6 +27,7 @@ from pyimagesearch.utils.atomic import journal_files, new_temporary
 from pyimagesearch.utils.publish import folder_lock, publish_set
 from pyimagesearch.utils.progress import progress_bar
 from pyimagesearch.utils.signals import terminate_as_interrupt
+from pyimagesearch.utils.validation import check_int
 
 
 @dataclasses.dataclass
@@ -351,6 +352,4 @@ def _check_size(size):
 def _check_workers(workers):
     if workers is None:
         return os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive integer or None, got {workers!r}.")
-    return int(workers)
+    return check_int(workers, "workers", allow_none=True)

@@ -253,9 +253,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         Raises:
             ValueError: `epoch` is not a non-negative integer.
         """
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}.")
-        self.epoch = int(epoch)
+        self.epoch = check_int(epoch, "epoch", minimum=0)
         self._order = self._new_order()
 
     def generator(self, passes=np.inf):

@@ -17,11 +17,12 @@ counts its own calls under keys that also hold its process id, so sibling
 workers never repeat each other's draws.
 """
 
-import numbers
 import os
 import threading
 
 import numpy as np
+
+from pyimagesearch.utils.validation import check_int
 
 # the "epoch" of keyless draws; `ImageAugmenter.flow`'s endless stream uses 2**63 - 1
 STREAM = 2**63 - 2
@@ -48,9 +49,7 @@ def check_seed(seed, name="seed"):
     """
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"{name} must be a non-negative integer or None, got {seed!r}.")
-    return int(seed)
+    return check_int(seed, name, minimum=0, allow_none=True)
 
 
 class RandomSource:

@@ -107,10 +107,7 @@ class DeeperGoogLeNet:
                 smaller than 49x49 (a final volume under 4x4).
         """
         check_choice(pooling, "pooling", POOLINGS)
-        reduce = None
-        if pooling == "book":
-            def reduce(n):
-                return valid(same(same(same(same(n, 2), 2), 2), 2), 4, 4)
+        reduce = _books_final_volume if pooling == "book" else None
         inputShape, chanDim = input_geometry(
             "DeeperGoogLeNet with the book's 4x4 average pool (pooling='book')"
             if pooling == "book" else "DeeperGoogLeNet",
@@ -148,3 +145,8 @@ class DeeperGoogLeNet:
         x = layers.Dense(classes, kernel_regularizer=l2(reg), name="labels")(x)
         x = layers.Activation("softmax", dtype="float32", name="softmax")(x)
         return keras.Model(inputs, x, name="googlenet")
+
+
+def _books_final_volume(n):
+    """The side left after the book's pools, its 4x4 average pool included."""
+    return valid(same(same(same(same(n, 2), 2), 2), 2), 4, 4)
