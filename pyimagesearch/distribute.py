@@ -317,6 +317,9 @@ class _Failure:
         with self.lock:
             print(self.line(process_id), file=sys.stderr, flush=True)
             sys.stdout.flush()
+            from pyimagesearch.callbacks.folderlock import release_all
+
+            release_all()  # the output folders this run took (os._exit skips atexit)
             if self.checkpoints is not None:
                 from pyimagesearch.utils.atomic import remove_orphans
 

@@ -72,7 +72,8 @@ def release_folder(path):
 
 
 @atexit.register
-def _release_all():
+def release_all():
+    """Gives back every folder this process holds (at exit, or before an `os._exit`)."""
     for path in list(_HELD):
         _HELD[path][0] = 1
         release_folder(path)
