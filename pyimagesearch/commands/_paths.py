@@ -8,38 +8,23 @@ import os
 import tempfile
 
 
-def require_folder(path, argument, what="folder"):
-    """Checks that `path` is an existing folder.
+def require_existing(path, argument, what, *, folder):
+    """Checks that `path` is an existing folder (`folder=True`) or file.
 
     Args:
-        path: the folder.
+        path: the folder or file.
         argument: the option that gave it, for the message.
-        what: what the folder holds, for the message ("image folder").
+        what: what it holds, for the message ("image folder", "features file").
+        folder: whether a folder (True) or a file (False) is expected.
 
     Raises:
-        ValueError: it is missing or not a folder, naming `argument`.
+        ValueError: it is missing or of the other kind, naming `argument`.
     """
     if not os.path.exists(path):
         raise ValueError(f"{argument} {path!r}: {what} not found.")
-    if not os.path.isdir(path):
-        raise ValueError(f"{argument}: {what} {path!r} is a file, not a folder.")
-
-
-def require_file(path, argument, what="file"):
-    """Checks that `path` is an existing file.
-
-    Args:
-        path: the file.
-        argument: the option that gave it, for the message.
-        what: what the file holds, for the message ("features file").
-
-    Raises:
-        ValueError: it is missing or a folder, naming `argument`.
-    """
-    if not os.path.exists(path):
-        raise ValueError(f"{argument} {path!r}: {what} not found.")
-    if os.path.isdir(path):
-        raise ValueError(f"{argument}: {what} {path!r} is a folder, not a file.")
+    if os.path.isdir(path) != folder:
+        found, expected = ("a file", "a folder") if folder else ("a folder", "a file")
+        raise ValueError(f"{argument}: {what} {path!r} is {found}, not {expected}.")
 
 
 def check_output_file(path, argument, overwrite=True):

@@ -6,6 +6,8 @@ file-name prefix (Kaggle's cat.11866.jpg). Writes train.hdf5, val.hdf5,
 test.hdf5 and the book's means JSON {"R": .., "G": .., "B": ..} to --output.
 """
 
+from pyimagesearch.commands._images import add_reading_arguments, max_pixels
+
 HELP = "build train/val/test HDF5 files and the means JSON from an image folder"
 
 
@@ -44,20 +46,14 @@ def add_arguments(parser):
                         help="file name of the means JSON in --output (default: mean.json)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (and remove split files this build does not produce)")
-    parser.add_argument("--follow-links", action="store_true",
-                        help="follow symbolic links that point outside --dataset (default: leave them out)")
-    parser.add_argument("--max-pixels", type=int, default=None,
-                        help="skip images whose header declares more pixels (width x height), before "
-                        "decoding them (default: 89478485, Pillow's decompression-bomb limit)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="hide the progress bars (the summary and skipped images are still shown)")
+    add_reading_arguments(parser)
 
 
 def check_paths(args):
     """Checks --dataset and --output before the heavy imports."""
-    from pyimagesearch.commands._paths import check_output_folder, require_folder
+    from pyimagesearch.commands._paths import check_output_folder, require_existing
 
-    require_folder(args.dataset, "--dataset", "image folder")
+    require_existing(args.dataset, "--dataset", "image folder", folder=True)
     outputs = ("train.hdf5", "val.hdf5", "test.hdf5", args.means)
     check_output_folder(args.output, "--output", outputs, overwrite=args.overwrite)
 
@@ -71,15 +67,8 @@ def run(args):
         val_size=args.val_size, test_size=args.test_size,
         random_state=args.random_state, workers=args.workers,
         means_name=args.means, overwrite=args.overwrite, verbose=not args.quiet,
-        follow_links=args.follow_links, max_pixels=_max_pixels(args),
+        follow_links=args.follow_links, max_pixels=max_pixels(args),
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())
     return 0
-
-
-def _max_pixels(args):
-    """--max-pixels, or the library's default limit."""
-    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
-
-    return MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels

@@ -6,6 +6,8 @@ without its classifier in batches and writes the flattened float32 features,
 the labels and the class names to an HDF5 file (dataKey "features").
 """
 
+from pyimagesearch.commands._images import add_reading_arguments, max_pixels
+
 HELP = "write a pretrained network's features of an image folder to HDF5"
 
 
@@ -30,22 +32,16 @@ def add_arguments(parser):
                         help="rows buffered before writing (default: 1000)")
     parser.add_argument("--seed", type=int, default=42, help="shuffle seed (default: 42)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument("--follow-links", action="store_true",
-                        help="follow symbolic links that point outside --dataset (default: leave them out)")
-    parser.add_argument("--max-pixels", type=int, default=None,
-                        help="skip images whose header declares more pixels (width x height), before "
-                        "decoding them (default: 89478485, Pillow's decompression-bomb limit)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="hide the progress bar (the summary and skipped images are still shown)")
+    add_reading_arguments(parser, progress="progress bar")
 
 
 def check_paths(args):
     """Checks --dataset, --weights and --output before the heavy imports."""
-    from pyimagesearch.commands._paths import check_output_file, require_file, require_folder
+    from pyimagesearch.commands._paths import check_output_file, require_existing
 
-    require_folder(args.dataset, "--dataset", "image folder")
+    require_existing(args.dataset, "--dataset", "image folder", folder=True)
     if args.weights.lower() not in ("imagenet", "none"):
-        require_file(args.weights, "--weights", "weights file")
+        require_existing(args.weights, "--weights", "weights file", folder=False)
     check_output_file(args.output, "--output", overwrite=args.overwrite)
 
 
@@ -58,15 +54,8 @@ def run(args):
         weights=args.weights, image_size=args.image_size, batch_size=args.batch_size,
         bufSize=args.buffer_size, pooling=args.pooling, random_state=args.seed,
         overwrite=args.overwrite, verbose=not args.quiet, follow_links=args.follow_links,
-        max_pixels=_max_pixels(args),
+        max_pixels=max_pixels(args),
     )
     if args.quiet:  # -q hides the progress bars only
         print(report.summary())
     return 0
-
-
-def _max_pixels(args):
-    """--max-pixels, or the library's default limit."""
-    from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS
-
-    return MAX_IMAGE_PIXELS if args.max_pixels is None else args.max_pixels

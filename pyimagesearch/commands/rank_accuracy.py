@@ -24,10 +24,10 @@ def add_arguments(parser):
 
 def check_paths(args):
     """Checks --db and --model before the heavy imports."""
-    from pyimagesearch.commands._paths import require_file
+    from pyimagesearch.commands._paths import require_existing
 
-    require_file(args.db, "--db", "features file")
-    require_file(args.model, "--model", "classifier file")
+    require_existing(args.db, "--db", "features file", folder=False)
+    require_existing(args.model, "--model", "classifier file", folder=False)
 
 
 def run(args):

@@ -25,9 +25,9 @@ def add_arguments(parser):
 
 def check_paths(args):
     """Checks --db and --model before the heavy imports."""
-    from pyimagesearch.commands._paths import check_output_file, require_file
+    from pyimagesearch.commands._paths import check_output_file, require_existing
 
-    require_file(args.db, "--db", "features file")
+    require_existing(args.db, "--db", "features file", folder=False)
     check_output_file(args.model, "--model")
 
 

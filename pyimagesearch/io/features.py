@@ -12,7 +12,7 @@ import numpy as np
 from pyimagesearch.datasets.labelled import scan_labelled_images
 from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS, check_max_pixels, read_image_checked
 from pyimagesearch.io.build import skipped_lines
-from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
+from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter, check_overwrite
 from pyimagesearch.utils.progress import progress_bar
 from pyimagesearch.utils.validation import check_int
 
@@ -114,11 +114,7 @@ def extract_features(images, output_path, labels=None, label_from="parent",
     image_size = check_int(image_size, "image_size")
     batch_size = check_int(batch_size, "batch_size")
     output_path = os.fspath(output_path)
-    if os.path.exists(output_path) and not overwrite:
-        raise ValueError(
-            f"output_path {output_path!r} already exists; delete it or pass "
-            f"overwrite=True (--overwrite)."
-        )
+    check_overwrite(output_path, "output_path", overwrite, remedy="overwrite=True (--overwrite)")
     order = list(range(len(paths)))
     if shuffle:
         random.Random(random_state).shuffle(order)

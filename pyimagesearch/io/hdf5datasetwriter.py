@@ -16,6 +16,22 @@ from pyimagesearch.utils.validation import check_int
 _CHUNK_BYTES = 1 << 20
 
 
+def check_overwrite(path, argument, overwrite, remedy="overwrite=True"):
+    """Refuses an existing output file unless `overwrite`.
+
+    Args:
+        path: the output file.
+        argument: the parameter that gave it, for the message.
+        overwrite: whether an existing file may be replaced.
+        remedy: how the caller passes `overwrite`, for the message.
+
+    Raises:
+        ValueError: `path` exists and `overwrite` is False.
+    """
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(f"{argument} {path!r} already exists; delete it or pass {remedy}.")
+
+
 class HDF5DatasetWriter:
     """Writes a dataset of rows (images or features) and integer labels to HDF5.
 
@@ -69,11 +85,7 @@ class HDF5DatasetWriter:
             )
         bufSize = check_int(bufSize, "bufSize")
         outputPath = os.fspath(outputPath)
-        if os.path.exists(outputPath) and not overwrite:
-            raise ValueError(
-                f"outputPath {outputPath!r} already exists; delete it or pass "
-                f"overwrite=True."
-            )
+        check_overwrite(outputPath, "outputPath", overwrite)
         self.dims = dims
         self.outputPath = outputPath
         self.dataKey = dataKey
