@@ -6,6 +6,7 @@ import pickle
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -22,6 +23,76 @@ def class_image(rng, label, size, channels=3):
     base[..., label % channels] = 160 + 20 * (label // channels)
     noise = rng.normal(0, 25, base.shape)
     return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def noise_image(rng, shape=None):
+    """A uniform-noise uint8 image of `shape` (height, width, channels); None draws both sides from [12, 30)."""
+    if shape is None:
+        shape = (*rng.integers(12, 30, size=2), 3)
+    return rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def write_noise_tree(root, classes, per_class, shape=None, extensions=(".png",), seed=0):
+    """Writes `root/{class}/{i}{extension}` noise images (`noise_image`); returns `root`.
+
+    The extension of image `i` is `extensions[i % len(extensions)]`.
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    for name in classes:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            cv2.imwrite(str(root / name / f"{i}{extensions[i % len(extensions)]}"), noise_image(rng, shape))
+    return root
+
+
+def write_noise_hdf5(path, shape, classes, label_names=None, seed=0, **options):
+    """Writes an HDF5 dataset of uniform-noise uint8 images labelled `row % classes`.
+
+    Args:
+        path: the file to write.
+        shape: the images' shape, rows first, e.g. `(10, 4, 4, 3)`.
+        classes: number of classes.
+        label_names: class names to store, or None.
+        seed: seed of the noise.
+        **options: further `HDF5DatasetWriter` arguments (`checksum`, `compression`, ...).
+
+    Returns:
+        `(images, labels)`, as written.
+    """
+    from pyimagesearch.io import HDF5DatasetWriter
+
+    images = np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
+    labels = np.arange(shape[0]) % classes
+    with HDF5DatasetWriter(shape, path, **options) as writer:
+        writer.add(images, labels)
+        if label_names is not None:
+            writer.storeClassLabels(label_names)
+    return images, labels
+
+
+class RunsCode:
+    """A crafted payload: unpickling it (or a permissive loader) calls `os.mkdir(marker)`."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+class SlowScale:
+    """Scales images to [0, 1] float32, sleeping `seconds` per batch: workers stay busy, epochs interruptible."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def preprocess(self, image):
+        return image.astype("float32") / 255.0
+
+    def preprocess_batch(self, images):
+        time.sleep(self.seconds)
+        return images.astype("float32") / 255.0
 
 
 def write_image_tree(root, classes=("cats", "dogs", "panda"), per_class=6, size=(40, 32), ext="jpg", seed=0):
@@ -145,6 +216,22 @@ def write_tiny_imagenet(root, wnids=("n01443537", "n01629819", "n01641577", "n01
     for i in range(2):
         cv2.imwrite(str(test_images / f"test_{i}.JPEG"), class_image(rng, i % len(wnids), size))
     return {"root": root, "words": words, "val": val}
+
+
+def assert_fast_documented_help(script):
+    """`examples/<script> --help` imports neither TensorFlow nor Keras, and the script has the book's frame.
+
+    Returns:
+        The `--help` run (`CompletedProcess`).
+    """
+    # -X importtime lists every module imported: --help must not pay for TensorFlow
+    result = run_script(script, "--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.stdout.startswith("usage: ")
+    assert "tensorflow" not in result.stderr and "keras" not in result.stderr
+    source = (EXAMPLES / script).read_text()
+    assert "Practitioner Bundle, chapter" in source and "Usage:" in source
+    assert source.rstrip().endswith('if __name__ == "__main__":\n    main()')
+    return result
 
 
 def percentages(stdout, name):

@@ -12,9 +12,6 @@ Usage: python signal_training.py OUTPUT_FOLDER
 import argparse
 import os
 import sys
-import time
-
-import numpy as np
 
 from pyimagesearch.cli import run_main
 
@@ -22,31 +19,19 @@ ROWS = 64
 SIZE = 8
 
 
-class SlowScale:
-    """Scales to [0, 1] after a short sleep, so an epoch lasts long enough to be interrupted."""
-
-    def preprocess(self, image):
-        return image.astype("float32") / 255.0
-
-    def preprocess_batch(self, images):
-        time.sleep(0.02)
-        return images.astype("float32") / 255.0
-
-
 def run(args):
     import multiprocessing
 
     import keras
+    from datagen import SlowScale, write_noise_hdf5  # beside this script
 
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.callbacks.stoponsignal import StopOnSignal
-    from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter
+    from pyimagesearch.io import HDF5DatasetGenerator
 
     path = os.path.join(args.output, "data.hdf5")
-    rng = np.random.default_rng(0)
-    with HDF5DatasetWriter((ROWS, SIZE, SIZE, 3), path) as writer:
-        writer.add(rng.integers(0, 256, (ROWS, SIZE, SIZE, 3), dtype=np.uint8), np.arange(ROWS) % 2)
-    gen = HDF5DatasetGenerator(path, 4, preprocessors=[SlowScale()], workers=2,
+    write_noise_hdf5(path, (ROWS, SIZE, SIZE, 3), 2)
+    gen = HDF5DatasetGenerator(path, 4, preprocessors=[SlowScale(0.02)], workers=2,
                                use_multiprocessing=True, shared_memory=True)
     model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Flatten(),
                               keras.layers.Dense(2, activation="softmax")])

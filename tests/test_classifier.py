@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pytest
 import skops.io
+from datagen import RunsCode
 
 from pyimagesearch.cli import main
 from pyimagesearch.utils import evaluate_classifier, load_classifier, rank5_accuracy, train_classifier
@@ -69,16 +70,6 @@ def test_cli_rank_accuracy_shows_rank5_beyond_five_classes(tmp_path, capsys):
     assert "rank-1:" in out and "rank-5:" in out and "not shown" not in out
 
 
-class _RunsCode:
-    """Unpickling (or a permissive loader) would call os.mkdir(marker)."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.mkdir, (self.marker,))
-
-
 def _book_pickle(db, path):
     """The book's train_model.py output: a pickled LogisticRegression."""
     from sklearn.linear_model import LogisticRegression
@@ -113,7 +104,7 @@ def test_crafted_pickle_runs_no_code_without_trust(tmp_path, capsys):
     _features(db)
     marker = tmp_path / "code-ran"
     with open(tmp_path / "evil.pickle", "wb") as f:
-        pickle.dump(_RunsCode(marker), f)
+        pickle.dump(RunsCode(marker), f)
     assert main(["rank-accuracy", "--db", str(db), "--model", str(tmp_path / "evil.pickle")]) == 2
     assert "is a pickle" in capsys.readouterr().err
     assert not marker.exists()
@@ -123,13 +114,13 @@ def test_skops_file_with_untrusted_types_is_refused(tmp_path, capsys):
     db = tmp_path / "features.hdf5"
     _features(db)
     marker = tmp_path / "code-ran"
-    skops.io.dump({"model": _RunsCode(marker)}, tmp_path / "evil.skops")
+    skops.io.dump({"model": RunsCode(marker)}, tmp_path / "evil.skops")
     assert skops.io.get_untrusted_types(file=tmp_path / "evil.skops")  # the premise
     with pytest.raises(ValueError, match="holds types outside the classifier's trusted set"):
         load_classifier(tmp_path / "evil.skops")
     assert main(["rank-accuracy", "--db", str(db), "--model", str(tmp_path / "evil.skops")]) == 2
     err = capsys.readouterr().err
-    assert "evil.skops" in err and "_RunsCode" in err and err.count("\n") == 1
+    assert "evil.skops" in err and "RunsCode" in err and err.count("\n") == 1
     assert not marker.exists()
 
 

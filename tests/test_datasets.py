@@ -3,21 +3,26 @@ import os
 import cv2
 import numpy as np
 import pytest
+from datagen import RunsCode, write_cifar10_dir, write_noise_tree
 
 from pyimagesearch.datasets import SimpleDatasetLoader, label_from_parent, label_from_prefix, list_images
 from pyimagesearch.preprocessing import SimplePreprocessor
 
 
-@pytest.fixture
-def tree(tmp_path):
-    rng = np.random.default_rng(0)
-    for label in ("cats", "dogs"):
-        (tmp_path / label).mkdir()
-        for i in range(3):
-            cv2.imwrite(str(tmp_path / label / f"{i}.png"), rng.integers(0, 256, (12, 20, 3), dtype=np.uint8))
-    (tmp_path / "dogs" / "corrupt.jpg").write_bytes(b"not a jpeg at all")
-    (tmp_path / "dogs" / "notes.txt").write_text("hello")
-    return tmp_path
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """Read-only: `{cats,dogs}/{0,1,2}.png` (12x20 noise), a corrupt JPEG and a text file."""
+    root = write_noise_tree(tmp_path_factory.mktemp("tree"), ("cats", "dogs"), per_class=3, shape=(12, 20, 3))
+    (root / "dogs" / "corrupt.jpg").write_bytes(b"not a jpeg at all")
+    (root / "dogs" / "notes.txt").write_text("hello")
+    return root
+
+
+@pytest.fixture(scope="module")
+def small_cifar(tmp_path_factory):
+    """Read-only: a miniature cifar-10-batches-py (5 x 4 training, 3 test images) and what it holds."""
+    folder = tmp_path_factory.mktemp("cifar") / "cifar-10-batches-py"
+    return folder, write_cifar10_dir(folder, per_batch=4, test_size=3)
 
 
 def test_list_images_sorted_recursive_by_extension(tree):
@@ -63,13 +68,11 @@ def test_labels_from_paths():
         label_from_prefix("/x/README")
 
 
-def test_load_cifar10_from_local_folder(tmp_path):
-    from datagen import write_cifar10_dir
-
+def test_load_cifar10_from_local_folder(small_cifar):
     from pyimagesearch.datasets import load_cifar10
 
-    written = write_cifar10_dir(tmp_path / "cifar-10-batches-py", per_batch=4, test_size=3)
-    (trainX, trainY), (testX, testY) = load_cifar10(tmp_path / "cifar-10-batches-py")
+    (folder, written) = small_cifar
+    (trainX, trainY), (testX, testY) = load_cifar10(folder)
     assert trainX.shape == (20, 32, 32, 3) and trainX.dtype == np.uint8
     assert testX.shape == (3, 32, 32, 3) and testY.tolist() == written["test_batch"][1]
     np.testing.assert_array_equal(trainX[:4], written["data_batch_1"][0])
@@ -85,18 +88,8 @@ def test_load_cifar10_missing_batch(tmp_path):
         load_cifar10(tmp_path / "cifar")
 
 
-class _RunsCode:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.mkdir, (self.marker,))
-
-
 def test_load_cifar10_refuses_a_crafted_batch_without_running_it(tmp_path):
     import pickle
-
-    from datagen import write_cifar10_dir
 
     from pyimagesearch.datasets import load_cifar10
 
@@ -104,7 +97,7 @@ def test_load_cifar10_refuses_a_crafted_batch_without_running_it(tmp_path):
     write_cifar10_dir(folder, per_batch=2, test_size=2)
     marker = tmp_path / "code-ran"
     with open(folder / "test_batch", "wb") as handle:
-        pickle.dump({b"data": _RunsCode(marker), b"labels": [0]}, handle)
+        pickle.dump({b"data": RunsCode(marker), b"labels": [0]}, handle)
     with pytest.raises(ValueError, match=r"test_batch' is not a CIFAR-10 batch .*posix.mkdir"):
         load_cifar10(folder)
     assert not marker.exists()
@@ -166,17 +159,15 @@ def test_tiny_imagenet_metadata(tmp_path):
         read_val_annotations(tmp_path / "empty.txt", "val/images")
 
 
-def test_prepare_cifar10_scales_subtracts_mean_and_one_hots(tmp_path):
-    from datagen import write_cifar10_dir
-
+def test_prepare_cifar10_scales_subtracts_mean_and_one_hots(small_cifar):
     from pyimagesearch.datasets import load_cifar10, prepare_cifar10
 
-    write_cifar10_dir(tmp_path / "cifar", per_batch=4, test_size=3)
-    (rawX, rawY), (rawTestX, _) = load_cifar10(tmp_path / "cifar")
-    (trainX, trainY), (testX, testY) = prepare_cifar10(tmp_path / "cifar")
+    (folder, _) = small_cifar
+    (rawX, rawY), (rawTestX, _) = load_cifar10(folder)
+    (trainX, trainY), (testX, testY) = prepare_cifar10(folder)
     assert trainX.dtype == np.float32 and trainX.max() <= 1.0
     np.testing.assert_allclose(trainX, rawX / 255.0, rtol=1e-6)
     assert trainY.shape == (20, 10) and (trainY.argmax(axis=1) == rawY).all()
-    (centredX, _), (centredTestX, _) = prepare_cifar10(tmp_path / "cifar", subtract_mean=True)
+    (centredX, _), (centredTestX, _) = prepare_cifar10(folder, subtract_mean=True)
     np.testing.assert_allclose(centredX.mean(axis=0), 0.0, atol=1e-6)
     np.testing.assert_allclose(centredTestX, rawTestX / 255.0 - (rawX / 255.0).mean(axis=0), atol=1e-5)

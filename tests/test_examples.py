@@ -4,7 +4,7 @@ Every script runs once on data in the real on-disk layout (class folders, a
 miniature cifar-10-batches-py), for 1 epoch at 32x32 with random weights where
 the book uses ImageNet weights; the tests check the files it writes and the
 metrics it prints. Data, the features file (ch03 -> ch04) and the ensemble
-(ch06) are built once per module.
+(ch06) are built once per module; `root` and `cifar` come from conftest.py.
 """
 
 import csv
@@ -18,8 +18,8 @@ import cv2
 import h5py
 import numpy as np
 import pytest
-from datagen import (EXAMPLES, assert_one_line_error, assert_png, assert_report, keras_config,
-                     output_units, percentages, run_script, write_cifar10_dir, write_image_tree)
+from datagen import (EXAMPLES, assert_fast_documented_help, assert_one_line_error, assert_png, assert_report,
+                     keras_config, output_units, percentages, run_script, write_image_tree)
 
 FLOWERS = ("bluebell", "crocus", "daisy", "iris", "sunflower", "tulip")  # > 5: rank-5 shown
 
@@ -44,23 +44,10 @@ SCRIPTS = (
 # ---------------------------------------------------------------- data
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("examples")
-
-
-@pytest.fixture(scope="module")
 def flowers(root):
     """Flowers-17 layout: `flowers17/{class}/{image}.jpg`, 6 classes x 4 images."""
     folder = root / "flowers17"
     write_image_tree(folder, classes=FLOWERS, per_class=4, size=(40, 32))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def cifar(root):
-    """A miniature cifar-10-batches-py: 5 x 8 training and 10 test images."""
-    folder = root / "cifar-10-batches-py"
-    write_cifar10_dir(folder, per_batch=8, test_size=10)
     return folder
 
 
@@ -97,13 +84,7 @@ def ensemble(root, cifar):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_is_fast_and_documented(script):
-    # -X importtime lists every module imported: --help must not pay for TensorFlow
-    result = run_script(script, "--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
-    assert result.stdout.startswith("usage: ")
-    assert "tensorflow" not in result.stderr and "keras" not in result.stderr
-    source = (EXAMPLES / script).read_text()
-    assert "Practitioner Bundle, chapter" in source and "Usage:" in source
-    assert source.rstrip().endswith('if __name__ == "__main__":\n    main()')
+    assert_fast_documented_help(script)
 
 
 # ---------------------------------------------------------------- chapter 2

@@ -5,27 +5,18 @@ import cv2
 import h5py
 import numpy as np
 import pytest
+from datagen import noise_image, write_kaggle_folder, write_noise_tree
 
 from pyimagesearch import cli
 from pyimagesearch.io import BuildReport, build_hdf5_splits, labelled_images
 from pyimagesearch.preprocessing import AspectAwarePreprocessor
 
 
-def _image(rng, extension):
-    h, w = rng.integers(12, 30, size=2)
-    return rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
-
-
 @pytest.fixture
 def folder(tmp_path):
-    """3 classes of 5 images (JPEG and PNG, varied sizes) plus a corrupt file."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "images"
-    for name in ("cats", "dogs", "pandas"):
-        (root / name).mkdir(parents=True)
-        for i in range(5):
-            extension = ".png" if i % 2 else ".jpg"
-            cv2.imwrite(str(root / name / f"{i}{extension}"), _image(rng, extension))
+    """3 classes of 5 images (JPEG and PNG, varied sizes) plus a corrupt file (some tests change it)."""
+    root = write_noise_tree(tmp_path / "images", ("cats", "dogs", "pandas"), per_class=5,
+                            extensions=(".jpg", ".png"))
     (root / "dogs" / "broken.jpg").write_bytes(b"not a jpeg")
     return root
 
@@ -95,13 +86,8 @@ def test_explicit_paths_and_labels(folder, tmp_path):
 
 
 def _kaggle(tmp_path):
-    rng = np.random.default_rng(1)
-    root = tmp_path / "train"
-    root.mkdir()
-    for animal in ("cat", "dog"):
-        for i in range(4):
-            cv2.imwrite(str(root / f"{animal}.{1000 + i}.jpg"), _image(rng, ".jpg"))
-    return root
+    write_kaggle_folder(tmp_path / "train", per_class=4, seed=1)
+    return tmp_path / "train"
 
 
 def test_cli_kaggle_names(tmp_path):
@@ -197,7 +183,7 @@ def test_given_validation_set_is_written_as_val(folder, tmp_path):
     val_paths = []
     for i, name in enumerate(["pandas", "cats", "pandas"]):
         path = tmp_path / f"val_{i}.png"
-        cv2.imwrite(str(path), _image(rng, ".png"))
+        cv2.imwrite(str(path), noise_image(rng))
         val_paths.append(str(path))
     report = build_hdf5_splits(folder, tmp_path / "out", size=8, test_size=3, workers=1, verbose=False,
                                val_images=val_paths, val_labels=["pandas", "cats", "pandas"])

@@ -5,6 +5,7 @@ import cv2
 import h5py
 import numpy as np
 import pytest
+from datagen import write_noise_tree
 
 from pyimagesearch import cli
 from pyimagesearch.datasets import label_from_parent, list_images
@@ -12,14 +13,8 @@ from pyimagesearch.datasets import label_from_parent, list_images
 
 @pytest.fixture
 def folder(tmp_path):
-    rng = np.random.default_rng(0)
-    root = tmp_path / "animals"
-    for name in ("cats", "dogs"):
-        (root / name).mkdir(parents=True)
-        for i in range(3):
-            image = rng.integers(0, 256, size=(40, 36, 3), dtype=np.uint8)
-            cv2.imwrite(str(root / name / f"{i}.png"), image)
-    return root
+    """`{cats,dogs}/{0,1,2}.png`, 40x36 noise (one test adds files)."""
+    return write_noise_tree(tmp_path / "animals", ("cats", "dogs"), per_class=3, shape=(40, 36, 3))
 
 
 def test_cli_writes_the_networks_features(folder, tmp_path, capsys):

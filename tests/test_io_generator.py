@@ -3,20 +3,18 @@ import pickle
 import h5py
 import numpy as np
 import pytest
+from datagen import write_noise_hdf5
 
 from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter
 
 N, CLASSES = 10, 3
 
 
-@pytest.fixture
-def db_path(tmp_path):
-    path = tmp_path / "data.hdf5"
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(N, 4, 4, 3), dtype=np.uint8)
-    with HDF5DatasetWriter((N, 4, 4, 3), path) as writer:
-        writer.add(images, np.arange(N) % CLASSES)
-        writer.storeClassLabels(["a", "b", "c"])
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory):
+    """Read-only: N rows of 4x4 noise labelled `row % CLASSES`, classes a, b, c."""
+    path = tmp_path_factory.mktemp("generator") / "data.hdf5"
+    write_noise_hdf5(path, (N, 4, 4, 3), CLASSES, label_names=["a", "b", "c"])
     return path
 
 

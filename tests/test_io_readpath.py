@@ -7,7 +7,7 @@ import os
 import h5py
 import numpy as np
 import pytest
-from datagen import write_coded_hdf5
+from datagen import write_coded_hdf5, write_noise_hdf5
 
 from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter, hdf5datasetwriter
 from pyimagesearch.io.checksum import fletcher32, fletcher32_matches
@@ -240,10 +240,8 @@ def test_patches_cut_from_the_map_equal_the_h5py_chain(tmp_path, monkeypatch, sm
                                              PatchPreprocessor)
 
     shape = (37, 12, 10) + ((channels,) if channels else ())
-    images = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
     path = tmp_path / "data.hdf5"
-    with HDF5DatasetWriter(shape, path) as writer:
-        writer.add(images, np.arange(37) % 3)
+    (images, _) = write_noise_hdf5(path, shape, 3, seed=5)
 
     def make(read_path):
         steps = [PatchPreprocessor(7, 9, seed=6)]

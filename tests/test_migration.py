@@ -6,6 +6,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from datagen import write_noise_hdf5
 
 from pyimagesearch.augmentation import ImageAugmenter
 from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
@@ -22,10 +23,7 @@ def _model(classes=2):
 
 
 def _db(path, n=40, classes=2):
-    rng = np.random.default_rng(0)
-    with HDF5DatasetWriter((n, 8, 8, 3), str(path)) as writer:
-        writer.storeClassLabels([f"class{i}" for i in range(classes)])
-        writer.add(rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8), np.arange(n) % classes)
+    write_noise_hdf5(path, (n, 8, 8, 3), classes, label_names=[f"class{i}" for i in range(classes)])
     return str(path)
 
 

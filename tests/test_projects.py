@@ -8,7 +8,8 @@ sizes set through their environment variables, 1-2 epochs, small networks
 method is exercised: train, stop, resume from a checkpoint with a new learning
 rate, and the history and checkpoints continue. `--strategy mirrored` (one CPU
 replica) and `--mixed-precision` each run once. The HDF5 files and trained
-models are built once per module and shared by the scripts that consume them.
+models are built once per module and shared by the scripts that consume them;
+`root` and `cifar` come from conftest.py.
 """
 
 import json
@@ -18,9 +19,8 @@ import cv2
 import h5py
 import numpy as np
 import pytest
-from datagen import (EXAMPLES, assert_one_line_error, assert_png, assert_report, keras_config,
-                     output_units, percentages, run_script, write_cifar10_dir,
-                     write_kaggle_folder, write_tiny_imagenet)
+from datagen import (EXAMPLES, assert_fast_documented_help, assert_one_line_error, assert_png, assert_report,
+                     keras_config, output_units, percentages, run_script, write_kaggle_folder, write_tiny_imagenet)
 
 SCRIPTS = (
     "ch09_ch10_dogs_vs_cats/build_dogs_vs_cats.py",
@@ -54,7 +54,6 @@ TINY_SIZES = {"TINY_IMAGENET_NUM_CLASSES": str(len(WNIDS)), "TINY_IMAGENET_TEST_
               "TINY_IMAGENET_IMAGE_SIZE": "32"}
 TINY_RESNET = ("--stages", 1, 1, 1, "--filters", 8, 8, 16, 32)
 CIFAR_RESNET = ("--stages", 1, 1, 1, "--filters", 8, 8, 16, 32)
-CIFAR_TEST = 10
 
 
 # ---------------------------------------------------------------- helpers
@@ -86,18 +85,6 @@ def split(path):
 
 
 # ---------------------------------------------------------------- data
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("projects")
-
-
-@pytest.fixture(scope="module")
-def cifar(root):
-    folder = root / "cifar-10-batches-py"
-    write_cifar10_dir(folder, per_batch=8, test_size=CIFAR_TEST)
-    return folder
-
 
 @pytest.fixture(scope="module")
 def dogs_env(root):
@@ -192,13 +179,7 @@ def resnet_tiny_decay(root, tiny_env, tiny_hdf5):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_is_fast_and_documented(script):
-    # -X importtime lists every module imported: --help must not pay for TensorFlow
-    result = run_script(script, "--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
-    assert result.stdout.startswith("usage: ")
-    assert "tensorflow" not in result.stderr and "keras" not in result.stderr
-    source = (EXAMPLES / script).read_text()
-    assert "Practitioner Bundle, chapter" in source and "Usage:" in source
-    assert source.rstrip().endswith('if __name__ == "__main__":\n    main()')
+    result = assert_fast_documented_help(script)
     if script in TRAINING_SCRIPTS:
         assert "--mixed-precision" in result.stdout and "--strategy {none,mirrored,multiworker}" in result.stdout
         assert "--coordinator HOST:PORT" in result.stdout and "--process-id I" in result.stdout

@@ -9,9 +9,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from datagen import write_noise_hdf5
 
 from pyimagesearch.augmentation import ImageAugmenter
-from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter
+from pyimagesearch.io import HDF5DatasetGenerator
 from pyimagesearch.io import sharedbatch
 from pyimagesearch.io.sharedbatch import (ReceiveFailed, as_shared_batch, remove_leftovers,
                                           shared_memory_available)
@@ -26,12 +27,11 @@ BOOK_AUG = dict(rotation_range=20, zoom_range=0.15, width_shift_range=0.2,
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def db_path(tmp_path):
-    path = tmp_path / "images.hdf5"
-    rng = np.random.default_rng(0)
-    with HDF5DatasetWriter((10, 20, 20, 3), path) as writer:
-        writer.add(rng.integers(0, 256, (10, 20, 20, 3), dtype=np.uint8), np.arange(10) % 2)
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory):
+    """Read-only: 10 rows of 20x20 noise labelled `row % 2`."""
+    path = tmp_path_factory.mktemp("uint8") / "images.hdf5"
+    write_noise_hdf5(path, (10, 20, 20, 3), 2)
     return path
 
 

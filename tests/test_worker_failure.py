@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datagen import SlowScale, write_noise_hdf5
 
-from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter, sharedbatch
+from pyimagesearch.io import HDF5DatasetGenerator, sharedbatch
 from pyimagesearch.io.sharedbatch import as_shared_batch, shared_memory_available
 
 pytestmark = pytest.mark.skipif(not shared_memory_available(), reason="needs /dev/shm")
@@ -32,23 +33,10 @@ SCRIPT = ROOT / "tests" / "signal_training.py"
 WORKER = "pyimagesearch-worker"
 
 
-class _Slow:
-    """Scales to float32 after a short sleep, so workers are busy when they are killed."""
-
-    def preprocess(self, image):
-        return image.astype("float32") / 255.0
-
-    def preprocess_batch(self, images):
-        time.sleep(0.03)
-        return images.astype("float32") / 255.0
-
-
 @pytest.fixture(scope="module")
 def small_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("workers") / "small.hdf5"
-    rng = np.random.default_rng(0)
-    with HDF5DatasetWriter((96, 8, 8, 3), path) as writer:
-        writer.add(rng.integers(0, 256, (96, 8, 8, 3), dtype=np.uint8), np.arange(96) % 2)
+    write_noise_hdf5(path, (96, 8, 8, 3), 2)
     return path
 
 
@@ -74,7 +62,7 @@ def test_a_killed_worker_stops_fit_within_seconds_naming_it_and_leaves_nothing(s
     rng = random.Random(7)
     delays = []
     for trial in range(3):
-        gen = HDF5DatasetGenerator(small_db, 4, preprocessors=[_Slow()], workers=2,
+        gen = HDF5DatasetGenerator(small_db, 4, preprocessors=[SlowScale(0.03)], workers=2,
                                    use_multiprocessing=True, shared_memory=True)
         killed = {}
         before = {child.pid for child in multiprocessing.active_children()}
@@ -112,7 +100,7 @@ def test_a_killed_worker_stops_fit_within_seconds_naming_it_and_leaves_nothing(s
 
 def _owner(db_path, connection):
     """A training process's stand-in: serves batches through its workers until it is killed."""
-    gen = HDF5DatasetGenerator(db_path, 4, preprocessors=[_Slow()], workers=2,
+    gen = HDF5DatasetGenerator(db_path, 4, preprocessors=[SlowScale(0.03)], workers=2,
                                use_multiprocessing=True, shared_memory=True)
     gen[0]
     pickle.dumps(as_shared_batch(np.ones(8, np.uint8), os.getpid()))  # a batch never received
