@@ -47,7 +47,8 @@ def _cases(tmp_path):
         "build-dataset, missing input": (
             ["build-dataset", "-d", missing, "-o", str(tmp_path / "o1")], f"--dataset {missing!r}: image folder not found"),
         "build-dataset, input is a file": (
-            ["build-dataset", "-d", str(blocker), "-o", str(tmp_path / "o1")], "--dataset"),
+            ["build-dataset", "-d", str(blocker), "-o", str(tmp_path / "o1")],
+            f"--dataset: image folder {str(blocker)!r} is a file, not a folder"),
         "build-dataset, output in the way": (
             ["build-dataset", "-d", str(images), "-o", str(built)], "train.hdf5' already exists; delete it or pass --overwrite"),
         "build-dataset, output folder under a file": (
@@ -68,6 +69,8 @@ def _cases(tmp_path):
             ["train-classifier", "--db", str(features), "--model", str(blocker / "m.skops")], "no folder can be made"),
         "rank-accuracy, missing input": (
             ["rank-accuracy", "--db", missing, "--model", str(features)], "--db"),
+        "rank-accuracy, input is a folder": (
+            ["rank-accuracy", "--db", str(images), "--model", str(features)], "is a folder, not a file"),
         "rank-accuracy, missing classifier": (
             ["rank-accuracy", "--db", str(features), "--model", missing], "--model"),
         "inspect-model, missing weights file": (
