@@ -150,7 +150,7 @@ def fit_resumable(model, trainGen, valGen, args, startAt, config, dist=None):
     epochs (and the last) and writing the plot and history at FIG_PATH and JSON_PATH
     (process 0 only, with a several-process `dist`); closes the generators."""
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     # checkpoints every --every epochs and the babysitter, both resuming at startAt
     callbacks = [
@@ -188,7 +188,7 @@ def evaluate_test_split(config, model_path, batch_size, builder="build_tiny_imag
     from pyimagesearch.datasets import readable_names
     from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.utils import as_class_names, evaluate_predictions, load_checkpoint
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     # the RGB means of the training set, and the image preprocessors
     steps = preprocessors(config)

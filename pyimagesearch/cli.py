@@ -105,7 +105,7 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    from pyimagesearch.utils.signals import interrupts_handled, raise_if_interrupted  # after --help
+    from pyimagesearch.infra.signals import interrupts_handled, raise_if_interrupted  # after --help
 
     try:
         with interrupts_handled():  # SIGTERM too; never lost under JAX
@@ -127,7 +127,7 @@ def run_main(parser, run, argv=None):
     download, an unwritable or full output) ends the process with one line,
     `[ERROR] ...`, and exit status 1, instead of a traceback; Ctrl-C or
     SIGTERM ends it with `[INFO] interrupted` and status 130 (see
-    `pyimagesearch.utils.signals.interrupts_handled`). Other errors are bugs and keep
+    `pyimagesearch.infra.signals.interrupts_handled`). Other errors are bugs and keep
     their traceback.
 
     Args:
@@ -140,7 +140,7 @@ def run_main(parser, run, argv=None):
     """
     configure_process()
     args = parser.parse_args(argv)
-    from pyimagesearch.utils.signals import interrupts_handled, raise_if_interrupted  # after --help
+    from pyimagesearch.infra.signals import interrupts_handled, raise_if_interrupted  # after --help
 
     try:
         with interrupts_handled():  # SIGTERM too; never lost under JAX

@@ -49,7 +49,7 @@ import sys
 import threading
 import time
 
-from pyimagesearch.utils.validation import check_choice, check_int
+from pyimagesearch.infra.validation import check_choice, check_int
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 MIXED_POLICY = "mixed_float16"
@@ -321,7 +321,7 @@ class _Failure:
 
             release_all()  # the output folders this run took (os._exit skips atexit)
             if self.checkpoints is not None:
-                from pyimagesearch.utils.atomic import remove_orphans
+                from pyimagesearch.infra.atomic import remove_orphans
 
                 remove_orphans(self.checkpoints, exiting=True)
             # skip JAX's exit handlers: they would wait for the failed process

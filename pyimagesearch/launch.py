@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from pyimagesearch.utils.validation import check_int, check_number
+from pyimagesearch.infra.validation import check_int, check_number
 
 GRACE = 30  # seconds the other processes get to stop on their own after a failure
 

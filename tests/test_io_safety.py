@@ -16,7 +16,7 @@ from pyimagesearch import cli
 from pyimagesearch.datasets import SimpleDatasetLoader, list_images
 from pyimagesearch.io import (HDF5DatasetGenerator, HDF5DatasetWriter, build_hdf5_splits,
                               check_same_build, read_build_id)
-from pyimagesearch.utils import atomic, publish
+from pyimagesearch.infra import atomic, publish
 
 SPLIT_FILES = ["mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
 

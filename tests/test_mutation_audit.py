@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.nn.layers import MeanSubtraction
-from pyimagesearch.utils import atomic
+from pyimagesearch.infra import atomic
 
 
 def test_atomic_output_whose_body_raises_leaves_no_temporary_and_the_old_file(tmp_path):

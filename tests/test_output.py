@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from pyimagesearch.utils import progress
-from pyimagesearch.utils.progress import LogProgress, is_terminal, keras_verbose, progress_bar
+from pyimagesearch.infra import progress
+from pyimagesearch.infra.progress import LogProgress, is_terminal, keras_verbose, progress_bar
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ def test_a_build_to_a_file_writes_few_lines(tmp_path):
     script = textwrap.dedent("""
         import sys, time
         from datagen import write_image_tree
-        from pyimagesearch.utils import progress
+        from pyimagesearch.infra import progress
         from pyimagesearch.io import build_hdf5_splits
 
         bar = progress.progress_bar
@@ -109,7 +109,7 @@ def test_a_build_to_a_file_writes_few_lines(tmp_path):
 def test_keras_training_to_a_file_is_one_line_per_epoch(tmp_path):
     script = textwrap.dedent("""
         import numpy as np, keras
-        from pyimagesearch.utils.progress import keras_verbose
+        from pyimagesearch.infra.progress import keras_verbose
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
         model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
         x, y = np.zeros((64, 4), "float32"), np.zeros(64, "int64")

@@ -10,8 +10,8 @@ import pytest
 
 from pyimagesearch.augmentation import ImageAugmenter
 from pyimagesearch.preprocessing import PatchPreprocessor
-from pyimagesearch.utils import processrng
-from pyimagesearch.utils.processrng import RandomSource
+from pyimagesearch.infra import processrng
+from pyimagesearch.infra.processrng import RandomSource
 from datagen import class_image
 
 BOOK = dict(rotation_range=18, zoom_range=0.15, width_shift_range=0.2,

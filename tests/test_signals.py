@@ -10,7 +10,7 @@ import pytest
 
 from pyimagesearch.callbacks.stoponsignal import StopOnSignal
 from pyimagesearch.cli import run_main
-from pyimagesearch.utils.signals import interrupt_requested, interrupts_handled
+from pyimagesearch.infra.signals import interrupt_requested, interrupts_handled
 
 
 def test_sigterm_is_ctrl_c_and_the_handlers_are_restored():

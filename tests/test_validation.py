@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from pyimagesearch.utils.validation import check_choice, check_int, check_number
+from pyimagesearch.infra.validation import check_choice, check_int, check_number
 
 
 @pytest.mark.parametrize("value", [1, 7, np.int64(3), np.uint8(2), np.int32(1)])

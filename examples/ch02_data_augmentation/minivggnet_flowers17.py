@@ -58,7 +58,7 @@ def run(args, aug=None):
     from pyimagesearch.nn.conv import MiniVGGNet
     from pyimagesearch.preprocessing import AspectAwarePreprocessor, ImageToArrayPreprocessor
     from pyimagesearch.utils import evaluate_predictions, plot_history
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     # load the images, resize them preserving the aspect ratio, scale to [0, 1]
     aap = AspectAwarePreprocessor(args.image_size, args.image_size)

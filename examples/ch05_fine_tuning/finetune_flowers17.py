@@ -49,7 +49,7 @@ def build_parser():
 def evaluate(model, testX, testY, classNames, batchSize):
     """Prints the classification report and rank-1 (rank-5 beyond 5 classes)."""
     from pyimagesearch.utils import evaluate_predictions
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     evaluate_predictions(model.predict(testX, batch_size=batchSize, verbose=keras_verbose()), testY, classNames)
 
@@ -72,7 +72,7 @@ def run(args):
     from pyimagesearch.nn.conv import FCHeadNet
     from pyimagesearch.preprocessing import AspectAwarePreprocessor, ImageToArrayPreprocessor
     from pyimagesearch.utils import plot_history
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     # the image generator for data augmentation (the book's parameters)
     aug = ImageAugmenter(rotation_range=30, width_shift_range=0.1,

@@ -59,7 +59,7 @@ def run(args):
     from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.nn.conv import MiniVGGNet
     from pyimagesearch.utils import evaluate_predictions, plot_history
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     labelNames = list(CIFAR10_LABELS)
 

@@ -111,7 +111,7 @@ def run(args):
     import keras
 
     from pyimagesearch.nn.conv import MiniVGGNet
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     if args.subset is not None:
         (trainX, trainY) = (trainX[:args.subset], trainY[:args.subset])

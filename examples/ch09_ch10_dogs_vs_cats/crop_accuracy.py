@@ -45,7 +45,7 @@ def run(args):
                                              MeanPreprocessor, SimplePreprocessor)
     from pyimagesearch.utils import (as_class_names, evaluate_predictions, load_checkpoint,
                                      predict_oversampled)
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     # the RGB means of the training set, and the image preprocessors
     size = config.CROP_SIZE

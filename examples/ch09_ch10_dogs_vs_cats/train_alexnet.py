@@ -66,7 +66,7 @@ def run(args):
     from pyimagesearch.nn.conv import AlexNet
     from pyimagesearch.preprocessing import (ImageToArrayPreprocessor, MeanPreprocessor,
                                              PatchPreprocessor, SimplePreprocessor)
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)

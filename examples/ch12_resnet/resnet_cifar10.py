@@ -97,7 +97,7 @@ def run(args):
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
     from pyimagesearch.utils import evaluate_predictions, load_checkpoint
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)

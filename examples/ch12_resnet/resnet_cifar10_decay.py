@@ -66,7 +66,7 @@ def run(args):
     from pyimagesearch.callbacks import TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
     from pyimagesearch.utils import PolynomialDecay, evaluate_predictions
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)

@@ -6,8 +6,8 @@ import numbers
 import cv2
 import numpy as np
 
-from pyimagesearch.utils.processrng import RandomSource
-from pyimagesearch.utils.validation import check_choice, check_number
+from pyimagesearch.infra.processrng import RandomSource
+from pyimagesearch.infra.validation import check_choice, check_number
 
 FILL_MODES = {
     "nearest": cv2.BORDER_REPLICATE,
@@ -46,7 +46,7 @@ class ImageAugmenter:
         seed: seed of the random draws, for reproducible augmentation. Batch
             `b` of epoch `e` served by `HDF5DatasetGenerator` is augmented
             from `(seed, e, b)` in any process (see
-            `pyimagesearch.utils.processrng`).
+            `pyimagesearch.infra.processrng`).
 
     Raises:
         ValueError: a negative range, a bad zoom range or an unknown fill mode.

@@ -9,7 +9,7 @@ import cv2
 import keras
 import numpy as np
 
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 TESTED_KERAS = "3.15"
 

@@ -7,9 +7,9 @@ import weakref
 import keras
 
 from pyimagesearch.callbacks.folderlock import release_folder, take_folder
-from pyimagesearch.utils.atomic import commit, new_temporary
+from pyimagesearch.infra.atomic import commit, new_temporary
 from pyimagesearch.utils.checkpoints import CHECKPOINT_EXTENSIONS, save_model
-from pyimagesearch.utils.validation import check_choice, check_int
+from pyimagesearch.infra.validation import check_choice, check_int
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

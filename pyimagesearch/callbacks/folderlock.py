@@ -3,7 +3,7 @@
 `EpochCheckpoint` and `TrainingMonitor` take their folders when training
 begins, so two runs writing checkpoints or a history into one folder cannot
 mix their files: the second one stops with one line naming the first. The
-lock is the one `build_hdf5_splits` holds (`pyimagesearch.utils.publish`:
+lock is the one `build_hdf5_splits` holds (`pyimagesearch.infra.publish`:
 `.pyimagesearch.lock`, created atomically, naming the holder's host, pid and
 purpose); a lock left by a killed process of this host is taken over.
 """
@@ -12,7 +12,7 @@ import atexit
 import contextlib
 import os
 
-from pyimagesearch.utils.publish import FolderBusyError, acquire_lock, release_lock
+from pyimagesearch.infra.publish import FolderBusyError, acquire_lock, release_lock
 
 # The error a second run meets (a build meets the same one).
 FolderInUseError = FolderBusyError

@@ -2,13 +2,13 @@
 
 import keras
 
-from pyimagesearch.utils.signals import defer_interrupts, interrupt_requested, raise_if_interrupted
+from pyimagesearch.infra.signals import defer_interrupts, interrupt_requested, raise_if_interrupted
 
 
 class StopOnSignal(keras.callbacks.Callback):
     """Raises `KeyboardInterrupt` at the first batch end after Ctrl-C or SIGTERM.
 
-    Within `pyimagesearch.utils.signals.interrupts_handled()` (the library's
+    Within `pyimagesearch.infra.signals.interrupts_handled()` (the library's
     commands and example scripts run inside it), a first stop signal during
     a run with this callback is only recorded, and the callback raises the
     `KeyboardInterrupt` between two batches: never inside a garbage-collection

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 
 from pyimagesearch.callbacks.folderlock import release_folder, take_folder
-from pyimagesearch.utils.atomic import atomic_output
+from pyimagesearch.infra.atomic import atomic_output
 from pyimagesearch.utils.plots import history_figure
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 
 class TrainingMonitor(keras.callbacks.Callback):

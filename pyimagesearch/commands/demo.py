@@ -84,7 +84,7 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     from pyimagesearch.preprocessing import (
         CropPreprocessor, ImageToArrayPreprocessor, MeanPreprocessor, PatchPreprocessor, SimplePreprocessor)
     from pyimagesearch.utils import PolynomialDecay, predict_oversampled, rank5_accuracy
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     paths = _paths(output)
     keras.utils.set_random_seed(seed)

@@ -7,7 +7,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 
 def write_digits_dataset(outputDir, size=32):

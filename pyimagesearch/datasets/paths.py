@@ -9,7 +9,7 @@ import warnings
 import cv2
 import numpy as np
 
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 

@@ -23,11 +23,11 @@ from pyimagesearch.io.buildid import BUILD_ID, BUILD_SET
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 from pyimagesearch.io.splitplan import SPLITS, plan_splits
 from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
-from pyimagesearch.utils.atomic import journal_files, new_temporary
-from pyimagesearch.utils.publish import folder_lock, publish_set
-from pyimagesearch.utils.progress import progress_bar
-from pyimagesearch.utils.signals import terminate_as_interrupt
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.atomic import journal_files, new_temporary
+from pyimagesearch.infra.publish import folder_lock, publish_set
+from pyimagesearch.infra.progress import progress_bar
+from pyimagesearch.infra.signals import terminate_as_interrupt
+from pyimagesearch.infra.validation import check_int
 
 
 @dataclasses.dataclass
@@ -99,7 +99,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     The build holds the output folder's lock (`.pyimagesearch.lock`, naming
     its host and pid) from start to end, so a second build into the folder is
     refused at once, naming the first. The files are published as one unit
-    (`pyimagesearch.utils.publish`): written beside their targets under
+    (`pyimagesearch.infra.publish`): written beside their targets under
     temporary names, then a journal, then the renames. A failure or a signal
     before the journal leaves the previous set whole and no temporary file; a
     signal after it is held until the new set is complete; a process killed
@@ -144,7 +144,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         ValueError: no images, one class, bad sizes, a class too small to split,
             an output path that is a folder, existing outputs without
             `overwrite`, or no readable training image.
-        pyimagesearch.utils.publish.FolderBusyError: another build holds the
+        pyimagesearch.infra.publish.FolderBusyError: another build holds the
             output folder (it is named).
     """
     paths, names, left_out = scan_labelled_images(images, labels, label_from, follow_links)

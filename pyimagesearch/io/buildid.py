@@ -16,7 +16,7 @@ import os
 
 import h5py
 
-from pyimagesearch.utils.publish import finish_publish
+from pyimagesearch.infra.publish import finish_publish
 
 BUILD_ID = "build_id"
 BUILD_SET = "build_set"
@@ -111,7 +111,7 @@ def check_same_build(paths):
     """Checks that files come from one build (the same build id).
 
     A publish that a killed build left unfinished in their folders is
-    completed first (see `pyimagesearch.utils.publish.finish_publish`).
+    completed first (see `pyimagesearch.infra.publish.finish_publish`).
 
     Args:
         paths: HDF5 files and means JSON files (e.g. train, val, test, means).

@@ -13,8 +13,8 @@ from pyimagesearch.datasets.labelled import scan_labelled_images
 from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS, check_max_pixels, read_image_checked
 from pyimagesearch.io.build import skipped_lines
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter, check_overwrite
-from pyimagesearch.utils.progress import progress_bar
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.progress import progress_bar
+from pyimagesearch.infra.validation import check_int
 
 # network name -> keras.applications module holding its preprocess_input
 PREPROCESS_MODULES = {

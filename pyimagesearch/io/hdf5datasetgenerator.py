@@ -15,9 +15,9 @@ from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, remove_
 from pyimagesearch.io.workerpool import WorkerPool
 from pyimagesearch.preprocessing.chain import apply_preprocessors, draws_by_key
 from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
-from pyimagesearch.utils.processrng import RandomSource
-from pyimagesearch.utils.publish import finish_publish
-from pyimagesearch.utils.validation import check_choice, check_int
+from pyimagesearch.infra.processrng import RandomSource
+from pyimagesearch.infra.publish import finish_publish
+from pyimagesearch.infra.validation import check_choice, check_int
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):

@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 
 from pyimagesearch.io.buildid import BUILD_ID, FILE_ID, NAMES_DIGEST, names_digest
-from pyimagesearch.utils.atomic import commit, new_temporary
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.atomic import commit, new_temporary
+from pyimagesearch.infra.validation import check_int
 
 # rows per chunk are chosen so that one chunk holds about this many bytes
 _CHUNK_BYTES = 1 << 20
@@ -217,7 +217,7 @@ class HDF5DatasetWriter:
         Args:
             publish: False leaves the finished file at its temporary path, for
                 a caller that publishes several files together
-                (`pyimagesearch.utils.publish.publish_set`).
+                (`pyimagesearch.infra.publish.publish_set`).
 
         Returns:
             The finished file's path (`outputPath`, or the temporary path when

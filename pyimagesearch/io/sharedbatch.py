@@ -25,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-from pyimagesearch.utils.atomic import _alive, _host_tag  # the temporary files' rule
+from pyimagesearch.infra.atomic import _alive, _host_tag  # the temporary files' rule
 
 SHM_DIR = "/dev/shm"
 _PREFIX = "pyimagesearch-batch-"

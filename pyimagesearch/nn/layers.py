@@ -18,7 +18,7 @@ import os
 import keras
 import numpy as np
 
-from pyimagesearch.utils.validation import check_choice
+from pyimagesearch.infra.validation import check_choice
 
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")

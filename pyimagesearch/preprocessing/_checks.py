@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 
 def as_image(image, who):

@@ -8,7 +8,7 @@ def draws_by_key(step):
 
     Such steps say so with a class attribute `draws_by_key = True`; their
     `preprocess_batch`, `preprocess` or `augment_batch` accept `key=` (see
-    `pyimagesearch.utils.processrng`).
+    `pyimagesearch.infra.processrng`).
     """
     return getattr(step, "draws_by_key", False) is True
 
@@ -25,7 +25,7 @@ def apply_preprocessors(images, preprocessors, key=None):
         preprocessors: a sequence of preprocessors.
         key: optional `(epoch, batch)` of this batch, passed to the steps
             that draw by key (image `i` gets `(epoch, batch, i)` on the
-            per-image path); see `pyimagesearch.utils.processrng`.
+            per-image path); see `pyimagesearch.infra.processrng`.
 
     Returns:
         The preprocessed batch as an array.

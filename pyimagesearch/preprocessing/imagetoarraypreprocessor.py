@@ -3,7 +3,7 @@
 import numpy as np
 
 from pyimagesearch.preprocessing._checks import as_batch, as_image
-from pyimagesearch.utils.validation import check_choice
+from pyimagesearch.infra.validation import check_choice
 
 _FORMATS = ("channels_last", "channels_first")
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from pyimagesearch.preprocessing._checks import as_batch, as_image, check_fits, check_size
-from pyimagesearch.utils.processrng import RandomSource
+from pyimagesearch.infra.processrng import RandomSource
 
 
 class PatchPreprocessor:
@@ -19,7 +19,7 @@ class PatchPreprocessor:
         height: patch height in pixels.
         seed: seed of the random draws (None: fresh entropy). Batch `b` of
             epoch `e` served by `HDF5DatasetGenerator` is cropped from
-            `(seed, e, b)` in any process (see `pyimagesearch.utils.processrng`).
+            `(seed, e, b)` in any process (see `pyimagesearch.infra.processrng`).
     """
 
     draws_by_key = True

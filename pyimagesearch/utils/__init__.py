@@ -1,9 +1,9 @@
 """Utilities: ranked accuracy, learning-rate schedules, checkpoints, ensembles, over-sampling.
 
-Every name is imported on first access, so the ground-floor modules that live
-here too (`atomic`, `signals`, `progress`, `processrng`) load neither
-matplotlib (`plot_history`) nor scikit-learn (`train_classifier`) for the
-sub-packages that import them.
+Every name is imported on first access, so `import pyimagesearch.utils` loads
+neither matplotlib (`plot_history`) nor scikit-learn (`train_classifier`). The
+ground-floor infrastructure (files, signals, progress, random draws, argument
+checks) lives in `pyimagesearch.infra`.
 """
 
 import importlib

@@ -4,8 +4,8 @@ import os
 import re
 import zipfile
 
-from pyimagesearch.utils.processrng import continue_seed_state
-from pyimagesearch.utils.validation import check_number
+from pyimagesearch.infra.processrng import continue_seed_state
+from pyimagesearch.infra.validation import check_number
 
 # the native Keras 3 format, and the legacy HDF5 format of the book's epoch_N.hdf5
 CHECKPOINT_EXTENSIONS = (".keras", ".hdf5", ".h5")

@@ -13,9 +13,9 @@ import zipfile
 
 import numpy as np
 
-from pyimagesearch.utils.atomic import atomic_output
+from pyimagesearch.infra.atomic import atomic_output
 from pyimagesearch.utils.evaluation import as_class_names
-from pyimagesearch.utils.validation import check_number
+from pyimagesearch.infra.validation import check_number
 
 DEFAULT_GRID = {"C": [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]}
 

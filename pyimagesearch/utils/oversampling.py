@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from pyimagesearch.preprocessing.chain import apply_preprocessors
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 
 def predict_oversampled(model, images, cropper, preprocessors=None, batch_size=64, verbose=0):

@@ -4,7 +4,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pyimagesearch.utils.atomic import atomic_output
+from pyimagesearch.infra.atomic import atomic_output
 
 NOT_PLOTTED = ("learning_rate", "lr")
 # losses whose largest value is this many times their median (a spike) are drawn on a log scale

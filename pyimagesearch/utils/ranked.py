@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 
 def rank_accuracy(preds, labels, ranks=(1, 5)):

@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 
-from pyimagesearch.utils.atomic import atomic_output
-from pyimagesearch.utils.validation import check_int, check_number
+from pyimagesearch.infra.atomic import atomic_output
+from pyimagesearch.infra.validation import check_int, check_number
 
 
 class LearningRateDecay:

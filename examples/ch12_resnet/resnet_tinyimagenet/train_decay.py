@@ -70,7 +70,7 @@ def run(args):
     from pyimagesearch.callbacks import TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
     from pyimagesearch.utils import PolynomialDecay
-    from pyimagesearch.utils.progress import keras_verbose
+    from pyimagesearch.infra.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 
 def same(size, stride):

@@ -5,7 +5,7 @@ from keras import layers
 from keras.regularizers import l2
 
 from pyimagesearch.nn.conv._checks import input_geometry, same, valid
-from pyimagesearch.utils.validation import check_number
+from pyimagesearch.infra.validation import check_number
 
 
 def _reduce(size):

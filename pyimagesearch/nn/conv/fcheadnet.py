@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 
 class FCHeadNet:

@@ -5,7 +5,7 @@ from keras import layers
 from keras.regularizers import l2
 
 from pyimagesearch.nn.conv._checks import input_geometry
-from pyimagesearch.utils.validation import check_choice, check_int, check_number
+from pyimagesearch.infra.validation import check_choice, check_int, check_number
 
 DATASETS = ("cifar", "tiny_imagenet")
 # the book's residual_module default, which its build never overrides

@@ -14,7 +14,7 @@ import re
 import socket
 import tempfile
 
-# the journal of an unfinished publish (pyimagesearch.utils.publish), whose files are kept
+# the journal of an unfinished publish (pyimagesearch.infra.publish), whose files are kept
 JOURNAL = ".pyimagesearch.publish"
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
 
@@ -80,7 +80,7 @@ def remove_orphans(folder, exiting=False):
 
     Only regular files named by `new_temporary` on this host are considered;
     those of live processes (and of other hosts sharing the folder), those that
-    an unfinished publish lists (see `pyimagesearch.utils.publish`) and an
+    an unfinished publish lists (see `pyimagesearch.infra.publish`) and an
     earlier version's `.tmp.old` backups are kept, and a file that cannot be
     removed is left where it is.
 

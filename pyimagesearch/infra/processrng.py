@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from pyimagesearch.utils.validation import check_int
+from pyimagesearch.infra.validation import check_int
 
 # the "epoch" of keyless draws; `ImageAugmenter.flow`'s endless stream uses 2**63 - 1
 STREAM = 2**63 - 2

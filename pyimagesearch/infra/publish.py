@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from pyimagesearch.utils import atomic
+from pyimagesearch.infra import atomic
 
 LOCK = ".pyimagesearch.lock"
 JOURNAL = atomic.JOURNAL
