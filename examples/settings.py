@@ -1,19 +1,22 @@
 """Environment-variable settings of the chapter 9-12 config modules.
 
 The config modules (`config/*_config.py`) keep the book's names, but read their
-paths and sizes from the environment instead of being edited. A config module
-imports this one by putting the examples/ folder on `sys.path`, as the Tiny
-ImageNet scripts do for `tinyimagenet_common.py`:
+paths and sizes from the environment instead of being edited. A script imports
+its config with the book's line, whatever the working directory:
 
 ```python
-sys.path.insert(0, EXAMPLES_FOLDER)
-from settings import env_int
-
-IMAGE_SIZE = env_int("TINY_IMAGENET_IMAGE_SIZE", 64)
+from config import tiny_imagenet_config as config
 ```
+
+The package's `config/__init__.py` puts the examples/ folder on `sys.path` (for
+this module and the `*_common.py` modules the chapters share), then imports the
+config module inside `exit_on_bad_setting()`, so that a bad environment variable
+ends the script with one line.
 """
 
+import contextlib
 import os
+import sys
 
 
 def env_int(name, default):
@@ -32,3 +35,13 @@ def env_int(name, default):
     if number < 1:
         raise ValueError(f"environment variable {name} must be a positive integer, got {value!r}.")
     return number
+
+
+@contextlib.contextmanager
+def exit_on_bad_setting():
+    """Ends the script with one `[ERROR] ...` line when the body raises ValueError
+    (a config module's bad environment variable)."""
+    try:
+        yield
+    except ValueError as error:
+        sys.exit(f"[ERROR] {error}")

@@ -4,11 +4,12 @@ DeeperGoogLeNet (ch11_googlenet/deepergooglenet/) and ResNet
 (ch12_resnet/resnet_tinyimagenet/) train on the same HDF5 files with the same
 preprocessing and augmentation, resume the same way ("ctrl + c" method) and are
 scored the same way; each script keeps its own network, optimizer and schedule.
-`config` is the script's `config/tiny_imagenet_config.py` module. A script
-imports this module with the examples folder on `sys.path`:
+`config` is the script's `config/tiny_imagenet_config.py` module; importing it
+puts the examples folder on `sys.path` (config/__init__.py), so a script imports
+this module after its config:
 
 ```python
-sys.path.insert(0, EXAMPLES_FOLDER)
+from config import tiny_imagenet_config as config
 from tinyimagenet_common import build_generators, require_files
 ```
 

@@ -229,13 +229,14 @@ class Distribution:
 
         Args:
             model: a `keras.Model`.
-            path: where `model.save` writes.
+            path: where `model.save` writes; its folder is made if missing.
 
         Returns:
             True where this process saved, False elsewhere.
         """
         if not self.is_chief:
             return False
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         if self.num_processes == 1:
             model.save(path)
             return True

@@ -185,6 +185,20 @@ def test_help_is_fast_and_documented(script):
         assert "--coordinator HOST:PORT" in result.stdout and "--process-id I" in result.stdout
 
 
+@pytest.mark.parametrize("script", ["ch12_resnet/resnet_cifar10.py",
+                                    "ch12_resnet/resnet_tinyimagenet/train.py"])
+def test_shared_modules_import_from_any_working_directory(script, tmp_path):
+    # the examples/ modules (cifar10_common, tinyimagenet_common, settings) are found
+    # from the repository root, the script's own folder and an unrelated folder
+    for cwd in (EXAMPLES.parent, (EXAMPLES / script).parent, tmp_path):
+        assert run_script(script, "--help", cwd=cwd).stdout.startswith("usage: ")
+    # a bad setting still ends in one line, from any folder
+    bad = run_script(script, "--help", cwd=tmp_path, check=False,
+                     env={"TINY_IMAGENET_IMAGE_SIZE": "x"})
+    if "tinyimagenet" in script:
+        assert_one_line_error(bad, "TINY_IMAGENET_IMAGE_SIZE")
+
+
 def test_every_training_script_takes_the_gpu_switches():
     assert len(TRAINING_SCRIPTS) == 7
     # TensorFlow and JAX are imported in one place only: pyimagesearch/distribute.py

@@ -16,14 +16,9 @@ Usage:
 """
 
 import argparse
-import sys
 
 from pyimagesearch.cli import run_main
-
-try:
-    from config import dogs_vs_cats_config as config
-except ValueError as error:
-    sys.exit(f"[ERROR] {error}")
+from config import dogs_vs_cats_config as config  # puts examples/ on sys.path
 
 
 def build_parser():

@@ -21,15 +21,10 @@ Usage:
 
 import argparse
 import os
-import sys
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
-
-try:
-    from config import dogs_vs_cats_config as config
-except ValueError as error:
-    sys.exit(f"[ERROR] {error}")
+from config import dogs_vs_cats_config as config  # puts examples/ on sys.path
 
 
 def build_parser():
@@ -108,8 +103,6 @@ def run(args):
               verbose=keras_verbose())
 
     print("[INFO] serializing model...")
-    if dist.is_chief:
-        os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
     dist.save(model, args.model)
     trainGen.close()
     valGen.close()

@@ -17,14 +17,10 @@ Usage:
 """
 
 import argparse
-import sys
 
 from pyimagesearch.cli import run_main
+from config import dogs_vs_cats_config as config  # puts examples/ on sys.path
 
-try:
-    from config import dogs_vs_cats_config as config
-except ValueError as error:
-    sys.exit(f"[ERROR] {error}")
 
 # the book's grid for the ResNet50 features
 C_GRID = [0.0001, 0.001, 0.01, 0.1, 1.0]

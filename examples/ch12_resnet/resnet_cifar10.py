@@ -30,6 +30,10 @@ Usage:
 import argparse
 import os
 
+import _examples_path  # noqa: F401  (puts examples/ on sys.path)
+from cifar10_common import (add_cifar_arguments, add_seed_argument, augmenter, evaluate,
+                            load_cifar10, output_paths, save_model)
+
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
@@ -53,9 +57,7 @@ def build_parser():
                              "rate of a resumed one (default: the checkpoint's)")
     parser.add_argument("-o", "--output", default="output",
                         help="folder of the training plot and JSON history (default: output)")
-    parser.add_argument("--cifar-dir", default=None,
-                        help="extracted cifar-10-batches-py folder (default: download "
-                             "through keras.datasets)")
+    add_cifar_arguments(parser)
     parser.add_argument("-e", "--epochs", type=int, default=10,
                         help="epochs to train in this run (default: 10)")
     parser.add_argument("-b", "--batch-size", type=int, default=128,
@@ -66,15 +68,12 @@ def build_parser():
                         help="residual modules per stage of a new network (default: 9 9 9)")
     parser.add_argument("--filters", type=int, nargs="+", default=[64, 64, 128, 256],
                         help="filters of the stem and of each stage (default: 64 64 128 256)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed of the weights, batch order and augmentation")
+    add_seed_argument(parser)
     add_gpu_arguments(parser)
     return parser
 
 
 def run(args):
-    from pyimagesearch.datasets import CIFAR10_LABELS, prepare_cifar10
-
     if args.epochs < 1 or args.every < 1:
         raise ValueError("--epochs and --every must be positive integers.")
     if args.lr is not None and not args.lr > 0:
@@ -87,27 +86,20 @@ def run(args):
     startAt = resume_epoch(args.model, args.start_epoch)
     if args.model is not None:
         check_checkpoint_path(args.model)  # names an epoch_N.keras beside a missing .hdf5
-    print("[INFO] loading CIFAR-10 data...")
-    ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir, subtract_mean=True)
+    ((trainX, trainY), (testX, testY)), labelNames = load_cifar10(args.cifar_dir)
     dist = configure_from_args(args)
 
     import keras
 
-    from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
-    from pyimagesearch.utils import evaluate_predictions, load_checkpoint
+    from pyimagesearch.utils import load_checkpoint
     from pyimagesearch.infra.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 
-    labelNames = list(CIFAR10_LABELS)
-
-    # the image generator for data augmentation
-    aug = ImageAugmenter(width_shift_range=0.1, height_shift_range=0.1,
-                         horizontal_flip=True, fill_mode="nearest",
-                         seed=dist.local_seed(args.seed))
+    aug = augmenter(dist, args.seed)
 
     with dist.scope():
         if args.model is None:
@@ -125,10 +117,7 @@ def run(args):
     print(f"[INFO] learning rate: {rate:.6g}")
 
     # checkpoints every --every epochs and the babysitter, both resuming at startAt
-    if dist.is_chief:
-        os.makedirs(args.output, exist_ok=True)
-    figPath = os.path.join(args.output, "resnet56_cifar10.png")
-    jsonPath = os.path.join(args.output, "resnet56_cifar10.json")
+    (figPath, jsonPath) = output_paths(args.output, "resnet56_cifar10", dist)
     callbacks = dist.chief_only([
         EpochCheckpoint(args.checkpoints, every=args.every, startAt=startAt, saveLast=True),
         TrainingMonitor(figPath, jsonPath=jsonPath, startAt=startAt),
@@ -153,9 +142,7 @@ def run(args):
             print(f"[INFO] trained in {dist.num_processes} processes: evaluate {last} on one "
                   f"machine (--strategy none); plot {figPath}, history {jsonPath}")
         return
-    print("[INFO] evaluating network...")
-    predictions = model.predict(testX, batch_size=dist.batch_size, verbose=0)
-    evaluate_predictions(predictions, testY, labelNames)
+    evaluate(model, testX, testY, labelNames, dist)
     print(f"[INFO] last checkpoint {last}, plot {figPath}, history {jsonPath}")
 
 

@@ -19,7 +19,10 @@ Usage:
 """
 
 import argparse
-import os
+
+import _examples_path  # noqa: F401  (puts examples/ on sys.path)
+from cifar10_common import (add_cifar_arguments, add_seed_argument, augmenter, evaluate,
+                            load_cifar10, output_paths, save_model)
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
@@ -30,9 +33,7 @@ def build_parser():
     parser.add_argument("-m", "--model", required=True, help="path of the trained model (.keras)")
     parser.add_argument("-o", "--output", required=True,
                         help="folder of the training plot and JSON history")
-    parser.add_argument("--cifar-dir", default=None,
-                        help="extracted cifar-10-batches-py folder (default: download "
-                             "through keras.datasets)")
+    add_cifar_arguments(parser)
     parser.add_argument("-e", "--epochs", type=int, default=100,
                         help="training epochs, the decay's length (default: 100)")
     parser.add_argument("-b", "--batch-size", type=int, default=128,
@@ -45,45 +46,32 @@ def build_parser():
                         help="residual modules per stage (default: 9 9 9)")
     parser.add_argument("--filters", type=int, nargs="+", default=[64, 64, 128, 256],
                         help="filters of the stem and of each stage (default: 64 64 128 256)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed of the weights, batch order and augmentation")
+    add_seed_argument(parser)
     add_gpu_arguments(parser)
     return parser
 
 
 def run(args):
-    from pyimagesearch.datasets import CIFAR10_LABELS, prepare_cifar10
-
     if args.epochs < 1:
         raise ValueError("--epochs must be a positive integer.")
-    print("[INFO] loading CIFAR-10 data...")
-    ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir, subtract_mean=True)
+    ((trainX, trainY), (testX, testY)), labelNames = load_cifar10(args.cifar_dir)
     dist = configure_from_args(args)
 
     import keras
 
-    from pyimagesearch.augmentation import ImageAugmenter
     from pyimagesearch.callbacks import TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
-    from pyimagesearch.utils import PolynomialDecay, evaluate_predictions
+    from pyimagesearch.utils import PolynomialDecay
     from pyimagesearch.infra.progress import keras_verbose
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 
-    labelNames = list(CIFAR10_LABELS)
-
-    # the image generator for data augmentation
-    aug = ImageAugmenter(width_shift_range=0.1, height_shift_range=0.1,
-                         horizontal_flip=True, fill_mode="nearest",
-                         seed=dist.local_seed(args.seed))
+    aug = augmenter(dist, args.seed)
 
     # the learning-rate schedule and the babysitter (after the schedule, so that the
     # history records each epoch's learning rate)
-    if dist.is_chief:
-        os.makedirs(args.output, exist_ok=True)
-    figPath = os.path.join(args.output, "resnet_cifar10_decay.png")
-    jsonPath = os.path.join(args.output, "resnet_cifar10_decay.json")
+    (figPath, jsonPath) = output_paths(args.output, "resnet_cifar10_decay", dist)
     schedule = PolynomialDecay(maxEpochs=args.epochs, initAlpha=args.learning_rate,
                                power=args.power)
     callbacks = [keras.callbacks.LearningRateScheduler(schedule)]
@@ -105,20 +93,9 @@ def run(args):
               validation_data=dist.shard_arrays(testX, testY), epochs=args.epochs, callbacks=callbacks,
               verbose=keras_verbose())
 
-    if dist.num_processes == 1:
-        print("[INFO] evaluating network...")
-        predictions = model.predict(testX, batch_size=dist.batch_size, verbose=0)
-        evaluate_predictions(predictions, testY, labelNames)
+    evaluate(model, testX, testY, labelNames, dist)
 
-    print("[INFO] serializing network...")
-    if dist.is_chief:
-        os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
-    dist.save(model, args.model)
-    if dist.is_chief:
-        print(f"[INFO] model saved to {args.model}, plot {figPath}, history {jsonPath}")
-    if dist.num_processes > 1 and dist.is_chief:
-        print(f"[INFO] trained in {dist.num_processes} processes: evaluate {args.model} on "
-              f"one machine (--strategy none)")
+    save_model(model, args.model, dist, figPath, jsonPath)
 
 
 def main(argv=None):

@@ -15,17 +15,11 @@ Usage:
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from tinyimagenet_common import evaluate_test_split  # noqa: E402
+from config import tiny_imagenet_config as config  # puts examples/ on sys.path
+from tinyimagenet_common import evaluate_test_split
 
-from pyimagesearch.cli import run_main  # noqa: E402
-
-try:
-    from config import tiny_imagenet_config as config
-except ValueError as error:
-    sys.exit(f"[ERROR] {error}")
+from pyimagesearch.cli import run_main
 
 
 def build_parser():

@@ -28,19 +28,14 @@ Usage:
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,  # noqa: E402
+from config import tiny_imagenet_config as config  # puts examples/ on sys.path
+from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,
                                  build_generators, fit_resumable, load_resumed, resume_start)
 
-from pyimagesearch.cli import run_main  # noqa: E402
-from pyimagesearch.distribute import add_gpu_arguments, configure_from_args  # noqa: E402
+from pyimagesearch.cli import run_main
+from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
-try:
-    from config import tiny_imagenet_config as config
-except ValueError as error:
-    sys.exit(f"[ERROR] {error}")
 
 INIT_LR = 1e-1
 

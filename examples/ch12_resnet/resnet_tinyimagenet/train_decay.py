@@ -22,19 +22,12 @@ Usage:
 """
 
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from tinyimagenet_common import add_worker_arguments, build_generators, require_files  # noqa: E402
+from config import tiny_imagenet_config as config  # puts examples/ on sys.path
+from tinyimagenet_common import add_worker_arguments, build_generators, require_files
 
-from pyimagesearch.cli import run_main  # noqa: E402
-from pyimagesearch.distribute import add_gpu_arguments, configure_from_args  # noqa: E402
-
-try:
-    from config import tiny_imagenet_config as config
-except ValueError as error:
-    sys.exit(f"[ERROR] {error}")
+from pyimagesearch.cli import run_main
+from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 
 def build_parser():
@@ -102,8 +95,6 @@ def run(args):
               verbose=keras_verbose())
 
     print("[INFO] serializing network...")
-    if dist.is_chief:
-        os.makedirs(os.path.dirname(os.path.abspath(args.model)), exist_ok=True)
     dist.save(model, args.model)
     trainGen.close()
     valGen.close()

@@ -14,12 +14,9 @@ The HDF5 file names (train.hdf5, val.hdf5, test.hdf5) are those the builder writ
 """
 
 import os
-import sys
 
-# the examples/ folder, for settings.py (the environment-variable parsing)
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))))
-from settings import env_int  # noqa: E402
+# examples/settings.py: config/__init__.py puts the examples/ folder on the path
+from settings import env_int
 
 DATASET_ROOT = os.environ.get("TINY_IMAGENET_ROOT", os.path.join("..", "datasets", "tiny-imagenet-200"))
 
