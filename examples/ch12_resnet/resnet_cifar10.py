@@ -32,7 +32,7 @@ import os
 
 import _examples_path  # noqa: F401  (puts examples/ on sys.path)
 from cifar10_common import (add_cifar_arguments, add_seed_argument, augmenter, evaluate,
-                            load_cifar10, output_paths, save_model)
+                            load_cifar10, output_paths)
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args

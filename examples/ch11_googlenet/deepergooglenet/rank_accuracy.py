@@ -13,7 +13,6 @@ Usage:
 """
 
 import argparse
-import os
 
 from config import tiny_imagenet_config as config  # puts examples/ on sys.path
 from tinyimagenet_common import evaluate_test_split

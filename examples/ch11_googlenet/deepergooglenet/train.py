@@ -26,7 +26,6 @@ Usage:
 """
 
 import argparse
-import os
 
 from config import tiny_imagenet_config as config  # puts examples/ on sys.path
 from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,
