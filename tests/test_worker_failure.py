@@ -173,3 +173,23 @@ def test_sigterm_and_ctrl_c_stop_training_with_one_line_and_status_130_leaving_t
         assert zipfile.is_zipfile(run["out"] / "checkpoints" / f"epoch_{checkpoints[-1]}.keras")
         assert not any(_alive(pid) for pid in run["workers"])
         assert sharedbatch.segments(run["pid"]) == []
+
+
+_EXIT_WITH_OPEN_POOL = """
+import sys, tempfile
+keep = tempfile.TemporaryDirectory()  # a weakref.finalize made before multiprocessing is imported
+from pyimagesearch.io import HDF5DatasetGenerator
+gen = HDF5DatasetGenerator(sys.argv[1], 4, workers=2, use_multiprocessing=True)
+gen[0]
+print("served", flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_script_that_ends_with_its_workers_running_exits(small_db):
+    # multiprocessing's exit hook SIGTERMs then joins daemon children; the workers ignore
+    # SIGTERM, so the pools must be closed before that hook runs, or the exit waits forever
+    env = dict(os.environ, KERAS_BACKEND="numpy")
+    result = subprocess.run([sys.executable, "-c", _EXIT_WITH_OPEN_POOL, str(small_db)], env=env,
+                            capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0 and result.stdout == "served\n", result.stderr

@@ -14,6 +14,7 @@ within a second when the training process is gone, even after a kill -9 of
 it, so none outlives it.
 """
 
+import atexit
 import contextlib
 import multiprocessing
 import multiprocessing.connection
@@ -28,6 +29,19 @@ from pyimagesearch.io.sharedbatch import ReceiveFailed, remove_leftovers
 
 # how often an idle worker checks that the training process is still there
 _PARENT_CHECK_S = 0.5
+
+# The pools of this process with workers running. At exit they are closed before
+# multiprocessing's own exit hook (registered when `multiprocessing.connection`
+# was imported above, so it runs after this one), which would SIGTERM and then
+# join the workers: they ignore SIGTERM, and the join would wait forever.
+_RUNNING = weakref.WeakSet()
+
+
+@atexit.register
+def _close_running_pools():
+    for pool in list(_RUNNING):
+        if pool.owner_pid == os.getpid():
+            pool.close()
 
 
 class WorkerDied(RuntimeError):
@@ -127,6 +141,7 @@ class WorkerPool:
             theirs.close()
             self._workers.append((process, mine))
             self._idle.put((process, mine))
+        _RUNNING.add(self)
 
     def _fail(self, worker, when):
         """Stops every worker after `worker` died and raises the one-line `WorkerDied`."""
