@@ -258,7 +258,7 @@ def test_publish_refuses_targets_that_appeared_without_overwrite(tmp_path):
 
 def test_orphans_of_dead_processes_are_removed_by_the_next_write(tmp_path):
     target = tmp_path / "epoch_3.keras"
-    tag = atomic._host_tag()
+    tag = atomic.host_tag()
     dead = tmp_path / f".epoch_2.keras.{tag}-{_dead_pid()}.abcd1234.tmp.keras"
     live = tmp_path / f".epoch_2.keras.{tag}-{os.getppid()}.abcd1234.tmp.keras"
     other_host = tmp_path / f".epoch_2.keras.000000-{_dead_pid()}.abcd1234.tmp.keras"
@@ -495,7 +495,7 @@ def test_a_means_path_that_is_a_folder_is_refused_and_cleanup_skips_folders(imag
     assert _contents_deep(out) == before
     # what the cleanup cannot safely remove stays: a folder named like a dead process's temporary,
     # and an earlier version's backup, which may be the only copy of a file
-    tag = atomic._host_tag()
+    tag = atomic.host_tag()
     stray = out / f".val.hdf5.{tag}-{_dead_pid()}.abcd1234.tmp.old"
     folder = out / f".x.hdf5.{tag}-{_dead_pid()}.abcd1234.tmp.hdf5"
     stray.write_bytes(b"old val")

@@ -62,7 +62,7 @@ def new_temporary(path, suffix=None):
     if suffix is None:
         suffix = os.path.splitext(path)[1]
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.{_host_tag()}-{os.getpid()}.",
+        prefix=f".{os.path.basename(path)}.{host_tag()}-{os.getpid()}.",
         suffix=f".tmp{suffix}", dir=folder,
     )
     os.close(handle)
@@ -97,13 +97,13 @@ def remove_orphans(folder, exiting=False):
         entries = list(os.scandir(folder))
     except OSError:
         return removed
-    host = _host_tag()
+    host = host_tag()
     published = ()  # not read yet
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
         if match is None or match["host"] != host:
             continue
-        if _alive(int(match["pid"])) and not (exiting and int(match["pid"]) == os.getpid()):
+        if process_alive(int(match["pid"])) and not (exiting and int(match["pid"]) == os.getpid()):
             continue
         if entry.name.endswith(".tmp.old") or not entry.is_file(follow_symlinks=False):
             continue  # an earlier version's backup may be a set's only copy; never a folder
@@ -134,7 +134,8 @@ def journal_files(folder):
         return None
 
 
-def _alive(pid):
+def process_alive(pid):
+    """Whether process `pid` of this host still runs (this process counts as running)."""
     if pid == os.getpid() or os.name == "nt":  # Windows' os.kill would end the process
         return True
     try:
@@ -146,7 +147,8 @@ def _alive(pid):
     return True
 
 
-def _host_tag():
+def host_tag():
+    """A short tag of this host's name, carried by temporary and shared-memory names."""
     return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 
 

@@ -39,7 +39,7 @@ class FolderBusyError(OSError):
 
 
 def _owner():
-    return {"host": atomic._host_tag(), "hostname": socket.gethostname(), "pid": os.getpid(),
+    return {"host": atomic.host_tag(), "hostname": socket.gethostname(), "pid": os.getpid(),
             "since": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
@@ -49,7 +49,7 @@ def _describe(owner):
 
 def _dead(owner):
     """Whether `owner` is a process of this host that no longer runs."""
-    return owner.get("host") == atomic._host_tag() and not atomic._alive(int(owner.get("pid", 0)))
+    return owner.get("host") == atomic.host_tag() and not atomic.process_alive(int(owner.get("pid", 0)))
 
 
 def _read_json(path):
@@ -69,7 +69,7 @@ def _read_json(path):
 def _write_temporary(folder, name, content):
     """Writes `content` as JSON to a new temporary beside `folder/name`; returns its path."""
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{name.lstrip('.')}.{atomic._host_tag()}-{os.getpid()}.", suffix=".tmp", dir=folder)
+        prefix=f".{name.lstrip('.')}.{atomic.host_tag()}-{os.getpid()}.", suffix=".tmp", dir=folder)
     with os.fdopen(handle, "w") as stream:
         json.dump(content, stream)
         stream.flush()
@@ -159,7 +159,7 @@ def _mtime(path):
 
 def _take_over(lock, holder):
     """Removes the lock of the dead `holder`, unless another process replaced it meanwhile."""
-    aside = f"{lock}.{atomic._host_tag()}-{os.getpid()}.stale"
+    aside = f"{lock}.{atomic.host_tag()}-{os.getpid()}.stale"
     try:
         os.rename(lock, aside)
     except FileNotFoundError:

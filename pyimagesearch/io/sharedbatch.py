@@ -25,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-from pyimagesearch.infra.atomic import _alive, _host_tag  # the temporary files' rule
+from pyimagesearch.infra.atomic import process_alive, host_tag  # the temporary files' rule
 
 SHM_DIR = "/dev/shm"
 _PREFIX = "pyimagesearch-batch-"
@@ -114,7 +114,7 @@ def attach_shared_batch(path, shape, dtype):
 def segments(owner_pid, worker_pid=None):
     """The paths of this host's segments sent to `owner_pid` (by `worker_pid`, or by any worker)."""
     worker = "*" if worker_pid is None else f"{worker_pid}-"
-    return glob.glob(os.path.join(SHM_DIR, f"{_PREFIX}{_host_tag()}-{owner_pid}-{worker}*"))
+    return glob.glob(os.path.join(SHM_DIR, f"{_PREFIX}{host_tag()}-{owner_pid}-{worker}*"))
 
 
 def remove_leftovers(owner_pid, worker_pid=None):
@@ -137,10 +137,10 @@ def remove_orphans():
         names = os.listdir(SHM_DIR)
     except OSError:
         return removed
-    host = _host_tag()
+    host = host_tag()
     for name in names:
         match = _SEGMENT.match(name)
-        if match is None or match["host"] != host or _alive(int(match["owner"])):
+        if match is None or match["host"] != host or process_alive(int(match["owner"])):
             continue
         path = os.path.join(SHM_DIR, name)
         with contextlib.suppress(FileNotFoundError):
@@ -150,7 +150,7 @@ def remove_orphans():
 
 
 def _segment_prefix(owner_pid, worker_pid):
-    return f"{_PREFIX}{_host_tag()}-{owner_pid}-{worker_pid}-"
+    return f"{_PREFIX}{host_tag()}-{owner_pid}-{worker_pid}-"
 
 
 def clean_at_exit(owner_pid):
