@@ -1,8 +1,9 @@
-"""The memory-mapped read path: HDF5's fletcher32 outside HDF5, corruption, layouts it leaves to h5py, forks."""
+"""The memory-mapped read path: the writer's CRC32 and HDF5's fletcher32 outside HDF5, corruption, layouts it leaves to h5py, forks."""
 
 import multiprocessing
 import re
 import os
+import zlib
 
 import h5py
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from datagen import write_coded_hdf5, write_noise_hdf5
 
 from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter, hdf5datasetwriter
-from pyimagesearch.io.checksum import fletcher32, fletcher32_matches
+from pyimagesearch.io.checksum import ChunkCRC32, fletcher32, fletcher32_matches
 from pyimagesearch.io.chunkreader import ChunkReader
 
 
@@ -75,25 +76,88 @@ def test_fletcher32_matches_the_checksums_h5py_stores(tmp_path):
                 assert fletcher32(stored[:-4]) == int.from_bytes(stored[-4:], "little")
 
 
-def test_random_byte_flips_in_image_chunks_are_all_detected(tmp_path, small_chunks):
+@pytest.mark.parametrize("rows, buf_size, written", [(60, 7, 60), (60, 1000, 60), (23, 4, 23), (40, 6, 31)])
+def test_the_writer_stores_each_chunks_crc32(tmp_path, small_chunks, rows, buf_size, written):
+    path = tmp_path / "crc.hdf5"
+    images = np.random.default_rng(rows).integers(0, 256, (rows, 8, 8, 3), dtype=np.uint8)
+    with HDF5DatasetWriter(images.shape, path, bufSize=buf_size) as writer:
+        for start in range(0, written, 3):  # rows arrive in pieces that straddle the chunks
+            writer.add(images[start:min(start + 3, written)], np.zeros(min(3, written - start), int))
+    with h5py.File(path, "r") as db:
+        chunk_rows = db["images"].chunks[0]
+        crcs = db["images_crc32"]
+        assert crcs.attrs["chunk_rows"] == chunk_rows and crcs.dtype == np.uint32
+        expected = [zlib.crc32(images[i:min(i + chunk_rows, written)].tobytes())
+                    for i in range(0, written, chunk_rows)]
+        assert 1 < chunk_rows < written and list(crcs[()]) == expected
+        assert ChunkReader(db["images"]).checksum == "crc32"
+
+
+def test_chunk_crc32_of_other_dtypes_is_of_their_bytes():
+    rows = np.arange(7 * 3, dtype="float32").reshape(7, 3)
+    crc = ChunkCRC32(3)
+    crc.update(rows[:2])
+    crc.update(rows[2:])
+    assert list(crc.values()) == [zlib.crc32(rows[i:i + 3].tobytes()) for i in (0, 3, 6)]
+    assert ChunkCRC32(4).values().tolist() == []
+
+
+def test_no_crc32_without_checksums_or_with_compression(tmp_path):
+    for (name, options) in {"raw": dict(checksum=False), "gzip": dict(compression="gzip")}.items():
+        write_noise_hdf5(tmp_path / f"{name}.hdf5", (9, 4, 4, 3), 3, **options)
+        with h5py.File(tmp_path / f"{name}.hdf5", "r") as db:
+            assert "images_crc32" not in db
+    assert "(no checksums)" in repr(HDF5DatasetGenerator(tmp_path / "raw.hdf5", 4, classes=3))
+
+
+@pytest.mark.parametrize("checksum", ["crc32", "fletcher32"])
+def test_random_byte_flips_in_image_chunks_are_all_detected_by_the_reader(tmp_path, small_chunks, checksum):
     path = tmp_path / "flips.hdf5"
     write_coded_hdf5(path, num_rows=60, classes=3, size=(8, 8))
+    if checksum == "fletcher32":  # a file written before the writer stored CRC32s
+        with h5py.File(path, "r+") as db:
+            del db["images_crc32"]
     with h5py.File(path, "r") as db:
         reader = ChunkReader(db["images"])
-        assert reader.checksum and len(reader.offsets) >= 10
-        stored = reader._stored_bytes
-        offsets = reader.offsets.copy()
-        del reader
+    assert reader.checksum == checksum and len(reader.offsets) >= 10
+    data_bytes = reader._data_bytes
+    (flips, undetected) = (1000, 0)
+    rng = np.random.default_rng(5)
     image = np.fromfile(path, np.uint8)
-    rng = np.random.default_rng(2)
-    flips, undetected = 1200, 0
-    for chunk, at, xor in zip(rng.integers(0, len(offsets), flips), rng.integers(0, stored, flips),
-                              rng.integers(1, 256, flips)):
-        bytes_ = image[offsets[chunk]: offsets[chunk] + stored].copy()
-        assert fletcher32_matches(bytes_)
-        bytes_[at] ^= xor
-        undetected += bool(fletcher32_matches(bytes_))
+    # the reader verifies the map; point it at a private copy of the file's bytes
+    reader._bytes = image
+    for chunk, at, xor in zip(rng.integers(0, len(reader.offsets), flips),
+                              rng.integers(0, data_bytes, flips), rng.integers(1, 256, flips)):
+        place = int(reader.offsets[chunk]) + int(at)
+        rows = min(reader.chunk_rows, reader.shape[0] - chunk * reader.chunk_rows)
+        if at >= rows * reader.row_bytes:  # HDF5's padding after the last row: not data
+            continue
+        image[place] ^= xor
+        reader.verified[:] = False
+        try:
+            reader._chunk(int(chunk))
+            undetected += 1
+        except OSError as error:
+            name = {"crc32": "CRC32", "fletcher32": "Fletcher32"}[checksum]
+            assert f"{name} checksum in chunk {chunk}" in str(error)
+        image[place] ^= xor
+    reader.verified[:] = False
+    for chunk in range(len(reader.offsets)):
+        reader._chunk(chunk)
     assert undetected == 0
+
+
+def test_crc32s_that_do_not_fit_the_chunks_fall_back_to_h5py(tmp_path, small_chunks):
+    path = tmp_path / "data.hdf5"
+    write_coded_hdf5(path, num_rows=30, classes=3, size=(8, 8))
+    with h5py.File(path, "r+") as db:
+        values = db["images_crc32"][()]
+        del db["images_crc32"]
+        db.create_dataset("images_crc32", data=values[:-1]).attrs["chunk_rows"] = db["images"].chunks[0]
+    gen = HDF5DatasetGenerator(path, 10, classes=3)
+    assert gen.read_path == "h5py" and "does not hold one CRC32 per chunk" in repr(gen)
+    with pytest.raises(ValueError, match="read_path='mmap' cannot read .*changed after it was built"):
+        HDF5DatasetGenerator(path, 10, classes=3, read_path="mmap")
 
 
 def test_a_flipped_byte_on_disk_fails_the_batch_naming_the_file(tmp_path, small_chunks):
@@ -104,14 +168,14 @@ def test_a_flipped_byte_on_disk_fails_the_batch_naming_the_file(tmp_path, small_
         rows = db["images"].chunks[0]
     rng = np.random.default_rng(3)
     for index in rng.choice(len(chunks), 6, replace=False):
-        at = chunks[index].byte_offset + int(rng.integers(0, chunks[index].size))
+        at = chunks[index].byte_offset + int(rng.integers(0, chunks[index].size - 4))  # not fletcher32's
         original = np.fromfile(path, np.uint8, count=1, offset=at)
         with open(path, "r+b") as handle:
             handle.seek(at)
             handle.write(bytes([original[0] ^ 0x5A]))
         gen = HDF5DatasetGenerator(path, rows, classes=3)
-        assert gen.read_path == "mmap"
-        with pytest.raises(OSError, match="data.hdf5.*'images'.*corrupted"):
+        assert gen.read_path == "mmap" and "verified by crc32" in repr(gen)
+        with pytest.raises(OSError, match="data.hdf5.*'images'.*CRC32.*corrupted"):
             gen[int(index)]
         gen.close()
         with open(path, "r+b") as handle:
@@ -270,3 +334,20 @@ def test_patches_cut_from_the_map_equal_the_h5py_chain(tmp_path, monkeypatch, sm
         mapped.on_epoch_end()
         through_h5py.on_epoch_end()
     assert len(windows) == 10 and set(windows) == {chain != "per-image"}
+
+
+@pytest.mark.parametrize("row_shape", [(9, 8), (9, 8, 3), (9, 8, 5)], ids=["gray", "color", "5-channel"])
+def test_rows_and_windows_read_from_the_map_equal_numpys(tmp_path, small_chunks, row_shape):
+    path = tmp_path / "data.hdf5"
+    (images, _) = write_noise_hdf5(path, (23,) + row_shape, 3, seed=9)
+    with h5py.File(path, "r") as db:
+        reader = ChunkReader(db["images"])
+    assert 1 < reader.chunk_rows < 23
+    rng = np.random.default_rng(10)
+    for (start, stop) in [(0, 23), (3, 17), (5, 6), (13, 16), (22, 23), (4, 4)]:
+        np.testing.assert_array_equal(reader.read(start, stop), images[start:stop])
+        (ys, xs) = (rng.integers(0, 4, stop - start), rng.integers(0, 3, stop - start))
+        window = reader.read(start, stop, (ys, xs, 6, 6))
+        expected = [images[row, y:y + 6, x:x + 6] for (row, y, x) in zip(range(start, stop), ys, xs)]
+        assert window.shape == (stop - start, 6, 6) + row_shape[2:]
+        np.testing.assert_array_equal(window, np.array(expected).reshape(window.shape))

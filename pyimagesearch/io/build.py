@@ -131,8 +131,8 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
             `label_from`); each must be a class of the training images.
         follow_links: whether links in the image folders may point outside
             them (by default such links are left out; see `list_images`).
-        checksum: whether the HDF5 files store `fletcher32` checksums (see
-            `HDF5DatasetWriter`).
+        checksum: whether the HDF5 files store checksums (`fletcher32` and a
+            CRC32 per chunk, see `HDF5DatasetWriter`).
         max_pixels: images whose header declares more pixels are skipped
             before decoding (decompression bombs); None: no limit but OpenCV's.
 

@@ -6,18 +6,20 @@ inside that lock, so threads cannot read an HDF5 file in parallel. The files
 compressed, each chunk optionally followed by its `fletcher32` checksum) have
 a layout simple enough to read directly: h5py lists the chunks' file offsets
 once, and `ChunkReader.read` copies rows from a read-only map of the file
-into the batch, verifying each chunk's checksum with NumPy (GIL released) the
-first time this reader serves it. Any other layout is left to h5py
-(`layout_problem` says why).
+into the batch. The first time this reader serves a chunk it verifies the
+chunk's CRC32 stored by the writer (`<dataKey>_crc32`), or, in files without
+one, HDF5's own `fletcher32` recomputed with NumPy; both run without the GIL.
+Any other layout is left to h5py (`layout_problem` says why).
 """
 
 import mmap
 import os
 
+import cv2
 import h5py
 import numpy as np
 
-from pyimagesearch.io.checksum import fletcher32_matches
+from pyimagesearch.io.checksum import CRC32_CHUNK_ROWS, CRC32_SUFFIX, crc32, fletcher32_matches
 
 _FLETCHER32 = h5py.h5z.FILTER_FLETCHER32
 
@@ -59,27 +61,38 @@ class ChunkReader:
 
     Args:
         dataset: an `h5py.Dataset` with no `layout_problem`.
+        memory: optional `BatchMemory` the arrays `read` returns are made
+            in (buffers reused once nothing views them); new arrays when
+            None.
+
+    Attributes:
+        checksum: what each chunk is verified by, the first time this reader
+            serves it: "crc32" (the writer's per-chunk CRC32), "fletcher32"
+            (HDF5's own, for files without CRCs) or None (no checksums).
 
     Raises:
         ValueError: the dataset's layout is not one this reader understands,
-            or a chunk is missing or not where its size says.
+            a chunk is missing or not where its size says, or its CRC32s do
+            not describe its chunks.
     """
 
-    def __init__(self, dataset):
+    def __init__(self, dataset, memory=None):
         problem = layout_problem(dataset)
         if problem is not None:
             raise ValueError(f"{dataset.name!r} cannot be read from a memory map: {problem}.")
         plist = dataset.id.get_create_plist()
-        self.checksum = any(
+        fletcher32 = any(
             plist.get_filter(i)[0] == _FLETCHER32 for i in range(plist.get_nfilters())
         )
         self.shape = dataset.shape
         self.chunk_rows = dataset.chunks[0]
         self.row_bytes = int(np.prod(dataset.shape[1:], dtype=np.int64))
         data_bytes = self.chunk_rows * self.row_bytes
-        stored_bytes = data_bytes + (4 if self.checksum else 0)
+        stored_bytes = data_bytes + (4 if fletcher32 else 0)
         count = -(-self.shape[0] // self.chunk_rows)
         self.offsets = _chunk_offsets(dataset, count, stored_bytes)
+        self._crcs = _stored_crcs(dataset, count, self.chunk_rows)
+        self.checksum = "crc32" if self._crcs is not None else ("fletcher32" if fletcher32 else None)
         self._map = mmap.mmap(dataset.file.id.get_vfd_handle(), 0, access=mmap.ACCESS_READ)
         self._end = int(self.offsets.max()) + stored_bytes if count else 0
         if self._end > len(self._map):
@@ -89,6 +102,7 @@ class ChunkReader:
         self._stored_bytes = stored_bytes
         # chunks whose checksum this reader has verified (see README, Reliability)
         self.verified = np.zeros(count, bool)
+        self._empty = np.empty if memory is None else memory.empty
         self._pid = os.getpid()
 
     def read(self, start, stop, window=None):
@@ -111,43 +125,87 @@ class ChunkReader:
         if self._map.size() < self._end:  # a truncated file would SIGBUS on access
             raise OSError("the file shrank while it was mapped")
         row_shape = tuple(self.shape[1:])
+        if window is not None and len(row_shape) < 2:
+            raise ValueError(f"a window needs rows of shape (H, W[, C]), got {row_shape}.")
         if window is None:
-            out = np.empty((stop - start,) + row_shape, np.uint8)
-            flat = out.reshape(len(out), self.row_bytes)
+            out = self._empty((stop - start,) + row_shape, np.uint8)
+            (lines, per_row) = (out.reshape(len(out), self.row_bytes), 1)
         else:
             (ys, xs, height, width) = window
-            if len(row_shape) < 2:
-                raise ValueError(f"a window needs rows of shape (H, W[, C]), got {row_shape}.")
-            out = np.empty((stop - start, height, width) + row_shape[2:], np.uint8)
+            (ys, xs) = (np.asarray(ys).tolist(), np.asarray(xs).tolist())  # Python ints index faster
+            out = self._empty((stop - start, height, width) + row_shape[2:], np.uint8)
+            (lines, per_row) = (out.reshape((-1,) + out.shape[2:]), height)
+        (pieces, copied) = ([], 0)  # views of the map not yet copied; rows copied
         row = start
         while row < stop:
             chunk, first = divmod(row, self.chunk_rows)
             last = min(stop - row, self.chunk_rows - first) + first
+            fresh = not self.verified[chunk]
             rows = self._chunk(chunk)
-            at = row - start
             if window is None:
-                flat[at : at + last - first] = rows[first:last]
+                pieces.append(rows[first:last])
             else:
                 images = rows.reshape((self.chunk_rows,) + row_shape)
-                for k in range(first, last):
-                    (y, x) = (ys[at], xs[at])
-                    out[at] = images[k, y : y + height, x : x + width]
-                    at += 1
+                pieces.extend(images[k, ys[i]:ys[i] + height, xs[i]:xs[i] + width]
+                              for (i, k) in enumerate(range(first, last), row - start))
             row += last - first
+            if fresh:  # just verified: copied while it is still in the CPU's cache
+                _stack(pieces, lines[copied * per_row:(row - start) * per_row])
+                (pieces, copied) = ([], row - start)
+        _stack(pieces, lines[copied * per_row:])
         return out
 
     def _chunk(self, index):
         """Chunk `index`'s rows as a `(chunk_rows, row_bytes)` view of the map, verified."""
         offset = int(self.offsets[index])
         stored = self._bytes[offset : offset + self._stored_bytes]
-        if self.checksum and not self.verified[index]:
-            if not fletcher32_matches(stored):
+        if self.checksum is not None and not self.verified[index]:
+            if self._crcs is not None:
+                rows = min(self.chunk_rows, self.shape[0] - index * self.chunk_rows)
+                (name, ok) = ("CRC32", crc32(stored[: rows * self.row_bytes]) == self._crcs[index])
+            else:
+                (name, ok) = ("Fletcher32", fletcher32_matches(stored))
+            if not ok:
                 raise OSError(
-                    f"data error detected by Fletcher32 checksum in chunk {index} "
+                    f"data error detected by {name} checksum in chunk {index} "
                     f"(rows from {index * self.chunk_rows})"
                 )
             self.verified[index] = True
         return stored[: self._data_bytes].reshape(self.chunk_rows, self.row_bytes)
+
+
+def _stack(pieces, out):
+    """Copies equal-width 2-D (or up to 4-channel 3-D) views one below the other into `out`.
+
+    One OpenCV call copies them all without the GIL; NumPy would take the GIL
+    back after every piece, and worker threads then wait on each other more
+    than they copy.
+    """
+    if not pieces:
+        return
+    if out.ndim == 3 and out.shape[2] > 4:  # OpenCV takes these as 3-D matrices
+        np.concatenate(pieces, out=out)
+        return
+    if cv2.vconcat(pieces, dst=out) is not out:
+        raise RuntimeError("OpenCV did not copy the rows into the batch")
+
+
+def _stored_crcs(dataset, count, chunk_rows):
+    """The writer's CRC32 of each chunk (`<name>_crc32`), or None in files without them."""
+    crcs = dataset.file.get(dataset.name + CRC32_SUFFIX)
+    if crcs is None:
+        return None
+    rows = crcs.attrs.get(CRC32_CHUNK_ROWS)
+    if (not isinstance(crcs, h5py.Dataset) or crcs.shape != (count,) or crcs.dtype != np.uint32
+            or rows != chunk_rows):
+        raise ValueError(
+            f"{crcs.name!r} does not hold one CRC32 per chunk of {dataset.name!r} "
+            f"({count} chunks of {chunk_rows} rows); the file was changed after it was built."
+        )
+    try:
+        return crcs[()]
+    except OSError as error:
+        raise OSError(f"{crcs.name!r} cannot be read ({error}); the file is corrupted: rebuild it.") from None
 
 
 def _chunk_offsets(dataset, count, stored_bytes):

@@ -9,6 +9,7 @@ import h5py
 import keras
 import numpy as np
 
+from pyimagesearch.io.batchmemory import BatchMemory
 from pyimagesearch.io.buildid import FILE_ID, check_metadata, metadata_errors
 from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, remove_orphans, shared_memory_available
@@ -51,9 +52,11 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
 
     For the files `HDF5DatasetWriter` writes (uint8 rows, chunked, not
     compressed) rows are copied from a memory map of the file, outside h5py's
-    global lock, so threads read in parallel; each chunk's `fletcher32`
-    checksum is verified the first time this process reads it after opening
-    the file. Any other layout is read through h5py. `read_path` says which.
+    global lock, so threads read in parallel; each chunk's checksum (the
+    CRC32 the writer stored, or in older files HDF5's `fletcher32`) is
+    verified the first time this process reads it after opening the file.
+    Any other layout is read through h5py. `read_path` says which, and
+    `repr` says which checksum.
 
     Args:
         dbPath: path of the HDF5 file.
@@ -389,7 +392,9 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             return rows, self.preprocessors
         reader = self._reader
         if reader is None:  # the map of this process's file handle, made after any fork
-            reader = self._reader = ChunkReader(db[self.dataKey])
+            # idle batch buffers for every batch Keras may hold: its queue and its workers'
+            memory = BatchMemory(keep=self.max_queue_size + self.workers + 1)
+            reader = self._reader = ChunkReader(db[self.dataKey], memory)
         (window, preprocessors) = (None, self.preprocessors)
         if _patch_first(preprocessors, reader.shape):
             patch = preprocessors[0]
@@ -452,17 +457,17 @@ def _read_error(path, name, error):
 
 
 def _choose_read_path(dataset, requested, path):
-    """("mmap" or "h5py", the repr's note on why h5py) for `read_path=requested`."""
+    """("mmap" or "h5py", the repr's note: the map's checksum, or why h5py) for `read_path=requested`."""
     if requested == "h5py":
         return "h5py", " (requested)"
     problem = layout_problem(dataset)
     if problem is None:
         try:
-            ChunkReader(dataset)
+            checksum = ChunkReader(dataset).checksum
         except ValueError as error:
             problem = str(error)
     if problem is None:
-        return "mmap", ""
+        return "mmap", f" (chunks verified by {checksum})" if checksum else " (no checksums)"
     if requested == "mmap":
         raise ValueError(f"read_path='mmap' cannot read {path!r}: {problem}.")
     return "h5py", f" ({problem})"
