@@ -233,6 +233,22 @@ def test_strided_views_give_the_same_result_as_copies(view):
     np.testing.assert_array_equal(ImageAugmenter(**BOOK, seed=5).augment_batch(x), expected)
 
 
+@pytest.mark.parametrize("fill_mode", ["nearest", "constant", "reflect", "wrap"])
+def test_color_uint8_batches_are_the_pixels_of_a_three_channel_warp(fill_mode):
+    import cv2
+
+    from pyimagesearch.augmentation.imageaugmenter import FILL_MODES, affine_matrices
+
+    augmenter = ImageAugmenter(**dict(BOOK, rotation_range=40, fill_mode=fill_mode), cval=77)
+    images = _images(12, size=31, seed=3)[:, :, 2:]  # 31 x 29: an odd width
+    (h, w) = images.shape[1:3]
+    matrices = affine_matrices(augmenter._draw(12, h, w, np.random.default_rng(9)), h, w)
+    expected = [cv2.warpAffine(image, matrix[:2], (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=FILL_MODES[fill_mode], borderValue=(77,) * 4)
+                for (image, matrix) in zip(images, matrices)]
+    np.testing.assert_array_equal(augmenter.augment_batch(images, seed=9), np.array(expected))
+
+
 def _fit_and_record_rows(flow_kwargs, fit_kwargs, n=45, flows=None):
     """Trains on a flow whose image `i` holds the value `i`; returns the rows of each batch.
 

@@ -185,6 +185,16 @@ class ImageAugmenter:
         (border, value) = (FILL_MODES[self.fill_mode], (self.cval,) * 4)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         maps = matrices[:, :2]
+        if source.dtype == np.uint8 and source.shape[3] == 3:
+            # OpenCV warps 4-channel uint8 images about twice as fast as 3-channel ones,
+            # to the same pixels: each image is warped with a fourth channel added, then dropped
+            (wide, warped) = (np.empty((h, w, 4), np.uint8), np.empty((h, w, 4), np.uint8))
+            for (i, row) in enumerate(rows):
+                cv2.cvtColor(source[row], cv2.COLOR_BGR2BGRA, dst=wide)
+                cv2.warpAffine(wide, maps[i], (w, h), dst=warped, flags=flags,
+                               borderMode=border, borderValue=value)
+                cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR, dst=out[i])
+            return out
         for (i, row) in enumerate(rows):
             cv2.warpAffine(source[row], maps[i], (w, h), dst=out[i], flags=flags,
                            borderMode=border, borderValue=value)
