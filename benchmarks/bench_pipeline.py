@@ -1,6 +1,6 @@
 """The host side of feeding a GPU: read paths, threads, a simulated device, one run.
 
-    python benchmarks/bench_pipeline.py [--images 300] [--repeat 3] [--scaling 1,2,4] [--quick]
+    python benchmarks/bench_pipeline.py [--images 1280] [--repeat 3] [--scaling 1,2,4] [--quick]
 
 On an HDF5 file of 256x256 uint8 images (synthetic, photo-like), batch 64,
 random 227 patch as in the book's Dogs vs. Cats project, OpenCV held to one
@@ -10,13 +10,17 @@ thread per call:
 2. the generator's float32 path (the book's chain: patch + mean + to-array) and
    the uint8 path (patch only, the mean in the model), with and without the
    book's augmentation; bytes per batch handed to the model;
-3. read paths: the memory map (`read_path="mmap"`, the default for the
-   library's files) against h5py (`read_path="h5py"`, the reader before it),
-   1 and 2 threads; "cold" runs build a new generator (every chunk's checksum
-   verified in the run), "warm" runs a second epoch (chunks verified once per
-   process, as README's Reliability section says);
-4. the share of a batch that holds the GIL (a pure-Python thread counts while
-   the batch is built in another);
+3. read paths and threads: the memory map (`read_path="mmap"`, the default
+   for the library's files) against h5py (`read_path="h5py"`, the reader
+   before it). 1 thread (the loop calls `gen[i]`, Keras' `workers=1`) against
+   2 threads building batches in turn, alone ("assembly") and serving a loop
+   through a queue of 10; on a first pass (every chunk's checksum verified in
+   the timed epoch) and on the epochs after it (chunks verified once per
+   opening, as the Reliability page says). Beside them: bare threads doing a
+   first pass's work with no generator (what the machine allows), and Keras'
+   own `PyDatasetAdapter` with `workers=1` and `2`;
+4. the share of a batch that holds the GIL: its time outside the calls that
+   release it (OpenCV's copies and warps, the CRC32);
 5. the generator against the book's exact algorithm (h5py read of the book's
    float64 file, `extract_patches_2d`, mean, to-array, one image at a time);
 6. a simulated device: a consumer that takes each batch and sleeps as a GPU
@@ -31,7 +35,9 @@ The last block is a table of every target of issue 17 beside its ratio.
 
 import argparse
 import collections
+import functools
 import math
+import mmap
 import os
 import pickle
 import sys
@@ -53,7 +59,8 @@ from bench_hdf5 import (BookHDF5DatasetWriter, BookImageToArrayPreprocessor,  # 
                         synthetic_image)
 
 from pyimagesearch.augmentation import ImageAugmenter  # noqa: E402
-from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter  # noqa: E402
+from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter, chunkreader  # noqa: E402
+from pyimagesearch.io.checksum import crc32  # noqa: E402
 from pyimagesearch.preprocessing import (ImageToArrayPreprocessor,  # noqa: E402
                                          MeanPreprocessor, PatchPreprocessor)
 
@@ -89,14 +96,43 @@ def read_all(path):
             images[start:start + BATCH]
 
 
-def serve_epoch(gen, threads):
-    """One epoch the way `PyDataset(workers=threads)` serves it: a pool calling `__getitem__`."""
+def serve_epoch(gen, threads, queue=10):
+    """One epoch the way a training loop takes it from `threads` threads.
+
+    One thread: the loop calls `gen[i]` itself (Keras' `workers=1`). More: a
+    pool of `threads` threads builds up to `queue` batches ahead (Keras'
+    `max_queue_size`), and the loop takes each batch in order and drops it.
+    (Keeping every batch of the epoch instead, as this benchmark once did,
+    makes each batch land in fresh memory, whose page faults then dominate.)
+    """
     if threads == 1:
         for index in range(len(gen)):
             gen[index]
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(gen.__getitem__, range(len(gen))))
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending = collections.deque()
+        for index in range(len(gen)):
+            pending.append(pool.submit(gen.__getitem__, index))
+            if len(pending) >= queue:
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+
+
+def assemble_epoch(gen, threads):
+    """One epoch built by `threads` threads taking batches in turn, each dropped when built.
+
+    The batch assembly alone: no loop takes the batches, so on 2 cores no
+    third thread competes with the two that build them.
+    """
+    def build(first):
+        for index in range(first, len(gen), threads):
+            gen[index]
+    workers = [threading.Thread(target=build, args=(first,)) for first in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
 
 def make_generator(path, chain, aug=None, read_path="auto"):
@@ -112,42 +148,124 @@ def run_generator(path, chain, aug=None, threads=1, read_path="auto"):
     return run
 
 
-def warm_rate(path, count, repeat, chain, aug=None, threads=1):
-    """Images/s of later epochs of one generator (its chunks verified in a first epoch)."""
-    with make_generator(path, chain, aug) as gen:
-        serve_epoch(gen, threads)
-        return count / best_of(repeat, lambda: serve_epoch(gen, threads))
+def epoch_rate(path, count, repeat, chain, aug=None, threads=1, read_path="auto", verify=False,
+               epoch=serve_epoch, epochs=1):
+    """Images/s of the epochs of one generator after its first (its map, batch buffers and threads set up).
+
+    The best of `repeat` timings of `epochs` epochs each. `verify=True` has
+    every chunk's checksum verified again in each timed epoch, as in a first
+    pass over the file (the memory map verifies a chunk once per opening;
+    h5py verifies on every read in any case). `epoch` is `serve_epoch` (a
+    loop takes the batches) or `assemble_epoch`.
+    """
+    with make_generator(path, chain, aug, read_path) as gen:
+        epoch(gen, threads)
+
+        def run():
+            for _ in range(epochs):
+                if verify and gen._reader is not None:
+                    gen._reader.verified[:] = False
+                epoch(gen, threads)
+        return epochs * count / best_of(repeat, run)
 
 
-def gil_share(function, seconds):
-    """Share of `function`'s time that holds the GIL, seen by a pure-Python thread counting beside it."""
-    def count(stop, out):
-        n = 0
-        while not stop.is_set():
-            n += 1
-        out.append(n)
+def first_pass_ceiling(path, repeat):
+    """What this machine allows two threads on a first pass: its work done by bare threads.
 
-    def counted(busy):
-        stop, out = threading.Event(), []
-        counter = threading.Thread(target=count, args=(stop, out))
-        start = time.perf_counter()
-        counter.start()
-        if busy:
-            while time.perf_counter() - start < seconds:
-                function()
-        else:
-            time.sleep(seconds)
-        stop.set()
-        counter.join()
-        return out[0] / (time.perf_counter() - start)
+    A first pass over the file verifies every chunk (its whole rows) and then
+    copies the patches; here bare threads do exactly that from a map of the
+    same file, chunk by chunk (`crc32`, then one `cv2.vconcat` of the
+    chunk's patches), each thread into its own buffer: no generator, no
+    Python per image, nothing handed on. Returns img/s for 1 and 2 threads.
+    """
+    with h5py.File(path, "r") as db:
+        images = db["images"]
+        (count, row_shape, rows) = (len(images), images.shape[1:], images.chunks[0])
+        offsets = [images.id.get_chunk_info(i).byte_offset for i in range(images.id.get_num_chunks())]
+    with open(path, "rb") as handle:
+        mapped = np.frombuffer(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), np.uint8)
+    row_bytes = int(np.prod(row_shape))
+    chunks = [mapped[offset:offset + rows * row_bytes] for offset in offsets]
+    rng = np.random.default_rng(0)
+    (ys, xs) = (rng.integers(0, 256 - PATCH + 1, count).tolist(), rng.integers(0, 256 - PATCH + 1, count).tolist())
+    plan = []  # per batch: (chunk, its patches, first output line)
+    for start in range(0, count - BATCH + 1, BATCH):
+        steps = []
+        for chunk in range(start // rows, (start + BATCH - 1) // rows + 1):
+            inside = range(max(start, chunk * rows), min(start + BATCH, (chunk + 1) * rows))
+            block = chunks[chunk].reshape((rows,) + row_shape)
+            steps.append((chunk, [block[r % rows, ys[r]:ys[r] + PATCH, xs[r]:xs[r] + PATCH] for r in inside],
+                          (inside[0] - start) * PATCH))
+        plan.append(steps)
 
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
+    def run(threads):
+        def work(first):
+            out = np.empty((BATCH * PATCH, PATCH, 3), np.uint8)
+            for index in range(first, len(plan), threads):
+                for (chunk, patches, line) in plan[index]:
+                    crc32(chunks[chunk])
+                    cv2.vconcat(patches, dst=out[line:line + len(patches) * PATCH])
+        workers = [threading.Thread(target=work, args=(first,)) for first in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    run(2)
+    return [len(plan) * BATCH / best_of(repeat, lambda: run(n)) for n in (1, 2)]
+
+
+def keras_rate(path, aug, workers, epochs=2):
+    """Img/s a Keras training loop receives from the generator with `workers` threads, mid-epoch.
+
+    Keras' own `PyDatasetAdapter` (what `model.fit` iterates): `workers=1`
+    calls `gen[i]` in the loop, `workers=2` goes through Keras'
+    `OrderedEnqueuer` (a `multiprocessing.dummy` pool). The middle 60% of
+    each epoch is timed, so the enqueuer's start and its 0.1 s drain at the
+    epoch's end are left out.
+    """
+    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
+    augmenter = None if aug is None else ImageAugmenter(**aug, seed=0)
+    best = 0.0
+    with HDF5DatasetGenerator(path, BATCH, preprocessors=uint8_chain(), aug=augmenter,
+                              workers=workers) as gen:
+        adapter = PyDatasetAdapter(gen, shuffle=False)
+        for _ in range(epochs):
+            stamps = [time.perf_counter() for _ in adapter.get_numpy_iterator()]
+            adapter.on_epoch_end()
+            skip = len(stamps) // 5
+            best = max(best, (len(stamps) - 1 - 2 * skip) * BATCH / (stamps[-1 - skip] - stamps[skip]))
+    return best
+
+
+def gil_share(gen, batches=30):
+    """Share of a batch's time spent holding the GIL, one thread, chunks verified before.
+
+    Everything a batch does runs under the GIL except OpenCV's calls and the
+    CRC32, which release it: the batch's time outside them, timed around
+    each call, is the share that threads cannot overlap.
+    """
+    outside = [0.0]
+
+    def timed(function):
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                outside[0] += time.perf_counter() - start
+        return call
+
+    originals = (chunkreader._stack, chunkreader.crc32, cv2.warpAffine, cv2.cvtColor)
+    (chunkreader._stack, chunkreader.crc32, cv2.warpAffine, cv2.cvtColor) = (timed(f) for f in originals)
     try:
-        alone, beside = counted(False), counted(True)
+        start = time.perf_counter()
+        for index in range(batches):
+            gen[index % len(gen)]
+        total = time.perf_counter() - start
     finally:
-        sys.setswitchinterval(previous)
-    return min(1.0, max(0.0, 1 - beside / alone))
+        (chunkreader._stack, chunkreader.crc32, cv2.warpAffine, cv2.cvtColor) = originals
+    return 1 - outside[0] / total
 
 
 def simulated_device(gen, workers, rate, batches, queue=10):
@@ -198,7 +316,7 @@ def bench_scaling(path, count, repeat, counts):
     print(f"\nscaling, uint8 chain, mmap (warm), {os.cpu_count()} cores: img/s by threads")
     print("| augmentation | " + " | ".join(str(n) for n in counts) + " |\n|---|" + "---:|" * len(counts))
     for aug in (None, BOOK_AUG):
-        cells = [warm_rate(path, count, repeat, uint8_chain, aug, n) for n in counts]
+        cells = [epoch_rate(path, count, repeat, uint8_chain, aug, n) for n in counts]
         print(f"| {'book' if aug else 'none'} | " + " | ".join(f"{c:,.0f}" for c in cells) + " |")
 
 
@@ -228,29 +346,40 @@ def bench_book(folder, count, repeat):
 
 
 def bench_read_paths(path, count, repeat):
-    rate = lambda function: count / best_of(repeat, function)  # noqa: E731
+    """Read paths and threads: img/s of the uint8 chain, batch assembly alone and served to a loop."""
     found = {}
-    print(f"\nread paths, uint8 chain ({PATCH} patch), batch {BATCH}: img/s")
-    print("| read path | aug | 1 thread | 2 threads | 2 / 1 |\n|---|---|---:|---:|---:|")
-    for read_path in ("h5py", "mmap"):
+    print(f"\nread paths and threads, uint8 chain ({PATCH} patch), batch {BATCH}, img/s: 1 thread "
+          f"(the loop calls gen[i]); 2 threads building batches in turn, alone (assembly) and serving a "
+          f"loop through a queue of 10 (3 threads on {os.cpu_count()} cores)")
+    print("| read path | aug | 1 thread | 2 threads, assembly | 2 / 1 | 2 threads, serving a loop | 2 / 1 |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    cases = [("h5py", True), ("mmap", True), ("mmap", False)]
+    for (read_path, verify) in cases:
         for aug in (None, BOOK_AUG):
-            one = rate(run_generator(path, uint8_chain, aug, 1, read_path))
-            two = rate(run_generator(path, uint8_chain, aug, 2, read_path))
-            found[(read_path, aug is not None)] = (one, two)
-            print(f"| {read_path} (cold) | {'book' if aug else 'none'} | {one:,.0f} | {two:,.0f} | "
-                  f"{two / one:.2f}x |")
+            # an epoch without augmentation takes some 30 ms here: time several
+            rate = functools.partial(epoch_rate, path, count, repeat, uint8_chain, aug,
+                                     read_path=read_path, verify=verify, epochs=1 if aug else 5)
+            (one, two, served) = (rate(threads=1), rate(threads=2, epoch=assemble_epoch), rate(threads=2))
+            found[(read_path, verify, aug is not None)] = (one, two, served)
+            state = "checksums verified" if verify else "chunks verified before"
+            print(f"| {read_path} ({state}) | {'book' if aug else 'none'} | {one:,.0f} | {two:,.0f} | "
+                  f"{two / one:.2f}x | {served:,.0f} | {served / one:.2f}x |")
+    (one, two) = first_pass_ceiling(path, repeat)
+    found["ceiling"] = (one, two)
+    print(f"| bare threads doing a first pass's work (crc32 of each chunk, then one cv2.vconcat of its "
+          f"patches; no Python per image) | none | {one:,.0f} | {two:,.0f} | {two / one:.2f}x | | |")
     for aug in (None, BOOK_AUG):
-        one = warm_rate(path, count, repeat, uint8_chain, aug, 1)
-        two = warm_rate(path, count, repeat, uint8_chain, aug, 2)
-        found[("warm", aug is not None)] = (one, two)
-        print(f"| mmap (warm) | {'book' if aug else 'none'} | {one:,.0f} | {two:,.0f} | {two / one:.2f}x |")
-    seconds = 0.5 if repeat == 1 else 2.0
+        one, two = keras_rate(path, aug, 1), keras_rate(path, aug, 2)
+        found[("keras", aug is not None)] = (one, two)
+        print(f"| Keras' PyDataset adapter, workers=1 / 2 (chunks verified before, mid-epoch) | "
+              f"{'book' if aug else 'none'} | {one:,.0f} | | | {two:,.0f} | {two / one:.2f}x |")
     shares = {}
     for aug in (None, BOOK_AUG):
         with make_generator(path, uint8_chain, aug) as gen:
             serve_epoch(gen, 1)
-            shares[aug is not None] = gil_share(lambda: gen[0], seconds)
-    print(f"share of a batch's time holding the GIL (mmap, warm): {100 * shares[False]:.0f}% without "
+            shares[aug is not None] = gil_share(gen)
+    print(f"share of a batch's time holding the GIL (mmap, chunks verified before; the time outside "
+          f"OpenCV's calls and the CRC32): {100 * shares[False]:.0f}% without "
           f"augmentation, {100 * shares[True]:.0f}% with; Amdahl's ceiling on threads: "
           f"{1 / max(shares[False], 1e-3):.1f}x and {1 / max(shares[True], 1e-3):.1f}x")
     print("copies of a uint8 batch between the file and the array handed to Keras (from the code): "
@@ -372,7 +501,8 @@ def bench_augmenters(seconds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=300, help="images in the file (default: 300)")
+    parser.add_argument("--images", type=int, default=1280,
+                        help="images in the file (default: 1280, 20 batches: 2 threads can halve an epoch)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing, best kept (default: 3)")
     parser.add_argument("--book-images", type=int, default=128,
                         help="images for the book's algorithm, float64 on disk (default: 128)")
@@ -403,18 +533,28 @@ def main():
             bench_scaling(path, args.images, repeat, counts)
         book = bench_book(folder, args.book_images, repeat)
     bench_augmenters(0.3 if args.quick else 3.0)
-    (h5py_one, _), (mmap_one, mmap_two) = paths[("h5py", False)], paths[("mmap", False)]
-    (aug_one, aug_two) = paths[("mmap", True)]
+    ratio = lambda key, column=1: paths[key][column] / paths[key][0]  # noqa: E731
     rows = [
-        ("uint8 path, 1 thread, mmap (cold, checksums verified) / h5py", mmap_one / h5py_one, ">= 2"),
-        ("  the same, warm (chunks verified once) / h5py",
-         paths[("warm", False)][0] / h5py_one, "(info)"),
-        ("workers=2 / 1 threads, no augmentation (mmap, cold)", mmap_two / mmap_one, ">= 1.7"),
-        ("workers=2 / 1 threads, book augmentation (mmap, cold)", aug_two / aug_one, ">= 1.8"),
-        ("  workers=2 / 1, warm, no augmentation",
-         paths[("warm", False)][1] / paths[("warm", False)][0], "(info)"),
-        ("  workers=2 / 1, warm, book augmentation",
-         paths[("warm", True)][1] / paths[("warm", True)][0], "(info)"),
+        ("uint8 path, 1 thread, mmap (checksums verified) / h5py",
+         paths[("mmap", True, False)][0] / paths[("h5py", True, False)][0], ">= 2"),
+        ("  the same, chunks verified before / h5py",
+         paths[("mmap", False, False)][0] / paths[("h5py", True, False)][0], "(info)"),
+        ("2 / 1 threads, batch assembly, no augmentation (mmap; epochs after the first)",
+         ratio(("mmap", False, False)), ">= 1.7"),
+        ("2 / 1 threads, batch assembly, book augmentation (mmap; epochs after the first)",
+         ratio(("mmap", False, True)), ">= 1.8"),
+        ("  2 / 1, assembly, no augmentation, first pass (checksums verified)",
+         ratio(("mmap", True, False)), "(info)"),
+        ("  2 / 1, assembly, book augmentation, first pass (checksums verified)",
+         ratio(("mmap", True, True)), "(info)"),
+        ("  2 / 1, bare threads doing a first pass's work (what this machine allows)",
+         paths["ceiling"][1] / paths["ceiling"][0], "(info)"),
+        ("  2 / 1, serving a loop, no augmentation, epochs after the first",
+         ratio(("mmap", False, False), 2), "(info)"),
+        ("  2 / 1, serving a loop, book augmentation, epochs after the first",
+         ratio(("mmap", False, True), 2), "(info)"),
+        ("  2 / 1 through Keras' enqueuer, no augmentation", ratio(("keras", False)), "(info)"),
+        ("  2 / 1 through Keras' enqueuer, book augmentation", ratio(("keras", True)), "(info)"),
         ("generator (float32, checksums) / book's exact algorithm", book, ">= 5"),
         ("10,000 img/s device fed by 2 workers, no augmentation: efficiency",
          device[(False, 2)][10_000], ">= 0.9"),
