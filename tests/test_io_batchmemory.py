@@ -59,6 +59,9 @@ def test_no_more_than_keep_idle_buffers_are_kept():
     for bad in (-1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="keep must be a non-negative integer"):
             BatchMemory(keep=bad)
+    for dtype in (object, "U3", [("a", "u1")]):
+        with pytest.raises(ValueError, match="dtype must be a number type"):
+            memory.empty((2,), dtype)
 
 
 def test_threads_never_share_a_live_buffer():

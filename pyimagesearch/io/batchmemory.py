@@ -11,7 +11,7 @@ idle ones, to be handed out again.
 """
 
 import collections
-import weakref
+import math
 
 import numpy as np
 
@@ -40,22 +40,26 @@ class BatchMemory:
 
         Args:
             shape: the array's shape.
-            dtype: the array's dtype.
+            dtype: the array's dtype, a number type (booleans, integers,
+                floats, complex).
 
         Returns:
             A C-contiguous, writable `numpy.ndarray`.
+
+        Raises:
+            ValueError: `dtype` is not a number type.
         """
         dtype = np.dtype(dtype)
-        shape = tuple(int(n) for n in shape)
-        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if dtype.kind not in "biufc":
+            raise ValueError(f"dtype must be a number type, got {dtype}.")
+        shape = tuple(map(int, shape))
+        size = math.prod(shape) * dtype.itemsize
         idle = self._idle[size]
         try:
             buffer = idle.pop()
         except IndexError:
             buffer = np.empty(size, np.uint8)
-        lease = _Lease(buffer, shape, dtype)
-        weakref.finalize(lease, _give_back, idle, buffer, self.keep).atexit = False
-        return np.asarray(lease)
+        return np.asarray(_Lease(buffer, shape, dtype.str, idle, self.keep))
 
     def idle(self):
         """Returns the number of idle buffers kept (all sizes)."""
@@ -63,18 +67,19 @@ class BatchMemory:
 
 
 class _Lease:
-    """The NumPy base of the arrays made on one buffer; its death gives the buffer back."""
+    """The NumPy base of the arrays made on one buffer; its end gives the buffer back.
 
-    __slots__ = ("__array_interface__", "_buffer", "__weakref__")
+    `__del__` runs when the last array viewing the lease is gone (CPython
+    frees an object when its last reference goes).
+    """
 
-    def __init__(self, buffer, shape, dtype):
-        self._buffer = buffer
-        self.__array_interface__ = {
-            "shape": shape, "typestr": dtype.str, "descr": dtype.descr,
-            "data": (buffer.ctypes.data, False), "version": 3,
-        }
+    __slots__ = ("__array_interface__", "_buffer", "_idle", "_keep")
 
+    def __init__(self, buffer, shape, typestr, idle, keep):
+        (self._buffer, self._idle, self._keep) = (buffer, idle, keep)
+        self.__array_interface__ = {"shape": shape, "typestr": typestr,
+                                    "data": (buffer.ctypes.data, False), "version": 3}
 
-def _give_back(idle, buffer, keep):
-    if len(idle) < keep:
-        idle.append(buffer)
+    def __del__(self):
+        if len(self._idle) < self._keep:
+            self._idle.append(self._buffer)
