@@ -6,7 +6,8 @@ command N times with `--strategy multiworker --coordinator localhost:PORT
 prefixes every line a process prints with `[I] `, and when one process
 fails, gives the others `grace` seconds to stop on their own (they print
 their one line, see `Distribution.guard`), stops those left, and ends with
-one line naming the failed process.
+one line naming the failed process (one killed by a signal first, then any
+other that failed on its own).
 """
 
 import os
@@ -107,31 +108,43 @@ def launch(command, num_processes, port=None, grace=GRACE, out=None):
 
 
 def _supervise(processes, grace, out, lock):
-    failed = None
-    deadline = None
+    (failed, deadline) = ([], None)  # (process id, exit code) of each failure, in the order seen
     while True:
         codes = [process.poll() for process in processes]
-        if failed is None:
-            for (process_id, code) in enumerate(codes):
-                if code not in (None, 0):
-                    (failed, deadline) = ((process_id, code), time.monotonic() + grace)
-                    break
+        seen = {process_id for (process_id, _) in failed}
+        failed += [(process_id, code) for (process_id, code) in enumerate(codes)
+                   if code not in (None, 0) and process_id not in seen]
+        if failed and deadline is None:
+            deadline = time.monotonic() + grace
         if all(code is not None for code in codes):
             break
         if deadline is not None and time.monotonic() > deadline:
             _stop(processes)
             break
         time.sleep(0.1)
-    if failed is None:
+    if not failed:
         return 0
-    (process_id, code) = failed
-    others = len(processes) - 1
-    how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
     for process in processes:
         process.wait()
-    _say(out, lock, f"[launch] process {process_id} {how}: stopped the run ({others} other "
-                    f"process(es)); see its lines above")
+    ((process_id, code), *also) = _causes_first(failed)
+    also = "".join(f" (and process {other} {_how(status)})" for (other, status) in also)
+    _say(out, lock, f"[launch] process {process_id} {_how(code)}{also}: stopped the run "
+                    f"({len(processes) - 1} other process(es)); see its lines above")
     return 1
+
+
+def _causes_first(failed):
+    """The failures `(process id, exit code)` seen before the launcher stopped anything, causes first.
+
+    A process killed by a signal is the cause; the others most likely exited
+    because it had gone, sometimes before the dying process (a large one takes
+    a while to be torn down) could be seen to end. Otherwise the order seen.
+    """
+    return sorted(failed, key=lambda failure: failure[1] > 0)
+
+
+def _how(code):
+    return f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
 
 
 def _interrupt(signum, frame):

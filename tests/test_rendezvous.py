@@ -183,6 +183,14 @@ def test_launch_prefixes_lines_and_stops_everything_when_one_fails():
     assert time.monotonic() - began < LIMIT
 
 
+def test_a_death_by_a_signal_is_named_as_the_cause_before_the_exits_it_caused():
+    from pyimagesearch.launch import _causes_first
+
+    assert _causes_first([(0, 1), (1, -9)]) == [(1, -9), (0, 1)]
+    assert _causes_first([(2, 3), (1, 2)]) == [(2, 3), (1, 2)]
+    assert _causes_first([]) == []
+
+
 def test_launch_succeeds_when_every_process_does(capsys):
     code = ("import sys; i = sys.argv[sys.argv.index('--process-id') + 1]; "
             "print('done', i)")
