@@ -140,7 +140,7 @@ class ChunkReader:
         while row < stop:
             chunk, first = divmod(row, self.chunk_rows)
             last = min(stop - row, self.chunk_rows - first) + first
-            fresh = not self.verified[chunk]
+            fresh = self.checksum is not None and not self.verified[chunk]
             rows = self._chunk(chunk)
             if window is None:
                 pieces.append(rows[first:last])
