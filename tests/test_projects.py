@@ -88,10 +88,14 @@ def split(path):
 
 @pytest.fixture(scope="module")
 def dogs_env(root):
-    """A Kaggle `train/` folder of cat.N.jpg and dog.N.jpg, and the config's environment."""
+    """A Kaggle `train/` folder of cat.N.jpg and dog.N.jpg, and the config's environment.
+
+    The paths are relative, as in the examples README, and every script runs in
+    `root`, a folder outside the repository: the reader's way.
+    """
     dataset = root / "kaggle_dogs_vs_cats"
     write_kaggle_folder(dataset / "train", per_class=DOGS_PER_CLASS, size=(72, 60))
-    return {"DOGS_VS_CATS_ROOT": str(dataset), "DOGS_VS_CATS_OUTPUT": str(root / "dogs_output"),
+    return {"DOGS_VS_CATS_ROOT": "kaggle_dogs_vs_cats", "DOGS_VS_CATS_OUTPUT": "dogs_output",
             **DOGS_SIZES}
 
 
@@ -118,11 +122,12 @@ def dogs_features(root, dogs_env):
 
 @pytest.fixture(scope="module")
 def tiny_env(root):
-    """A miniature tiny-imagenet-200 tree, and the config's environment."""
+    """A miniature tiny-imagenet-200 tree, and the config's environment (relative
+    paths, the scripts run in `root`)."""
     tree = write_tiny_imagenet(root / "tiny-imagenet-200", wnids=WNIDS,
                                train_per_class=TINY_TRAIN_PER_CLASS, val_per_class=2,
                                size=(32, 32))
-    env = {"TINY_IMAGENET_ROOT": str(tree["root"]), "TINY_IMAGENET_OUTPUT": str(root / "tiny_output"),
+    env = {"TINY_IMAGENET_ROOT": "tiny-imagenet-200", "TINY_IMAGENET_OUTPUT": "tiny_output",
            **TINY_SIZES}
     return env, tree
 

@@ -16,6 +16,7 @@ Usage:
 """
 
 import argparse
+import os
 
 from pyimagesearch.cli import run_main
 from config import dogs_vs_cats_config as config  # puts examples/ on sys.path
@@ -37,7 +38,7 @@ def run(args):
     report = build_hdf5_splits(
         config.IMAGES_PATH, config.HDF5_PATH, label_from="prefix", size=config.IMAGE_SIZE,
         val_size=config.NUM_VAL_IMAGES, test_size=config.NUM_TEST_IMAGES,
-        means_name=config.DATASET_MEAN, workers=args.workers,
+        means_name=os.path.basename(config.DATASET_MEAN), workers=args.workers,
         overwrite=args.overwrite,
     )
     if len(report.class_names) != config.NUM_CLASSES:

@@ -65,7 +65,7 @@ def run(args):
     report = build_hdf5_splits(
         trainPaths, config.HDF5_PATH, labels=trainLabels, size=config.IMAGE_SIZE,
         test_size=config.NUM_TEST_IMAGES, val_images=valPaths, val_labels=valWnids,
-        means_name=config.DATASET_MEAN, workers=args.workers, overwrite=args.overwrite,
+        means_name=os.path.basename(config.DATASET_MEAN), workers=args.workers, overwrite=args.overwrite,
     )
     # the same label encoding in every split
     assert report.class_names == classNames
