@@ -95,7 +95,8 @@ def test_one_training_step_changes_weights_and_gives_finite_loss(build):
     (DeeperGoogLeNet, 32, "pool5"),
 ])
 def test_global_pooling_accepts_sizes_other_than_the_books(network, size, final):
-    model = network.build(size, size, 3, 5)
+    kwargs = {"pooling": "global"} if network is DeeperGoogLeNet else {}
+    model = network.build(size, size, 3, 5, **kwargs)
     pool = [layer for layer in model.layers if layer.name.startswith(final)][0]
     assert isinstance(pool, keras.layers.GlobalAveragePooling2D)
     _assert_softmax(model(_random_batch(model, n=1), training=False), 1, 5)
@@ -117,7 +118,7 @@ def test_channels_first_is_honoured():
 
 
 def test_deepergooglenet_names_its_layers_as_the_book_does():
-    model = DeeperGoogLeNet.build(32, 32, 3, 7)
+    model = DeeperGoogLeNet.build(32, 32, 3, 7, pooling="global")
     names = {layer.name for layer in model.layers}
     expected = {"block1_conv", "block1_bn", "block1_act", "block2_conv", "block3_act",
                 "labels", "softmax", "do", "flatten"}
@@ -133,7 +134,7 @@ def test_deepergooglenet_names_its_layers_as_the_book_does():
 
 @pytest.mark.parametrize("build, reg", [
     (lambda: AlexNet.build(57, 57, 3, 2, reg=0.003), 0.003),
-    (lambda: DeeperGoogLeNet.build(16, 16, 3, 2, reg=0.004), 0.004),
+    (lambda: DeeperGoogLeNet.build(16, 16, 3, 2, reg=0.004, pooling="global"), 0.004),
     (lambda: ResNet.build(16, 16, 3, 2, (2,), (8, 16), reg=0.005, module_reg=0.005), 0.005),
 ], ids=["alexnet", "deepergooglenet", "resnet-module-reg"])
 def test_every_conv_and_dense_kernel_is_l2_regularised(build, reg):
@@ -295,7 +296,7 @@ JAX_SCRIPT = textwrap.dedent("""
         "shallownet": {}, "lenet": {}, "minivggnet": {},
         "alexnet": dict(width=57, height=57),
         "minigooglenet": dict(width=16, height=16),
-        "deepergooglenet": dict(width=16, height=16, classes=10),
+        "deepergooglenet": dict(width=16, height=16, classes=10, pooling="global"),
         "resnet": dict(stages=(1, 1), filters=(8, 8, 16)),
         "resnet-tiny": dict(dataset="tiny_imagenet", stages=(1,), filters=(8, 16),
                             width=16, height=16),
@@ -431,17 +432,32 @@ def test_resnet_module_reg_is_checked():
         ResNet.build(16, 16, 3, 2, (1,), (8, 16), module_reg=-1)
 
 
-def test_deepergooglenet_offers_the_books_pooling_at_other_sizes():
-    # the book's AveragePooling2D((4, 4)) equals the global pool at 64x64 only
-    book = DeeperGoogLeNet.build(64, 64, 3, 10, pooling="book")
-    assert isinstance(book.get_layer("pool5"), keras.layers.AveragePooling2D)
-    assert book.get_layer("pool5").pool_size == (4, 4)
-    assert book.count_params() == DeeperGoogLeNet.build(64, 64, 3, 10).count_params()
-    assert (DeeperGoogLeNet.build(128, 128, 3, 10, pooling="book").count_params()
-            == DeeperGoogLeNet.build(128, 128, 3, 10).count_params() + 24_960)
+@pytest.mark.parametrize("size", [64, 96, 128])
+def test_deepergooglenet_builds_the_books_pooling_by_default(size):
+    # the book's AveragePooling2D((4, 4)) is the default at every size; the global
+    # pool is asked for, and equals the book's pool at 64x64 only
+    book = DeeperGoogLeNet.build(size, size, 3, 10)
+    pool = book.get_layer("pool5")
+    assert isinstance(pool, keras.layers.AveragePooling2D) and pool.pool_size == (4, 4)
+    glob = DeeperGoogLeNet.build(size, size, 3, 10, pooling="global")
+    assert isinstance(glob.get_layer("pool5"), keras.layers.GlobalAveragePooling2D)
+    # the final volume is 4x4 at 64, 6x6 at 96 and 8x8 at 128: the book's pool leaves
+    # 1x1, 1x1 and 2x2 positions of 832 channels (4e), so at 128 its classifier has
+    # 3 x 832 = 2,496 more weights per class
+    positions = {64: 1, 96: 1, 128: 4}[size]
+    assert book.count_params() == glob.count_params() + (positions - 1) * 832 * 10
+    if size < 128:  # the same weights: the same outputs at 64 only
+        glob.set_weights(book.get_weights())
+        x = _random_batch(book, n=2, seed=3)
+        same = np.allclose(book.predict_on_batch(x), glob.predict_on_batch(x), atol=1e-6)
+        assert same == (size == 64)
+
+
+def test_deepergooglenet_refuses_sizes_the_books_pool_cannot_take():
     with pytest.raises(ValueError, match=r"width=32 is too small for DeeperGoogLeNet with the book's "
-                                         r"4x4 average pool \(pooling='book'\).*at least 49"):
-        DeeperGoogLeNet.build(32, 32, 3, 10, pooling="book")
-    DeeperGoogLeNet.build(49, 49, 3, 10, pooling="book")  # the smallest the book's pool takes
+                                         r"4x4 average pool \(pooling='book'; pooling='global' takes "
+                                         r"any size\).*at least 49"):
+        DeeperGoogLeNet.build(32, 32, 3, 10)
+    DeeperGoogLeNet.build(49, 49, 3, 10)  # the smallest the book's pool takes
     with pytest.raises(ValueError, match="pooling must be one of"):
         DeeperGoogLeNet.build(64, 64, 3, 10, pooling="average")

@@ -147,8 +147,9 @@ def deepergooglenet(root, tiny_env, tiny_hdf5):
     script = "ch11_googlenet/deepergooglenet/train.py"
     checkpoints = root / "tiny_output" / "deepergooglenet_checkpoints"
     jsonPath = root / "tiny_output" / "deepergooglenet_tinyimagenet.json"
+    # 32x32 images: below the book's 4x4 average pool's smallest input (49x49)
     first = run_script(script, "--epochs", 2, "--every", 1, "--batch-size", 8, "--seed", 1,
-                       cwd=root, env=env)
+                       "--pooling", "global", cwd=root, env=env)
     firstHistory = history(jsonPath)
     firstCheckpoints = sorted(p.name for p in checkpoints.iterdir())
     resumed = run_script(script, "--model", checkpoints / "epoch_1.keras", "--lr", 1e-4,

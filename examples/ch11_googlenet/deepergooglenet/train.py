@@ -43,6 +43,9 @@ def build_parser():
     add_resume_arguments(parser, config.CHECKPOINTS_PATH, INIT_LR)
     parser.add_argument("--every", type=int, default=5,
                         help="save a checkpoint every this many epochs (default: 5)")
+    parser.add_argument("--pooling", choices=("book", "global"), default="book",
+                        help="the final pool: the book's 4x4 average pool (default; images "
+                             "of 49x49 or more) or a global average pool (any size)")
     add_worker_arguments(parser)
     add_gpu_arguments(parser)
     return parser
@@ -71,7 +74,7 @@ def run(args):
             print("[INFO] compiling model...")
             model = DeeperGoogLeNet.build(width=size, height=size, depth=3,
                                           classes=config.NUM_CLASSES,
-                                          reg=0.0002)
+                                          reg=0.0002, pooling=args.pooling)
             opt = keras.optimizers.Adam(learning_rate=args.lr or INIT_LR)
             model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
             print(f"[INFO] learning rate: {args.lr or INIT_LR:.6g}")

@@ -7,7 +7,7 @@ from keras.regularizers import l2
 from pyimagesearch.nn.conv._checks import input_geometry, same, valid
 from pyimagesearch.infra.validation import check_choice, check_number
 
-POOLINGS = ("global", "book")
+POOLINGS = ("book", "global")
 
 
 class DeeperGoogLeNet:
@@ -80,23 +80,25 @@ class DeeperGoogLeNet:
                                   name=stage + "_mixed")
 
     @staticmethod
-    def build(width, height, depth, classes, reg=0.0005, pooling="global"):
+    def build(width, height, depth, classes, reg=0.0005, pooling="book"):
         """Builds DeeperGoogLeNet (64x64x3 in the book).
 
         The book ends with `AveragePooling2D((4, 4))` over the last volume,
-        which is 4x4 at 64x64 input: there it equals the global average pool
-        used here (same output, same parameters). At other sizes they differ:
-        at 128x128 the book's pool leaves a 2x2 volume, so its classifier has
-        2,496 more weights per class (24,960 for 10 classes), and below 49x49
-        the book's network cannot be built. `pooling="book"` builds the book's
-        pool at any size.
+        which is 4x4 at 64x64 input, and that is the default here at every
+        size. `pooling="global"` asks for a global average pool instead: the
+        same network at 64x64 (same output, same parameters), but at other
+        sizes a different one (at 128x128 the book's pool leaves a 2x2 volume,
+        so its classifier has 2,496 more weights per class, 24,960 for 10
+        classes), and the only one below 49x49, where the book's network
+        cannot be built.
 
         Args:
             width, height, depth: input image size and channels.
             classes: number of output classes.
             reg: L2 regularisation strength on the CONV and FC kernels.
-            pooling: "global" (any input size) or "book" (the book's
-                `AveragePooling2D((4, 4))`; the same network at 64x64).
+            pooling: "book" (the book's `AveragePooling2D((4, 4))`, inputs of
+                49x49 or more) or "global" (a global average pool, any input
+                size; the same network at 64x64).
 
         Returns:
             An uncompiled `keras.Model` with a softmax output.
@@ -109,7 +111,8 @@ class DeeperGoogLeNet:
         check_choice(pooling, "pooling", POOLINGS)
         reduce = _books_final_volume if pooling == "book" else None
         inputShape, chanDim = input_geometry(
-            "DeeperGoogLeNet with the book's 4x4 average pool (pooling='book')"
+            "DeeperGoogLeNet with the book's 4x4 average pool (pooling='book'; "
+            "pooling='global' takes any size)"
             if pooling == "book" else "DeeperGoogLeNet",
             width, height, depth, classes, reduce=reduce,
         )
@@ -137,7 +140,7 @@ class DeeperGoogLeNet:
 
         if pooling == "book":
             x = layers.AveragePooling2D((4, 4), name="pool5")(x)
-        else:  # the book's 4x4 average pool covers the whole 4x4 volume at 64x64 input
+        else:  # equal to the book's 4x4 average pool at 64x64 input, where the volume is 4x4
             x = layers.GlobalAveragePooling2D(name="pool5")(x)
         x = layers.Dropout(0.4, name="do")(x)
 
