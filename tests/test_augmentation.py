@@ -1,4 +1,5 @@
 import os
+import re
 
 import numpy as np
 import pytest
@@ -211,6 +212,55 @@ def test_flow_save_to_dir_writes_images(tmp_path):
     assert len(os.listdir(tmp_path / "f")) == 1
     with pytest.raises(ValueError, match="save_format"):
         ImageAugmenter().flow(image, batch_size=1, save_to_dir=str(out), save_format="nope")
+
+
+def _colour_photo(path):
+    """A PNG with strong, different red and blue (written by OpenCV, BGR)."""
+    import cv2
+
+    (y, x) = np.mgrid[0:48, 0:64]
+    bgr = np.stack([x * 4, np.full_like(x, 90), 255 - y * 5], axis=-1).astype(np.uint8)
+    cv2.imwrite(str(path), bgr)
+    return path
+
+
+def test_save_to_dir_saves_the_books_load_img_arrays_in_their_colours(tmp_path):
+    # the book's ch. 2 listing: load_img (RGB) + img_to_array, then flow(save_to_dir=...)
+    import keras
+
+    source = _colour_photo(tmp_path / "photo.png")
+    rgb = keras.utils.img_to_array(keras.utils.load_img(str(source)))[np.newaxis]
+    ImageAugmenter().flow(rgb, batch_size=1, save_to_dir=str(tmp_path / "ours"), seed=0)[0]
+    (ours,) = (tmp_path / "ours").iterdir()
+    # what Keras' own save_to_dir did: array_to_img(x, scale=True), saved by PIL
+    keras.utils.save_img(str(tmp_path / "keras.jpg"), keras.utils.array_to_img(rgb[0], scale=True))
+    load = lambda path: keras.utils.img_to_array(keras.utils.load_img(str(path)))  # noqa: E731
+    assert np.abs(load(ours) - load(tmp_path / "keras.jpg")).mean() < 3
+    assert np.abs(load(ours) - rgb[0]).mean() < 3
+    # an OpenCV (BGR) array is asked for
+    import cv2
+
+    bgr = cv2.imread(str(source))[np.newaxis]
+    ImageAugmenter().flow(bgr, batch_size=1, save_to_dir=str(tmp_path / "bgr"), save_order="BGR",
+                          seed=0)[0]
+    (saved,) = (tmp_path / "bgr").iterdir()
+    assert np.abs(cv2.imread(str(saved)).astype(int) - bgr[0]).mean() < 3
+    with pytest.raises(ValueError, match="save_order must be one of"):
+        ImageAugmenter().flow(bgr, save_to_dir=str(tmp_path), save_order="rgb")
+
+
+def test_save_to_dir_second_run_keeps_the_first_runs_files(tmp_path):
+    image = _images(1)
+    for _ in range(2):  # the same seed, prefix and folder twice
+        flow = ImageAugmenter(**BOOK).flow(image, batch_size=1, save_to_dir=str(tmp_path),
+                                           save_prefix="image", save_format="png", seed=1)
+        for (total, _) in enumerate(flow, start=1):
+            if total == 3:
+                break
+    names = sorted(os.listdir(tmp_path))
+    assert len(names) == 6, names
+    # Keras' names: {prefix}_{index}_{random}.{format}
+    assert all(re.fullmatch(r"image_[0-2]_\d+\.png", name) for name in names)
 
 
 def test_model_fit_on_flow():

@@ -102,10 +102,18 @@ def test_augmentation_demo_writes_images_and_montage(root, flowers):
     assert all(a.shape == original.shape for a in augmented)
     # the images really are transformed: not all (JPEG-noisy) copies of the input
     assert max(np.abs(a.astype(int) - original).mean() for a in augmented) > 5
+    # in the source's colours (the daisies are red: swapped, their mean blue and red trade places)
+    (source, saved) = (original.reshape(-1, 3).mean(0), np.mean([a.reshape(-1, 3).mean(0) for a in augmented], 0))
+    assert np.abs(saved - source).sum() < np.abs(saved - source[::-1]).sum()
     montage = assert_png(output / "daisy_montage.png")
     (h, w) = original.shape[:2]
     assert montage.shape == (h, 5 * w, 3)
+    assert np.abs(montage.reshape(-1, 3).mean(0) - source).sum() < np.abs(montage.reshape(-1, 3).mean(0) - source[::-1]).sum()
     assert "[INFO] generating images..." in result.stdout
+    # a second run adds its images beside the first's (Keras' random part in the names)
+    run_script("ch02_data_augmentation/augmentation_demo.py", "--image", image, "--output", output,
+               "--prefix", "daisy", "--total", 5, "--seed", 3)
+    assert len(list(output.glob("daisy_*.jpg"))) == 10
 
 
 def test_augmentation_demo_unreadable_image(root):

@@ -1,8 +1,11 @@
 """Write randomly augmented copies of one image, and a montage of them.
 
 Practitioner Bundle, chapter 2 ("Data Augmentation"), augmentation_demo.py:
-the book's ImageDataGenerator parameters, here with pyimagesearch's
-ImageAugmenter (Keras 3 no longer ships ImageDataGenerator).
+the book's listing, `load_img` (RGB) and `img_to_array`, then the book's
+ImageDataGenerator parameters, here with pyimagesearch's ImageAugmenter
+(Keras 3 no longer ships ImageDataGenerator), whose `save_to_dir` writes the
+RGB arrays in their colours, as Keras did, under Keras' names
+(PREFIX_INDEX_RANDOM.jpg: a second run adds files beside the first's).
 
 Usage:
     python augmentation_demo.py --image jemma.png --output output --total 10
@@ -39,14 +42,19 @@ def run(args):
 
     if args.total < 1:
         raise ValueError(f"--total must be a positive integer, got {args.total}.")
-    # load the input image (OpenCV, BGR) and add a batch dimension
-    print("[INFO] loading example image...")
-    image = cv2.imread(args.image)
-    if image is None:
+    if not os.path.isfile(args.image):
         raise FileNotFoundError(f"could not read an image at --image {args.image!r}")
-    batch = np.expand_dims(image, axis=0)
+    from keras.utils import img_to_array, load_img  # imports Keras: after the checks
 
-    from pyimagesearch.augmentation import ImageAugmenter  # imports Keras: after the checks
+    from pyimagesearch.augmentation import ImageAugmenter
+
+    # load the input image (RGB), convert it to a NumPy array and add a batch dimension
+    print("[INFO] loading example image...")
+    try:
+        image = img_to_array(load_img(args.image))
+    except OSError as error:  # PIL's UnidentifiedImageError is an OSError
+        raise ValueError(f"could not read an image at --image {args.image!r}: {error}") from None
+    batch = np.expand_dims(image, axis=0)
 
     # the book's augmentation parameters
     aug = ImageAugmenter(rotation_range=30, width_shift_range=0.1,
@@ -59,7 +67,9 @@ def run(args):
     # every batch drawn is also written to --output; stop after --total
     augmented = []
     for generated in imageGen:
-        augmented.append(generated[0])
+        # the montage is written by OpenCV: uint8, BGR
+        augmented.append(cv2.cvtColor(np.clip(generated[0], 0, 255).astype("uint8"),
+                                      cv2.COLOR_RGB2BGR))
         if len(augmented) == args.total:
             break
     print(f"[INFO] wrote {len(augmented)} augmented images to {args.output}")

@@ -211,6 +211,7 @@ class ImageAugmenter:
         save_to_dir=None,
         save_prefix="",
         save_format="jpg",
+        save_order="RGB",
         repeat=None,
         **kwargs,
     ):
@@ -237,6 +238,10 @@ class ImageAugmenter:
                 written (created if missing).
             save_prefix: file-name prefix of saved images (no path separator).
             save_format: image format of saved images, such as "jpg" or "png".
+            save_order: channel order of `x` for `save_to_dir`: "RGB" (the
+                default, as Keras saved the book's `load_img` arrays) or "BGR"
+                (images read with `cv2.imread`). Files are named
+                `{save_prefix}_{index}_{random}.{save_format}`, as Keras names them.
             repeat: `True`: an endless stream (`num_batches` None), which
                 `model.fit` needs `steps_per_epoch` to cut into epochs;
                 `False`: one pass per epoch (`num_batches == len(flow)`);
@@ -252,7 +257,8 @@ class ImageAugmenter:
             ValueError: `x` is not a batch of images, `y`/`sample_weight`
                 have a different number of rows, `batch_size` is not positive,
                 `save_prefix` holds a path separator, OpenCV cannot write
-                `save_format`, or `repeat` is not True, False or None.
+                `save_format`, `save_order` is not "RGB" or "BGR", or `repeat`
+                is not True, False or None.
         """
         from pyimagesearch.augmentation.numpyarrayiterator import NumpyArrayIterator
 
@@ -261,7 +267,8 @@ class ImageAugmenter:
         return NumpyArrayIterator(
             self, x, y, batch_size=batch_size, shuffle=shuffle,
             sample_weight=sample_weight, seed=seed, save_to_dir=save_to_dir,
-            save_prefix=save_prefix, save_format=save_format, repeat=repeat, **kwargs,
+            save_prefix=save_prefix, save_format=save_format, save_order=save_order,
+            repeat=repeat, **kwargs,
         )
 
     def _generator(self, seed):

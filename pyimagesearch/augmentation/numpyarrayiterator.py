@@ -2,6 +2,7 @@
 
 import math
 import os
+import secrets
 import sys
 import warnings
 
@@ -9,9 +10,10 @@ import cv2
 import keras
 import numpy as np
 
-from pyimagesearch.infra.validation import check_int
+from pyimagesearch.infra.validation import check_choice, check_int
 
 TESTED_KERAS = "3.15"
+SAVE_ORDERS = ("RGB", "BGR")
 
 
 class NumpyArrayIterator(keras.utils.PyDataset):
@@ -51,6 +53,10 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         save_to_dir: optional folder to also write the augmented images to.
         save_prefix: file-name prefix of saved images.
         save_format: format of saved images.
+        save_order: channel order of the images `save_to_dir` writes: "RGB"
+            (the default, Keras' `array_to_img`: the book's `load_img` arrays
+            are saved in their true colours) or "BGR" (arrays read with
+            OpenCV's `cv2.imread`).
         repeat: `True` (endless stream), `False` (one pass per epoch) or
             `None` (the stream while Keras' `steps_per_epoch` is set).
         **kwargs: `keras.utils.PyDataset` options.
@@ -62,7 +68,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
 
     def __init__(self, augmenter, x, y=None, batch_size=32, shuffle=True,
                  sample_weight=None, seed=0, save_to_dir=None, save_prefix="",
-                 save_format="jpg", repeat=None, **kwargs):
+                 save_format="jpg", save_order="RGB", repeat=None, **kwargs):
         super().__init__(**kwargs)
         x = np.asarray(x)
         if x.ndim not in (3, 4) or len(x) == 0:
@@ -88,6 +94,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
                 "save_prefix must be a file-name prefix without a path separator "
                 f"(files go into save_to_dir), got {save_prefix!r}."
             )
+        check_choice(save_order, "save_order", SAVE_ORDERS)
         if repeat is not None and not isinstance(repeat, bool):
             raise ValueError(f"repeat must be True, False or None, got {repeat!r}.")
         self.augmenter = augmenter
@@ -100,6 +107,7 @@ class NumpyArrayIterator(keras.utils.PyDataset):
         self.save_to_dir = save_to_dir
         self.save_prefix = save_prefix
         self.save_format = save_format
+        self.save_order = save_order
         self.n = len(x)
         self.epoch = 0
         self._stream_start = 0
@@ -185,7 +193,8 @@ class NumpyArrayIterator(keras.utils.PyDataset):
     def _batch(self, rows, seed, start):
         images = self.augmenter.augment_rows(self.x, rows, seed)
         if self.save_to_dir is not None:
-            save_batch(images, self.save_to_dir, self.save_prefix, self.save_format, start=start)
+            save_batch(images, self.save_to_dir, self.save_prefix, self.save_format, start=start,
+                       order=self.save_order)
         if self.y is None:
             return images
         if self.sample_weight is None:
@@ -263,11 +272,15 @@ def _keras_epoch_iterator(depth=40):
     return None
 
 
-def save_batch(images, folder, prefix, save_format, start):
-    """Writes a batch of images as `{prefix}_{index}.{format}`, `index` counting from `start`.
+def save_batch(images, folder, prefix, save_format, start, order="RGB"):
+    """Writes a batch of images as `{prefix}_{index}_{random}.{format}`, as Keras does.
 
-    Non-`uint8` images are scaled to 0-255 by their own minimum and maximum,
-    as Keras' `array_to_img` does.
+    `index` counts from `start`; the random part keeps a second run from
+    overwriting the first one's files. Non-`uint8` images are scaled to 0-255
+    by their own minimum and maximum, as Keras' `array_to_img` does.
+
+    Args:
+        order: "RGB" (Keras' behaviour, the book's) or "BGR" (OpenCV arrays).
 
     Raises:
         ValueError: OpenCV could not write a file.
@@ -279,6 +292,8 @@ def save_batch(images, folder, prefix, save_format, start):
             image = image - image.min()
             top = image.max()
             image = np.clip(image * (255.0 / top if top > 0 else 0.0), 0, 255).astype(np.uint8)
-        name = f"{prefix}_{start + i}.{save_format}"
+        if order == "RGB" and image.ndim == 3 and image.shape[-1] in (3, 4):
+            image = image[..., [2, 1, 0, 3][:image.shape[-1]]]  # OpenCV writes BGR(A)
+        name = f"{prefix}_{start + i}_{secrets.randbelow(10**7)}.{save_format}"
         if not cv2.imwrite(os.path.join(folder, name), image):
             raise ValueError(f"could not write {name!r} to save_to_dir {folder!r}.")
