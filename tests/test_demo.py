@@ -14,8 +14,10 @@ def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
                    "--batch-size", "128"])
     out = capsys.readouterr().out
     assert status == 0
-    rows = dict(re.findall(r"^\s+(plain \(resize\)|10-crop over-sampled)\s+([\d.]+)%\s+[\d.]+%$", out, re.M))
-    assert set(rows) == {"plain (resize)", "10-crop over-sampled"}
+    rows = dict(re.findall(r"^\s+(plain \(resize\)|10-crop over-sampled|5-crop, no mirroring)\s+([\d.]+)%\s+[\d.]+%$",
+                           out, re.M))
+    assert set(rows) == {"plain (resize)", "10-crop over-sampled", "5-crop, no mirroring"}
+    assert "a mirrored digit is\n   another glyph" in out
     assert all(0.0 <= float(value) <= 100.0 for value in rows.values())
 
     with h5py.File(output / "hdf5" / "train.hdf5") as db:
@@ -35,6 +37,24 @@ def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
     assert (output / "model.keras").is_file()
     for path in ("training.png", "training.json", "checkpoints", "model.keras"):
         assert str(output / path) in out
+
+    # --resume continues the run from its last checkpoint: epoch 2 of 2, the history continued
+    assert main(["demo", "--output", str(output), "--epochs", "2", "--checkpoint-every", "1",
+                 "--batch-size", "128", "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert f"continuing from {output / 'checkpoints' / 'epoch_1.keras'} (epoch 1 of 2)" in captured.out
+    assert "building the HDF5 datasets" not in captured.out
+    resumed = json.loads((output / "training.json").read_text())
+    assert len(resumed["loss"]) == 2 and resumed["loss"][0] == history["loss"][0]
+    assert (output / "checkpoints" / "epoch_2.keras").is_file()
+    # a run without --resume into the same folder says so and replaces the earlier run quietly
+    assert main(["demo", "--output", str(output), "--epochs", "1", "--checkpoint-every", "5",
+                 "--batch-size", "128"]) == 0
+    captured = capsys.readouterr()
+    assert "holds an earlier demo run: starting a new one" in captured.out
+    assert "startAt" not in captured.out + captured.err
+    assert not (output / "checkpoints" / "epoch_2.keras").exists()
+    assert len(json.loads((output / "training.json").read_text())["loss"]) == 1
 
 
 def test_demo_rejects_unknown_model_before_writing(tmp_path, capsys):

@@ -38,6 +38,24 @@ def test_every_notebook_is_a_page(site):
         assert (site / "notebooks" / notebook.name).is_file(), notebook.name
 
 
+def test_every_command_option_is_on_the_site(site):
+    # the page is generated from the parsers at build time: an option added to a
+    # command is on the site without anyone writing it there
+    import html
+
+    from pyimagesearch.cli import COMMANDS, build_parser
+
+    page = html.unescape((site / "api" / "commands" / "index.html").read_text())
+    parser = build_parser()
+    (commands,) = [action for action in parser._actions if action.choices and set(COMMANDS) <= set(action.choices)]
+    for name in COMMANDS:
+        assert f"usage: pyimagesearch {name}" in page, name
+        for action in commands.choices[name]._actions:
+            for option in action.option_strings:
+                assert option in page, (name, option)
+    assert "launch" in (ROOT / "README.md").read_text().split("## Three snippets")[0]
+
+
 def _public_names(package):
     import importlib
 

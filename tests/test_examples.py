@@ -121,6 +121,9 @@ def test_augmentation_demo_unreadable_image(root):
                         "--image", root / "missing.jpg", "--output", root / "unused",
                         check=False)
     assert_one_line_error(result, "missing.jpg")
+    # the status "The book's way" gives the example scripts (the commands end with 2)
+    assert result.returncode == 1
+    assert "`[ERROR] ...`, and exit status 1" in " ".join((EXAMPLES.parent / "docs" / "book.md").read_text().split())
 
 
 @pytest.mark.parametrize("script", ["minivggnet_flowers17.py", "minivggnet_flowers17_data_aug.py"])

@@ -5,7 +5,9 @@ scikit-learn's 1,797 handwritten digit scans are written out as a folder of
 plus RGB means; the network trains from the HDF5 generator with random 28x28
 patches, mean subtraction, ImageAugmenter, a polynomial learning-rate decay,
 a TrainingMonitor and EpochCheckpoint; the test split is scored with rank-1
-and rank-5, plain and over-sampled with the 10 crops of chapter 10.
+and rank-5, plain and over-sampled with the 10 crops of chapter 10 (and with
+the 5 unmirrored crops: a mirrored digit is another glyph). `--resume`
+continues an interrupted demo from its last checkpoint.
 """
 
 import os
@@ -33,6 +35,9 @@ def add_arguments(parser):
     parser.add_argument("--checkpoint-every", type=_positive_int, default=5,
                         help="save a checkpoint every N epochs (default: 5)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the splits, patches and augmentation")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the demo in --output from its last checkpoint (default: a "
+                             "new run, replacing an earlier run's history, plot and checkpoints)")
 
 
 def check_paths(args):
@@ -45,14 +50,19 @@ def check_paths(args):
 def run(args):
     check_paths(args)
     results = run_demo(args.output, epochs=args.epochs, model=args.model, batchSize=args.batch_size,
-                       learningRate=args.learning_rate, checkpointEvery=args.checkpoint_every, seed=args.seed)
+                       learningRate=args.learning_rate, checkpointEvery=args.checkpoint_every, seed=args.seed,
+                       resume=args.resume)
     print_results(results)
     return 0
 
 
 def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, learningRate=1e-2, checkpointEvery=5,
-             seed=42, verbose=True):
+             seed=42, verbose=True, resume=False):
     """Runs the demo pipeline.
+
+    An earlier run's history, plot and checkpoints in `output` are replaced
+    (and it is said), unless `resume` continues that run from its last
+    checkpoint, on the HDF5 files it trained on.
 
     Args:
         output: folder for every file the pipeline writes.
@@ -63,10 +73,12 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
         checkpointEvery: epochs between checkpoints.
         seed: seed of the splits, patches, augmentation and weights.
         verbose: show progress and Keras' per-epoch lines.
+        resume: continue the run in `output` from its last checkpoint (a new
+            run when it has none).
 
     Returns:
-        A dict with the accuracies (`plain`, `oversampled`: `(rank1, rank5)`)
-        and the paths of the files written.
+        A dict with the accuracies (`plain`, `oversampled` (10 crops),
+        `unmirrored` (5 crops): `(rank1, rank5)`) and the paths of the files written.
 
     Raises:
         ValueError: an unknown `model`, or training diverged (loss NaN).
@@ -83,18 +95,27 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     from pyimagesearch.nn.conv import build_model
     from pyimagesearch.preprocessing import (
         CropPreprocessor, ImageToArrayPreprocessor, MeanPreprocessor, PatchPreprocessor, SimplePreprocessor)
-    from pyimagesearch.utils import PolynomialDecay, predict_oversampled, rank5_accuracy
+    from pyimagesearch.utils import PolynomialDecay, load_checkpoint, predict_oversampled, rank5_accuracy
+    from pyimagesearch.utils.checkpoints import latest_checkpoint
     from pyimagesearch.infra.progress import keras_verbose
 
     paths = _paths(output)
     keras.utils.set_random_seed(seed)
+    found = latest_checkpoint(paths["checkpoints"]) if resume else None
+    if resume and found is None:
+        print(f"[INFO] --resume: no checkpoint in {paths['checkpoints']}, starting a new run")
+    if found is None:
+        _start_afresh(paths)
 
     if not os.path.isdir(paths["dataset"]):
         print("[INFO] writing the digits dataset...")
         write_digits_dataset(paths["dataset"], size=IMAGE_SIZE)
-    print("[INFO] building the HDF5 datasets...")
-    report = build_hdf5_splits(paths["dataset"], paths["hdf5"], size=IMAGE_SIZE, val_size=0.1,
-                               test_size=0.2, random_state=seed, overwrite=True, verbose=verbose)
+    if found is not None and all(os.path.isfile(path) for path in _hdf5_set(paths).values()):
+        report = _existing_set(paths)
+    else:
+        print("[INFO] building the HDF5 datasets...")
+        report = build_hdf5_splits(paths["dataset"], paths["hdf5"], size=IMAGE_SIZE, val_size=0.1,
+                                   test_size=0.2, random_state=seed, overwrite=True, verbose=verbose)
     classes = len(report.class_names)
     means = MeanPreprocessor.from_json(report.means_path)
     toArray = ImageToArrayPreprocessor()
@@ -104,21 +125,29 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     resize = [SimplePreprocessor(CROP_SIZE, CROP_SIZE), means, toArray]
     valGen = HDF5DatasetGenerator(report.paths["val"], batchSize, classes=classes, preprocessors=resize)
 
-    print(f"[INFO] training {model} for {epochs} epochs...")
-    network = build_model(model, width=CROP_SIZE, height=CROP_SIZE, depth=3, classes=classes)
-    network.compile(loss="categorical_crossentropy", metrics=["accuracy"],
-                    optimizer=keras.optimizers.SGD(learning_rate=learningRate, momentum=0.9))
+    if found is None:
+        startAt = 0
+        print(f"[INFO] training {model} for {epochs} epochs...")
+        network = build_model(model, width=CROP_SIZE, height=CROP_SIZE, depth=3, classes=classes)
+        network.compile(loss="categorical_crossentropy", metrics=["accuracy"],
+                        optimizer=keras.optimizers.SGD(learning_rate=learningRate, momentum=0.9))
+    else:
+        (checkpoint, startAt) = found
+        print(f"[INFO] --resume: continuing from {checkpoint} (epoch {startAt} of {epochs})...")
+        network = load_checkpoint(checkpoint, verbose=0)
     schedule = PolynomialDecay(maxEpochs=epochs, initAlpha=learningRate, power=1.0)
     stop = StopOnSignal()  # Ctrl-C and SIGTERM stop between two batches, also under JAX
     callbacks = [
         stop,
         keras.callbacks.LearningRateScheduler(schedule),
-        TrainingMonitor(paths["plot"], jsonPath=paths["history"]),
-        EpochCheckpoint(paths["checkpoints"], every=checkpointEvery),
+        TrainingMonitor(paths["plot"], jsonPath=paths["history"], startAt=startAt),
+        EpochCheckpoint(paths["checkpoints"], every=checkpointEvery, startAt=startAt),
     ]
-    network.fit(trainGen, validation_data=valGen, epochs=epochs, callbacks=callbacks,
-                verbose=keras_verbose() if verbose else 0)
-    check_converged(network.history.history, model, learningRate)
+    if startAt < epochs:
+        trainGen.set_epoch(startAt)  # the interrupted run's patches and augmentation continue
+        network.fit(trainGen, validation_data=valGen, initial_epoch=startAt, epochs=epochs,
+                    callbacks=callbacks, verbose=keras_verbose() if verbose else 0)
+        check_converged(network.history.history, model, learningRate)
     network.save(paths["model"])
 
     print("[INFO] evaluating on the test split...")
@@ -126,13 +155,43 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
         labels = testGen.db["labels"][:]
         plain = rank5_accuracy(network.predict(testGen, verbose=0, callbacks=[stop]), labels)
         images = testGen.db["images"][:]
-    cropper = CropPreprocessor(CROP_SIZE, CROP_SIZE)
-    oversampled = rank5_accuracy(
-        predict_oversampled(network, images, cropper, preprocessors=[means, toArray], batch_size=batchSize), labels)
+    (oversampled, unmirrored) = (
+        rank5_accuracy(predict_oversampled(network, images, CropPreprocessor(CROP_SIZE, CROP_SIZE, horiz=horiz),
+                                           preprocessors=[means, toArray], batch_size=batchSize), labels)
+        for horiz in (True, False))
     trainGen.close()
     valGen.close()
     return {"model": model, "epochs": epochs, "plain": plain, "oversampled": oversampled,
-            "skipped": len(report.skipped), "paths": paths}
+            "unmirrored": unmirrored, "skipped": len(report.skipped), "paths": paths}
+
+
+def _start_afresh(paths):
+    """Removes an earlier run's history, plot and checkpoints, saying so."""
+    import glob
+
+    earlier = [paths["history"], paths["plot"], *glob.glob(os.path.join(paths["checkpoints"], "epoch_*"))]
+    earlier = [path for path in earlier if os.path.isfile(path)]
+    if earlier:
+        print(f"[INFO] {os.path.dirname(paths['history']) or '.'} holds an earlier demo run: starting a new "
+              "one (its history, plot and checkpoints are replaced; --resume continues it instead)")
+    for path in earlier:
+        os.remove(path)
+
+
+def _hdf5_set(paths):
+    return {name: os.path.join(paths["hdf5"], f"{name}.hdf5") for name in ("train", "val", "test")}
+
+
+def _existing_set(paths):
+    """The `BuildReport` fields the demo reads, from the HDF5 set an interrupted run trained on."""
+    import types
+
+    import h5py
+
+    with h5py.File(_hdf5_set(paths)["train"], "r") as train:
+        names = list(train["label_names"].asstr()[:])
+    return types.SimpleNamespace(paths=_hdf5_set(paths), class_names=names, skipped=[],
+                                 means_path=os.path.join(paths["hdf5"], "mean.json"))
 
 
 def check_converged(history, model, learningRate):
@@ -174,9 +233,13 @@ def print_results(results):
     print()
     print(f"Results: {results['model']}, {results['epochs']} epochs, test split of the digits")
     print(f"  {'evaluation':<24}{'rank-1':>9}{'rank-5':>9}")
-    for name, key in (("plain (resize)", "plain"), ("10-crop over-sampled", "oversampled")):
+    for name, key in (("plain (resize)", "plain"), ("10-crop over-sampled", "oversampled"),
+                      ("5-crop, no mirroring", "unmirrored")):
         rank1, rank5 = results[key]
         print(f"  {name:<24}{rank1:>9.2%}{rank5:>9.2%}")
+    print("  (chapter 10's 10 crops are 5 crops and their mirror images; a mirrored digit is\n"
+          "   another glyph, never seen in training, so on the digits the gain of over-sampling\n"
+          "   shows without the mirrors: CropPreprocessor(..., horiz=False))")
     print()
     for label, key in (("plot", "plot"), ("history", "history"), ("checkpoints", "checkpoints"),
                        ("model", "model"), ("HDF5 files", "hdf5")):
