@@ -1,5 +1,7 @@
+import io
 import os
 import random
+import re
 
 import cv2
 import h5py
@@ -112,3 +114,43 @@ def test_unreadable_images_are_skipped_and_listed_links_followed_and_pooling(fol
     with h5py.File(output, "r") as db:
         assert db["features"].shape == (7, 1280)
         assert sorted(db["labels"][:]) == [0, 0, 0, 1, 1, 1, 1]
+
+
+def test_offline_imagenet_is_answered_before_keras_loads(folder, tmp_path, monkeypatch, capsys):
+    # no cached weights, a download host that refuses: the answer comes from the
+    # path checks, before the features module (Keras, TensorFlow) is imported
+    from pyimagesearch.io import features
+    from pyimagesearch.nn import applications
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the network was loaded before the weights were checked")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(applications, "WEIGHTS_HOST", ("127.0.0.1", 9))
+    monkeypatch.setattr(features, "extract_features", loaded)
+    status = cli.main(["extract-features", "-d", str(folder), "-o", str(tmp_path / "f.hdf5"),
+                       "--model", "resnet50"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "\n" not in err
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in err and "--weights PATH" in err
+    # a cached file is used without asking the network
+    models = tmp_path / "keras" / "models"
+    models.mkdir(parents=True)
+    (models / "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"")
+    applications.check_imagenet_weights("resnet50", include_top=False)
+
+
+def test_extraction_says_what_it_does_before_the_network_loads(folder, tmp_path, capsys):
+    from pyimagesearch.io.features import extract_features
+    from pyimagesearch.infra.progress import progress_bar
+
+    extract_features(str(folder), tmp_path / "f.hdf5", weights="none", image_size=32, batch_size=4)
+    out = capsys.readouterr().out
+    assert re.search(r"^\[INFO\] \d+ images of \d+ classes; loading vgg16 \(random weights\)\.\.\.$", out, re.M)
+    assert "[INFO] extracting 512 features of each image, 4 images a batch..." in out
+    # in a log, a line at each 2% of a long extraction instead of each 10%
+    stream = io.StringIO()
+    bar = progress_bar("Extracting features: ", 100, stream=stream, log_step=0.02)
+    bar.last_time -= 10
+    bar.update(2)
+    assert stream.getvalue().startswith("Extracting features:   2% (2/100)")

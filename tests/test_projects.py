@@ -281,6 +281,8 @@ def test_crop_accuracy(root, dogs_env, alexnet):
     assert plain % 25 == 0 and crops % 25 == 0
     assert_report(out, DOGS)
     assert not percentages(out, "rank-5")  # two classes: rank-5 is meaningless
+    # written to a file or a pipe: Keras' one line per run, no bar, no terminal codes
+    assert "\x1b[" not in out + result.stderr and "\u2501" not in out + result.stderr
 
 
 def test_crop_accuracy_missing_model(root, dogs_env, dogs_hdf5):
@@ -311,6 +313,15 @@ def test_train_model_prints_full_precision_score(root, dogs_env, dogs_features):
     (rank1,) = percentages(out, "rank-1")
     assert rank1 == pytest.approx(round(score * 100, 2))
     assert (root / "dogs_output" / "dogs_vs_cats.skops").stat().st_size > 0
+    assert "[WARNING] the solver stopped" not in out and "ConvergenceWarning" not in result.stderr
+
+
+def test_train_model_says_in_one_line_that_the_solver_stopped(root, dogs_env, dogs_features, tmp_path):
+    result = run_script("ch09_ch10_dogs_vs_cats/train_model.py", "--jobs", 1, "--max-iter", 1,
+                        "--model", tmp_path / "m.skops", cwd=root, env=dogs_env)
+    lines = [line for line in result.stdout.splitlines() if "max_iter=1 " in line]
+    assert len(lines) == 1 and lines[0].startswith("[WARNING] the solver stopped") and "--max-iter" in lines[0]
+    assert "ConvergenceWarning" not in result.stderr
 
 
 # ---------------------------------------------------------------- chapter 11: GoogLeNet

@@ -42,6 +42,10 @@ def build_parser():
 
 
 def run(args):
+    if args.weights == "imagenet":  # offline: one line in seconds, before TensorFlow loads
+        from pyimagesearch.nn.applications import check_imagenet_weights
+
+        check_imagenet_weights(args.network, include_top=False)
     from pyimagesearch.io import extract_features
 
     print("[INFO] loading images and network...")

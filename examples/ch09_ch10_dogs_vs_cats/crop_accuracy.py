@@ -64,7 +64,7 @@ def run(args):
         print("[INFO] predicting on test data (with crops)...")
         predictions = predict_oversampled(model, testGen.db["images"], cp,
                                           preprocessors=[mp, iap],
-                                          batch_size=args.batch_size, verbose=1)
+                                          batch_size=args.batch_size, verbose=keras_verbose())
         evaluate_predictions(predictions, labels, classNames)
 
 

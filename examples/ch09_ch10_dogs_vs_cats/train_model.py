@@ -36,6 +36,9 @@ def build_parser():
                         help="parallel jobs of the grid search (default: -1, all cores)")
     parser.add_argument("--split", type=float, default=0.75,
                         help="fraction of the rows used for training (default: 0.75)")
+    parser.add_argument("--max-iter", type=int, default=150,
+                        help="iterations of the logistic regression's solver (default: 150); "
+                             "one line says when the chosen model stopped at the limit")
     return parser
 
 
@@ -44,7 +47,8 @@ def run(args):
 
     print("[INFO] tuning hyperparameters...")
     result = train_classifier(args.db, args.model, jobs=args.jobs, split=args.split,
-                              params={"C": C_GRID}, verbose=0)
+                              params={"C": C_GRID}, max_iter=args.max_iter,
+                              verbose=0)
     print(f"[INFO] best hyperparameters: {result['best_params']}")
     print("[INFO] evaluating...")
     print(result["report"])

@@ -42,7 +42,7 @@ def keras_verbose(stream=None):
     return 1 if is_terminal(sys.stdout if stream is None else stream) else 2
 
 
-def progress_bar(label, total, verbose=True, stream=None):
+def progress_bar(label, total, verbose=True, stream=None, log_step=None):
     """Returns a started progress display over `total` steps, or a silent one.
 
     On a terminal it is a progressbar2 bar. Elsewhere (a file, a pipe, a
@@ -56,6 +56,9 @@ def progress_bar(label, total, verbose=True, stream=None):
         total: number of steps.
         verbose: False for a bar that prints nothing.
         stream: where to write; the current `sys.stderr` when None.
+        log_step: in a log, a line at each `log_step` of the work (a fraction,
+            e.g. 0.02) once a second passed, instead of at each 10%: for long
+            jobs, whose 10% can take many minutes.
 
     Returns:
         An object with `update(n)` and `finish()`.
@@ -64,6 +67,8 @@ def progress_bar(label, total, verbose=True, stream=None):
         return progressbar.NullBar(max_value=total)
     stream = _CurrentStderr() if stream is None else stream
     if not is_terminal(stream):
+        if log_step is not None:
+            return LogProgress(label, total, stream, step=log_step, every_steps=1)
         return LogProgress(label, total, stream)
     widgets = [label, progressbar.Percentage(), " ", progressbar.Bar(), " ", progressbar.ETA()]
     return progressbar.ProgressBar(max_value=total, widgets=widgets, fd=stream).start()
@@ -76,26 +81,31 @@ class LogProgress:
         label: text at the start of each line.
         total: number of steps.
         stream: a file-like object.
+        step: the fraction of the work between two possible lines.
+        every_steps: a line at every this many steps once a second passed
+            (at any step once `LOG_SECONDS` passed).
     """
 
-    def __init__(self, label, total, stream):
+    def __init__(self, label, total, stream, step=LOG_STEP, every_steps=LOG_EVERY_STEPS):
         self.label = label
+        self.step = step
+        self.every_steps = every_steps
         self.total = max(int(total), 0)
         self.stream = stream
         self.start = self.last_time = time.monotonic()
-        self.last_step = 0  # the 5% steps reached at the last line
+        self.last_step = 0  # the steps reached at the last line
         self.finished = False
 
     def update(self, value):
         """Records that `value` steps are done, printing a line when one is due."""
         if self.total == 0:
             return
-        step = int(min(value, self.total) / self.total / LOG_STEP + 1e-9)
+        step = int(min(value, self.total) / self.total / self.step + 1e-9)
         if step <= self.last_step:
             return
         now = time.monotonic()
         waited = now - self.last_time
-        if (step % LOG_EVERY_STEPS == 0 and waited >= LOG_MIN_SECONDS) or waited >= LOG_SECONDS:
+        if (step % self.every_steps == 0 and waited >= LOG_MIN_SECONDS) or waited >= LOG_SECONDS:
             self._line(value, now)
             self.last_step = step
 
@@ -104,7 +114,7 @@ class LogProgress:
         if self.finished:
             return
         self.finished = True
-        if self.total == 0 or self.last_step * LOG_STEP < 1.0 - 1e-9:
+        if self.total == 0 or self.last_step * self.step < 1.0 - 1e-9:
             self._line(self.total, time.monotonic())
 
     def _line(self, value, now):

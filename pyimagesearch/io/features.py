@@ -121,6 +121,10 @@ def extract_features(images, output_path, labels=None, label_from="parent",
     paths = [paths[i] for i in order]
     class_names, encoded = np.unique(np.asarray([names[i] for i in order]), return_inverse=True)
 
+    if verbose:
+        print(f"[INFO] {len(paths)} images of {len(class_names)} classes; loading {model} "
+              f"({'random' if weights is None or str(weights).lower() == 'none' else weights} weights)...",
+              flush=True)
     network = build_application(
         key, include_top=False, weights=weights,
         input_shape=(image_size, image_size, 3), pooling=pooling,
@@ -131,7 +135,11 @@ def extract_features(images, output_path, labels=None, label_from="parent",
     dims = (int(np.prod(network.output_shape[1:])),)
 
     skipped, reasons = list(left_out), dict(left_out)
-    bar = progress_bar("Extracting features: ", len(paths), verbose)
+    if verbose:
+        print(f"[INFO] extracting {dims[0]} features of each image, {batch_size} images a batch...",
+              flush=True)
+    # a line every 2% in a log: 10% of a large set can take many minutes
+    bar = progress_bar("Extracting features: ", len(paths), verbose, log_step=0.02)
     with HDF5DatasetWriter(
         (len(paths), *dims), output_path, dataKey="features", bufSize=bufSize,
         dtype="float32", overwrite=overwrite,

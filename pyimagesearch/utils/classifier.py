@@ -9,6 +9,7 @@ pickle runs its code when loaded, so one is read only with `trust_pickle=True`
 
 import os
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
@@ -37,7 +38,9 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
         split: fraction of rows used for training (the book's 0.75).
         params: grid of `LogisticRegression` parameters; the book's `C` grid by default.
         dataKey: name of the features dataset.
-        max_iter: iterations of the solver.
+        max_iter: iterations of the solver. When the chosen model's solver
+            stops at this limit before converging, one `[WARNING]` line says
+            so (instead of scikit-learn's ConvergenceWarning for every fit).
         verbose: print the best parameters and the report when 1.
 
     Returns:
@@ -51,6 +54,7 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
             fails), a dataset is missing, labels lie outside `label_names`,
             `split` leaves no rows on a side, or training rows hold one class.
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import classification_report
     from sklearn.model_selection import GridSearchCV
@@ -61,8 +65,14 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
                          "shuffle the rows before writing the features file.")
     search = GridSearchCV(LogisticRegression(max_iter=max_iter), params or DEFAULT_GRID,
                           cv=3, n_jobs=jobs)
-    search.fit(train_x, train_y)
+    with warnings.catch_warnings():  # scikit-learn passes the filter on to its workers
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(train_x, train_y)
     model = search.best_estimator_
+    if int(np.max(model.n_iter_)) >= max_iter:
+        print(f"[WARNING] the solver stopped at max_iter={max_iter} before converging (scikit-learn's "
+              "ConvergenceWarning, here once for the whole grid): raise the limit with --max-iter "
+              "(max_iter=) for the converged model")
     model.label_names_ = list(names)
     preds = model.predict(test_x)
     labels = np.arange(len(names))
