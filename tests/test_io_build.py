@@ -158,7 +158,8 @@ def test_all_training_images_unreadable_leaves_nothing(tmp_path):
         ({"size": 0}, "size must be a positive int or \\(width, height\\)"),
         ({"size": (8,)}, "size must be a positive int or \\(width, height\\)"),
         ({"val_size": 1.5}, "val_size must be an integer count or a fraction in \\[0, 1\\)"),
-        ({"test_size": -1}, "test_size=-1 must be a count in \\[0, 16\\)"),
+        ({"test_size": -1}, "test_size=-1 must be a count \\(0 or more\\)"),
+        ({"test_size": 16}, "test_size=16 must be a count in \\[0, 16\\)"),
         ({"test_size": 2}, "test_size gives 2 images, fewer than the 3 classes"),
         ({"val_size": 7, "test_size": 7}, "leave 2 of 16 images for training"),
         ({"workers": 0}, "workers must be a positive integer"),
@@ -267,3 +268,29 @@ def test_dataset_given_a_file_says_it_is_a_file(folder, tmp_path, capsys):
     assert cli.main(["build-dataset", "-d", str(image), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert f"image folder {str(image)!r} is a file, not a folder" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--size", "100000"], "argument --size: 100000 makes every image 30.0 GB, and an image is one HDF5 chunk, "
+                           "which must be under 4 GB: at most 37837x37837"),
+    (["--size", "0"], "argument --size: expected positive sides"),
+    (["--test-size", "1.5"], "argument --test-size: expected a count (0 or more) or a fraction in [0, 1), got 1.5"),
+    (["--val-size", "-3"], "argument --val-size: expected a count (0 or more) or a fraction in [0, 1), got -3"),
+])
+def test_build_dataset_sizes_are_refused_before_the_scan(tmp_path, capsys, argv, message):
+    # the dataset folder does not even exist: the sizes are answered first, in one line
+    output = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["build-dataset", "-d", str(tmp_path / "none"), "-o", str(output), *argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and err.count("error:") == 1
+    assert not output.exists()
+
+
+def test_library_checks_sizes_before_scanning_and_writing(tmp_path):
+    for kwargs, message in ((dict(size=100000), "under 4 GB: at most 37837x37837"),
+                            (dict(test_size=1.5), "test_size must be an integer count or a fraction"),
+                            (dict(val_size=-1), "val_size=-1 must be a count \\(0 or more\\)")):
+        with pytest.raises(ValueError, match=message):
+            build_hdf5_splits(tmp_path / "none", tmp_path / "out", **kwargs)
+        assert not (tmp_path / "out").exists()

@@ -186,6 +186,8 @@ def resnet_tiny_decay(root, tiny_env, tiny_hdf5):
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_is_fast_and_documented(script):
     result = assert_fast_documented_help(script)
+    if "build_" in script:  # the builders decode images in threads
+        assert "image decoding threads" in result.stdout and "processes" not in result.stdout
     if script in TRAINING_SCRIPTS:
         assert "--mixed-precision" in result.stdout and "--strategy {none,mirrored,multiworker}" in result.stdout
         assert "--coordinator HOST:PORT" in result.stdout and "--process-id I" in result.stdout
@@ -241,6 +243,14 @@ def test_build_dogs_vs_cats_refuses_to_overwrite(root, dogs_env, dogs_hdf5):
     result = run_script("ch09_ch10_dogs_vs_cats/build_dogs_vs_cats.py", "--workers", 1,
                         cwd=root, env=dogs_env, check=False)
     assert_one_line_error(result, "already exists", "--overwrite")
+
+
+def test_build_dogs_vs_cats_too_small_a_set_is_said_in_the_configs_words(root, dogs_env, tmp_path):
+    # 16 images cannot hold out 2 x 2 validation and 2 x 8 test images
+    env = dict(dogs_env, DOGS_VS_CATS_TEST_PER_CLASS="8", DOGS_VS_CATS_HDF5=str(tmp_path / "hdf5"))
+    result = run_script("ch09_ch10_dogs_vs_cats/build_dogs_vs_cats.py", cwd=root, env=env, check=False)
+    assert_one_line_error(result, "holds 16 images", "DOGS_VS_CATS_TEST_PER_CLASS=8", "DOGS_VS_CATS_VAL_PER_CLASS=2")
+    assert "test_size" not in result.stderr and not (tmp_path / "hdf5").exists()
 
 
 def test_train_alexnet_before_build_is_one_clear_line(root, dogs_env):
@@ -388,6 +398,12 @@ def test_build_tiny_imagenet(root, tiny_env, tiny_hdf5):
     bgr = train.reshape(-1, 3).mean(axis=0)
     assert [means["B"], means["G"], means["R"]] == pytest.approx(bgr.tolist(), abs=1e-6)
     assert f"[INFO] val: {len(tree['val'])} images" in tiny_hdf5.stdout
+    # a small set's test split is said out loud: 2 of 5 per class, where the book takes 50 of 500
+    train_images = TINY_TRAIN_PER_CLASS * len(WNIDS)
+    assert (f"[INFO] test split: 2 images per class (TINY_IMAGENET_TEST_PER_CLASS) of train/'s "
+            f"{train_images} images: 40%") in tiny_hdf5.stdout
+    assert "[WARNING] the test split takes 40% of the training images, where the book's takes 10%" \
+        in tiny_hdf5.stdout
 
 
 def test_build_tiny_imagenet_checks_the_class_count(root, tiny_env, tmp_path):

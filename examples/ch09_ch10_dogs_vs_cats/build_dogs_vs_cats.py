@@ -25,15 +25,29 @@ from config import dogs_vs_cats_config as config  # puts examples/ on sys.path
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-w", "--workers", type=int, default=None,
-                        help="image decoding processes (default: one per CPU core)")
+                        help="image decoding threads (default: one per CPU core)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing HDF5 files and means")
     return parser
 
 
+def check_split_sizes(count):
+    """Refuses held-out splits that leave too few training images, in the config's words."""
+    held = config.NUM_VAL_IMAGES + config.NUM_TEST_IMAGES
+    if held + config.NUM_CLASSES > count:
+        raise ValueError(
+            f"{config.IMAGES_PATH!r} holds {count} images: too few to hold out "
+            f"DOGS_VS_CATS_VAL_PER_CLASS={config.NUM_VAL_IMAGES // config.NUM_CLASSES} and "
+            f"DOGS_VS_CATS_TEST_PER_CLASS={config.NUM_TEST_IMAGES // config.NUM_CLASSES} images per "
+            f"class ({held} in all) and still train; set smaller values in the environment.")
+
+
 def run(args):
+    from pyimagesearch.datasets import list_images
     from pyimagesearch.io import build_hdf5_splits
 
+    if os.path.isdir(config.IMAGES_PATH):
+        check_split_sizes(len(list_images(config.IMAGES_PATH)))
     print(f"[INFO] building HDF5 datasets from {config.IMAGES_PATH}...")
     report = build_hdf5_splits(
         config.IMAGES_PATH, config.HDF5_PATH, label_from="prefix", size=config.IMAGE_SIZE,

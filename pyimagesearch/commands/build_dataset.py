@@ -6,25 +6,42 @@ file-name prefix (Kaggle's cat.11866.jpg). Writes train.hdf5, val.hdf5,
 test.hdf5 and the book's means JSON {"R": .., "G": .., "B": ..} to --output.
 """
 
+import math
+
 from pyimagesearch.commands._images import add_reading_arguments, max_pixels
 
 HELP = "build train/val/test HDF5 files and the means JSON from an image folder"
 
 
 def count_or_fraction(text):
-    """A count ("2500") or a fraction ("0.1")."""
+    """A count ("2500") or a fraction ("0.1"), checked before the folder is scanned."""
+    import argparse
+
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        return float(text)
+        value = float(text)
+    if not (value >= 0 if isinstance(value, int) else 0 <= value < 1):
+        raise argparse.ArgumentTypeError(f"expected a count (0 or more) or a fraction in [0, 1), got {text}")
+    return value
 
 
 def size(text):
-    """"256" or "WIDTHxHEIGHT"."""
+    """"256" or "WIDTHxHEIGHT", checked (one image is one HDF5 chunk, under 4 GB) before the scan."""
+    import argparse
+
     parts = text.lower().split("x")
     if len(parts) not in (1, 2):
         raise ValueError
     values = tuple(int(part) for part in parts)
+    (width, height) = (values[0], values[-1])
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"expected positive sides, got {text}")
+    if width * height * 3 >= 2**32:
+        side = math.isqrt((2**32 - 1) // 3)
+        raise argparse.ArgumentTypeError(
+            f"{text} makes every image {width * height * 3 / 1e9:.1f} GB, and an image is one HDF5 "
+            f"chunk, which must be under 4 GB: at most {side}x{side}")
     return values[0] if len(values) == 1 else values
 
 

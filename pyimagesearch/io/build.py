@@ -11,6 +11,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import uuid
 
@@ -28,6 +29,10 @@ from pyimagesearch.infra.publish import folder_lock, publish_set
 from pyimagesearch.infra.progress import progress_bar
 from pyimagesearch.infra.signals import terminate_as_interrupt
 from pyimagesearch.infra.validation import check_int
+
+
+# HDF5's limit on one chunk (one image here)
+MAX_CHUNK_BYTES = 2**32
 
 
 @dataclasses.dataclass
@@ -147,10 +152,13 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         pyimagesearch.infra.publish.FolderBusyError: another build holds the
             output folder (it is named).
     """
-    paths, names, left_out = scan_labelled_images(images, labels, label_from, follow_links)
+    # the arguments first: a mistake is answered before the folder is scanned
     width, height = _check_size(size)
     workers = _check_workers(workers)
     check_max_pixels(max_pixels)
+    for (value, name) in ((val_size, "val_size"), (test_size, "test_size")):
+        _check_split_size(value, name)
+    paths, names, left_out = scan_labelled_images(images, labels, label_from, follow_links)
     plan = plan_splits(
         paths, names, val_size=val_size, test_size=test_size, random_state=random_state,
         val_images=val_images, val_labels=val_labels, label_from=label_from,
@@ -346,7 +354,23 @@ def _check_size(size):
         ok = False
     if not ok:
         raise ValueError(f"size must be a positive int or (width, height), got {size!r}.")
+    if width * height * 3 >= MAX_CHUNK_BYTES:
+        side = math.isqrt((MAX_CHUNK_BYTES - 1) // 3)
+        raise ValueError(
+            f"size={size!r} makes every image {width}x{height}x3 = {width * height * 3 / 1e9:.1f} GB, and an "
+            f"image is one HDF5 chunk, which must be under 4 GB: at most {side}x{side}.")
     return width, height
+
+
+def _check_split_size(value, name):
+    """A split size's type and range, before the scan (a count is compared with the images after it)."""
+    if value is None:
+        return
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{name}={value!r} must be a count (0 or more) or a fraction in [0, 1).")
+    elif not (isinstance(value, (float, np.floating)) and 0 <= value < 1):
+        raise ValueError(f"{name} must be an integer count or a fraction in [0, 1), got {value!r}.")
 
 
 def _check_workers(workers):

@@ -27,10 +27,25 @@ from config import tiny_imagenet_config as config  # puts examples/ on sys.path
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-w", "--workers", type=int, default=None,
-                        help="image decoding processes (default: one per CPU core)")
+                        help="image decoding threads (default: one per CPU core)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing HDF5 files and means")
     return parser
+
+
+# the book's test split: 50 of the 500 training images of every class
+BOOKS_TEST_SHARE = 0.1
+
+
+def say_test_split(count):
+    """Says how much of train/ the test split takes, and warns when it is more than the book's 10%."""
+    share = config.NUM_TEST_IMAGES / count if count else 1.0
+    print(f"[INFO] test split: {config.NUM_TEST_IMAGES // config.NUM_CLASSES} images per class "
+          f"(TINY_IMAGENET_TEST_PER_CLASS) of train/'s {count} images: {share:.0%}")
+    if share > BOOKS_TEST_SHARE + 1e-9:
+        print(f"[WARNING] the test split takes {share:.0%} of the training images, where the book's "
+              f"takes {BOOKS_TEST_SHARE:.0%} (50 of 500 per class); set TINY_IMAGENET_TEST_PER_CLASS "
+              "lower to train on more")
 
 
 def run(args):
@@ -52,6 +67,7 @@ def run(args):
     if missing:
         raise ValueError(f"{config.TRAIN_IMAGES!r} has no images for {missing[:5]}.")
     classNames = sorted(wnids)
+    say_test_split(len(trainPaths))
 
     # the validation images and their labels from val_annotations.txt
     (valPaths, valWnids) = read_val_annotations(config.VAL_MAPPINGS, config.VAL_IMAGES)
