@@ -1,6 +1,7 @@
 """The notebooks in notebooks/ run from a clean kernel, are stored without outputs, and plot inline."""
 
 import pathlib
+import re
 import time
 
 import pytest
@@ -26,6 +27,7 @@ def test_every_notebook_is_tested_and_stored_without_outputs():
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_notebook_runs(name, tmp_path, monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend draws the figures
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # a reader's kernel: the notebook sets it up
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
@@ -36,4 +38,13 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
     assert not [output for output in outputs if output.output_type == "error"]
     figures = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(figures) >= FIGURES[name], (name, [output.output_type for output in outputs])
+    # the library's process set-up runs first: no TensorFlow start-up noise in the saved output
+    text = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
+    assert "absl::InitializeLog" not in text and "cuInit" not in text, text[:2000]
+    # what a comment says a cell prints is what it prints
+    for cell in notebook.cells:
+        claimed = re.search(r"# every third image, ([\d,]+) of", cell.source) if cell.cell_type == "code" else None
+        if claimed:
+            printed = "".join(output.get("text", "") for output in cell.outputs)
+            assert f"{claimed.group(1).replace(',', '')} images" in printed, (claimed.group(0), printed)
     print(f"{name}: {seconds:.1f} s")
