@@ -18,6 +18,14 @@ stays fast.
 """
 
 
+def add_output_arguments(parser):
+    """Adds -m/--model and -o/--output (the plot and history's folder) to a CIFAR-10 script's parser."""
+    parser.add_argument("-m", "--model", required=True, help="path of the trained model (.keras)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="folder of the training plot and JSON history")
+    return parser
+
+
 def add_cifar_arguments(parser):
     """Adds `--cifar-dir` to a CIFAR-10 script's parser."""
     parser.add_argument("--cifar-dir", default=None,
@@ -89,3 +97,48 @@ def save_model(model, path, dist, figPath, jsonPath):
     if dist.num_processes > 1 and dist.is_chief:
         print(f"[INFO] trained in {dist.num_processes} processes: evaluate {path} on "
               f"one machine (--strategy none)")
+
+
+def train_with_decay(args, dist, data, labelNames, name, build):
+    """Trains `build(classes)` on CIFAR-10 with SGD (momentum 0.9) and a polynomial
+    decay of the learning rate, on augmented batches (each process its share of the
+    rows, the book's epochs), then prints the test report and saves the model: the
+    run of googlenet_cifar10.py and resnet_cifar10_decay.py.
+
+    Args:
+        args: the parsed arguments (add_output_arguments, add_cifar_arguments,
+            settings.add_decay_arguments, add_seed_argument).
+        dist: the `pyimagesearch.distribute.Distribution`.
+        data: `((trainX, trainY), (testX, testY))` from `load_cifar10`.
+        labelNames: the class names.
+        name: the plot and history's file name in --output.
+        build: `build(classes)`, the uncompiled network (called in the strategy's scope).
+    """
+    import keras
+
+    from settings import compile_sgd, decay_callbacks
+
+    from pyimagesearch.infra.progress import keras_verbose
+
+    ((trainX, trainY), (testX, testY)) = data
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
+    aug = augmenter(dist, args.seed)
+    (figPath, jsonPath) = output_paths(args.output, name, dist)
+    callbacks = decay_callbacks(args, dist, figPath, jsonPath)
+
+    print("[INFO] compiling model...")
+    with dist.scope():
+        model = compile_sgd(build(len(labelNames)), args.learning_rate)
+
+    print("[INFO] training network...")
+    # with several processes each trains on its share of the rows
+    (shareX, shareY) = dist.shard_arrays(trainX, trainY)
+    model.fit(aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
+                       seed=dist.local_seed(args.seed)),
+              steps_per_epoch=max(1, len(shareX) // dist.process_batch_size),  # the book's epochs
+              validation_data=dist.shard_arrays(testX, testY), epochs=args.epochs, callbacks=callbacks,
+              verbose=keras_verbose())
+
+    evaluate(model, testX, testY, labelNames, dist)
+    save_model(model, args.model, dist, figPath, jsonPath)

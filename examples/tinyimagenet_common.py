@@ -20,6 +20,9 @@ the checks of missing files stay fast.
 import contextlib
 import os
 
+# the scripts import these from here, beside this module's own steps
+from settings import add_resume_arguments, new_or_resumed, resume_checkpoint  # noqa: F401
+
 
 def require_files(paths, builder="build_tiny_imagenet.py"):
     """Raises FileNotFoundError, naming the script that builds it, for the first missing path."""
@@ -37,30 +40,6 @@ def add_worker_arguments(parser):
     return parser
 
 
-def add_resume_arguments(parser, checkpoints, init_lr):
-    """Adds the "ctrl + c" switches: -c/--checkpoints, -m/--model, -s/--start-epoch,
-    --resume auto, --lr, -e/--epochs and -b/--batch-size."""
-    parser.add_argument("-c", "--checkpoints", default=checkpoints,
-                        help=f"folder of the checkpoints (default: {checkpoints})")
-    parser.add_argument("-m", "--model", default=None,
-                        help="checkpoint to resume training from (default: a new network)")
-    parser.add_argument("-s", "--start-epoch", type=int, default=None,
-                        help="epoch the checkpoint was saved at (default: read from its "
-                             "name, epoch_N.keras or epoch_N.hdf5; 0 for a new network)")
-    parser.add_argument("--resume", choices=["auto"], default=None,
-                        help="auto: resume from the last checkpoint in --checkpoints (a new "
-                             "network when there is none); with several hosts the folder must "
-                             "be shared, or copied to every host")
-    parser.add_argument("--lr", type=float, default=None,
-                        help=f"learning rate: of a new network (default: {init_lr}) or the new "
-                             "rate of a resumed one (default: the checkpoint's)")
-    parser.add_argument("-e", "--epochs", type=int, default=10,
-                        help="epochs to train in this run (default: 10)")
-    parser.add_argument("-b", "--batch-size", type=int, default=64,
-                        help="mini-batch size per replica (default: 64)")
-    return parser
-
-
 def resume_start(args, config, builder="build_tiny_imagenet.py"):
     """Checks the "ctrl + c" switches and files; returns the epoch to start at.
 
@@ -68,23 +47,8 @@ def resume_start(args, config, builder="build_tiny_imagenet.py"):
         ValueError: a non-positive --epochs, --every or --lr.
         FileNotFoundError: a missing HDF5 file, means file or checkpoint.
     """
-    if args.epochs < 1 or args.every < 1:
-        raise ValueError("--epochs and --every must be positive integers.")
-    if args.lr is not None and not args.lr > 0:
-        raise ValueError(f"--lr must be a positive number, got {args.lr}.")
-    from pyimagesearch.utils import check_checkpoint_path, resume_epoch
-    from pyimagesearch.utils.checkpoints import latest_checkpoint
-
-    if args.resume == "auto" and args.model is None:
-        found = latest_checkpoint(args.checkpoints)
-        if found is not None:
-            (args.model, args.start_epoch) = found
-            print(f"[INFO] --resume auto: {args.model} (epoch {args.start_epoch})")
-    startAt = resume_epoch(args.model, args.start_epoch)
-    require_files((config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN), builder)
-    if args.model is not None:
-        check_checkpoint_path(args.model)  # names an epoch_N.keras beside a missing .hdf5
-    return startAt
+    return resume_checkpoint(args, before_check=lambda: require_files(
+        (config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN), builder))
 
 
 def preprocessors(config):
@@ -133,17 +97,14 @@ def build_generators(config, batch_size, seed=None, workers=1, dist=None):
     return trainGen, valGen
 
 
-def load_resumed(path, startAt, learning_rate=None):
-    """The checkpoint at `path`, with its optimizer state, and optionally a new learning rate."""
+def seeded_generators(args, config, dist):
+    """Seeds Keras with --seed, then the training and validation generators of
+    `build_generators` with --workers, for `dist`."""
     import keras
 
-    from pyimagesearch.utils import load_checkpoint
-
-    print(f"[INFO] loading {path} (epoch {startAt})...")
-    model = load_checkpoint(path, learning_rate=learning_rate)
-    rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    print(f"[INFO] learning rate: {rate:.6g}")
-    return model
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
+    return build_generators(config, dist.batch_size, seed=args.seed, workers=args.workers, dist=dist)
 
 
 def fit_resumable(model, trainGen, valGen, args, startAt, config, dist=None):

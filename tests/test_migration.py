@@ -186,3 +186,25 @@ def test_resnet50_include_top_false_needs_pooling_avg():
     model = keras.applications.ResNet50(weights=None, include_top=False, pooling="avg",
                                         input_shape=(32, 32, 3))
     assert model.output_shape == (None, 2048)  # the book's reshape((N, 2048)) still fits
+
+
+def test_the_books_save_to_dir_line_runs_and_adds_files(tmp_path):
+    import cv2
+
+    path = tmp_path / "jemma.png"
+    cv2.imwrite(str(path), np.full((16, 20, 3), (20, 60, 200), np.uint8))  # BGR: a red image
+    from keras.utils import img_to_array, load_img  # not keras.preprocessing.image
+
+    image = np.expand_dims(img_to_array(load_img(str(path))), axis=0)
+    aug = ImageAugmenter(rotation_range=30, width_shift_range=0.1, horizontal_flip=True, fill_mode="nearest")
+    for _ in range(2):  # the book's loop, twice: the second run adds files
+        imageGen = aug.flow(image, batch_size=1, save_to_dir=str(tmp_path / "out"), save_prefix="image",
+                            save_format="jpg")
+        total = 0
+        for _ in imageGen:
+            total += 1
+            if total == 3:
+                break
+    saved = sorted((tmp_path / "out").iterdir())
+    assert len(saved) == 6
+    assert cv2.imread(str(saved[0]))[8, 10, 2] > 150  # red stays red

@@ -20,8 +20,9 @@ Usage:
 import argparse
 
 import _examples_path  # noqa: F401  (puts examples/ on sys.path)
-from cifar10_common import (add_cifar_arguments, add_seed_argument, augmenter, evaluate,
-                            load_cifar10, output_paths, save_model)
+from cifar10_common import (add_cifar_arguments, add_output_arguments, add_seed_argument,
+                            load_cifar10, train_with_decay)
+from settings import add_decay_arguments, check_epochs
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
@@ -29,68 +30,25 @@ from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-m", "--model", required=True, help="path of the trained model (.keras)")
-    parser.add_argument("-o", "--output", required=True,
-                        help="folder of the training plot and JSON history")
+    add_output_arguments(parser)
     add_cifar_arguments(parser)
-    parser.add_argument("-e", "--epochs", type=int, default=70,
-                        help="training epochs, the decay's length (default: 70)")
-    parser.add_argument("-b", "--batch-size", type=int, default=64,
-                        help="mini-batch size per replica (default: 64)")
-    parser.add_argument("--learning-rate", type=float, default=5e-3,
-                        help="initial learning rate, decayed linearly to 0 (default: 5e-3)")
-    parser.add_argument("--power", type=float, default=1.0,
-                        help="power of the polynomial decay (default: 1, linear)")
+    add_decay_arguments(parser, epochs=70, batch_size=64, learning_rate=5e-3)
     add_seed_argument(parser)
     add_gpu_arguments(parser)
     return parser
 
 
 def run(args):
-    if args.epochs < 1:
-        raise ValueError("--epochs must be a positive integer.")
-    ((trainX, trainY), (testX, testY)), labelNames = load_cifar10(args.cifar_dir)
+    check_epochs(args)
+    (data, labelNames) = load_cifar10(args.cifar_dir)
     dist = configure_from_args(args)
 
-    import keras
+    def build(classes):
+        from pyimagesearch.nn.conv import MiniGoogLeNet
 
-    from pyimagesearch.callbacks import TrainingMonitor
-    from pyimagesearch.nn.conv import MiniGoogLeNet
-    from pyimagesearch.utils import PolynomialDecay
-    from pyimagesearch.infra.progress import keras_verbose
+        return MiniGoogLeNet.build(width=32, height=32, depth=3, classes=classes)
 
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
-
-    aug = augmenter(dist, args.seed)
-
-    # the learning-rate schedule and the babysitter (after the schedule, so that the
-    # history records each epoch's learning rate)
-    (figPath, jsonPath) = output_paths(args.output, "minigooglenet_cifar10", dist)
-    schedule = PolynomialDecay(maxEpochs=args.epochs, initAlpha=args.learning_rate,
-                               power=args.power)
-    callbacks = [keras.callbacks.LearningRateScheduler(schedule)]
-    callbacks += dist.chief_only([TrainingMonitor(figPath, jsonPath=jsonPath)])
-
-    print("[INFO] compiling model...")
-    with dist.scope():
-        opt = keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=0.9)
-        model = MiniGoogLeNet.build(width=32, height=32, depth=3,
-                                    classes=len(labelNames))
-        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-
-    print("[INFO] training network...")
-    # with several processes each trains on its share of the rows
-    (shareX, shareY) = dist.shard_arrays(trainX, trainY)
-    model.fit(aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
-                       seed=dist.local_seed(args.seed)),
-              steps_per_epoch=max(1, len(shareX) // dist.process_batch_size),  # the book's epochs
-              validation_data=dist.shard_arrays(testX, testY), epochs=args.epochs, callbacks=callbacks,
-              verbose=keras_verbose())
-
-    evaluate(model, testX, testY, labelNames, dist)
-
-    save_model(model, args.model, dist, figPath, jsonPath)
+    train_with_decay(args, dist, data, labelNames, "minigooglenet_cifar10", build)
 
 
 def main(argv=None):

@@ -33,6 +33,7 @@ import os
 import _examples_path  # noqa: F401  (puts examples/ on sys.path)
 from cifar10_common import (add_cifar_arguments, add_seed_argument, augmenter, evaluate,
                             load_cifar10, output_paths)
+from settings import add_resnet_arguments, add_resume_arguments, new_or_resumed, resume_checkpoint
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
@@ -42,50 +43,20 @@ INIT_LR = 1e-1
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-c", "--checkpoints", required=True, help="folder of the checkpoints")
-    parser.add_argument("-m", "--model", default=None,
-                        help="checkpoint to resume training from (default: a new network)")
-    parser.add_argument("-s", "--start-epoch", type=int, default=None,
-                        help="epoch the checkpoint was saved at (default: read from its "
-                             "name, epoch_N.keras or epoch_N.hdf5; 0 for a new network)")
-    parser.add_argument("--resume", choices=["auto"], default=None,
-                        help="auto: resume from the last checkpoint in --checkpoints (a new "
-                             "network when there is none); with several hosts the folder must "
-                             "be shared, or copied to every host")
-    parser.add_argument("--lr", type=float, default=None,
-                        help=f"learning rate: of a new network (default: {INIT_LR}) or the new "
-                             "rate of a resumed one (default: the checkpoint's)")
+    add_resume_arguments(parser, None, INIT_LR, batch_size=128)
     parser.add_argument("-o", "--output", default="output",
                         help="folder of the training plot and JSON history (default: output)")
     add_cifar_arguments(parser)
-    parser.add_argument("-e", "--epochs", type=int, default=10,
-                        help="epochs to train in this run (default: 10)")
-    parser.add_argument("-b", "--batch-size", type=int, default=128,
-                        help="mini-batch size per replica (default: 128)")
     parser.add_argument("--every", type=int, default=5,
                         help="save a checkpoint every this many epochs (default: 5)")
-    parser.add_argument("--stages", type=int, nargs="+", default=[9, 9, 9],
-                        help="residual modules per stage of a new network (default: 9 9 9)")
-    parser.add_argument("--filters", type=int, nargs="+", default=[64, 64, 128, 256],
-                        help="filters of the stem and of each stage (default: 64 64 128 256)")
+    add_resnet_arguments(parser, stages=(9, 9, 9), filters=(64, 64, 128, 256))
     add_seed_argument(parser)
     add_gpu_arguments(parser)
     return parser
 
 
 def run(args):
-    if args.epochs < 1 or args.every < 1:
-        raise ValueError("--epochs and --every must be positive integers.")
-    if args.lr is not None and not args.lr > 0:
-        raise ValueError(f"--lr must be a positive number, got {args.lr}.")
-    from pyimagesearch.utils import check_checkpoint_path, resume_epoch
-    from pyimagesearch.utils.checkpoints import latest_checkpoint
-
-    if args.resume == "auto" and args.model is None and latest_checkpoint(args.checkpoints):
-        (args.model, args.start_epoch) = latest_checkpoint(args.checkpoints)
-    startAt = resume_epoch(args.model, args.start_epoch)
-    if args.model is not None:
-        check_checkpoint_path(args.model)  # names an epoch_N.keras beside a missing .hdf5
+    startAt = resume_checkpoint(args)
     ((trainX, trainY), (testX, testY)), labelNames = load_cifar10(args.cifar_dir)
     dist = configure_from_args(args)
 
@@ -93,7 +64,6 @@ def run(args):
 
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
-    from pyimagesearch.utils import load_checkpoint
     from pyimagesearch.infra.progress import keras_verbose
 
     if args.seed is not None:
@@ -101,20 +71,11 @@ def run(args):
 
     aug = augmenter(dist, args.seed)
 
-    with dist.scope():
-        if args.model is None:
-            # a new network
-            print("[INFO] compiling model...")
-            model = ResNet.build(32, 32, 3, len(labelNames), args.stages,
-                                 args.filters, reg=0.0005)
-            opt = keras.optimizers.SGD(learning_rate=args.lr or INIT_LR)
-            model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-        else:
-            # the checkpoint, with its optimizer state, and optionally a new learning rate
-            print(f"[INFO] loading {args.model} (epoch {startAt})...")
-            model = load_checkpoint(args.model, learning_rate=args.lr)
-    rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    print(f"[INFO] learning rate: {rate:.6g}")
+    def build():
+        return ResNet.build(32, 32, 3, len(labelNames), args.stages, args.filters, reg=0.0005)
+
+    model = new_or_resumed(args, startAt, dist, INIT_LR, build,
+                           lambda rate: keras.optimizers.SGD(learning_rate=rate))
 
     # checkpoints every --every epochs and the babysitter, both resuming at startAt
     (figPath, jsonPath) = output_paths(args.output, "resnet56_cifar10", dist)

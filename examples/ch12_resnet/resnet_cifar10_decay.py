@@ -21,8 +21,9 @@ Usage:
 import argparse
 
 import _examples_path  # noqa: F401  (puts examples/ on sys.path)
-from cifar10_common import (add_cifar_arguments, add_seed_argument, augmenter, evaluate,
-                            load_cifar10, output_paths, save_model)
+from cifar10_common import (add_cifar_arguments, add_output_arguments, add_seed_argument,
+                            load_cifar10, train_with_decay)
+from settings import add_decay_arguments, add_resnet_arguments, check_epochs
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
@@ -30,72 +31,26 @@ from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-m", "--model", required=True, help="path of the trained model (.keras)")
-    parser.add_argument("-o", "--output", required=True,
-                        help="folder of the training plot and JSON history")
+    add_output_arguments(parser)
     add_cifar_arguments(parser)
-    parser.add_argument("-e", "--epochs", type=int, default=100,
-                        help="training epochs, the decay's length (default: 100)")
-    parser.add_argument("-b", "--batch-size", type=int, default=128,
-                        help="mini-batch size per replica (default: 128)")
-    parser.add_argument("--learning-rate", type=float, default=1e-1,
-                        help="initial learning rate, decayed linearly to 0 (default: 1e-1)")
-    parser.add_argument("--power", type=float, default=1.0,
-                        help="power of the polynomial decay (default: 1, linear)")
-    parser.add_argument("--stages", type=int, nargs="+", default=[9, 9, 9],
-                        help="residual modules per stage (default: 9 9 9)")
-    parser.add_argument("--filters", type=int, nargs="+", default=[64, 64, 128, 256],
-                        help="filters of the stem and of each stage (default: 64 64 128 256)")
+    add_decay_arguments(parser, epochs=100, batch_size=128, learning_rate=1e-1)
+    add_resnet_arguments(parser, stages=(9, 9, 9), filters=(64, 64, 128, 256))
     add_seed_argument(parser)
     add_gpu_arguments(parser)
     return parser
 
 
 def run(args):
-    if args.epochs < 1:
-        raise ValueError("--epochs must be a positive integer.")
-    ((trainX, trainY), (testX, testY)), labelNames = load_cifar10(args.cifar_dir)
+    check_epochs(args)
+    (data, labelNames) = load_cifar10(args.cifar_dir)
     dist = configure_from_args(args)
 
-    import keras
+    def build(classes):
+        from pyimagesearch.nn.conv import ResNet
 
-    from pyimagesearch.callbacks import TrainingMonitor
-    from pyimagesearch.nn.conv import ResNet
-    from pyimagesearch.utils import PolynomialDecay
-    from pyimagesearch.infra.progress import keras_verbose
+        return ResNet.build(32, 32, 3, classes, args.stages, args.filters, reg=0.0005)
 
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
-
-    aug = augmenter(dist, args.seed)
-
-    # the learning-rate schedule and the babysitter (after the schedule, so that the
-    # history records each epoch's learning rate)
-    (figPath, jsonPath) = output_paths(args.output, "resnet_cifar10_decay", dist)
-    schedule = PolynomialDecay(maxEpochs=args.epochs, initAlpha=args.learning_rate,
-                               power=args.power)
-    callbacks = [keras.callbacks.LearningRateScheduler(schedule)]
-    callbacks += dist.chief_only([TrainingMonitor(figPath, jsonPath=jsonPath)])
-
-    print("[INFO] compiling model...")
-    with dist.scope():
-        opt = keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=0.9)
-        model = ResNet.build(32, 32, 3, len(labelNames), args.stages,
-                             args.filters, reg=0.0005)
-        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-
-    print("[INFO] training network...")
-    # with several processes each trains on its share of the rows
-    (shareX, shareY) = dist.shard_arrays(trainX, trainY)
-    model.fit(aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
-                       seed=dist.local_seed(args.seed)),
-              steps_per_epoch=max(1, len(shareX) // dist.process_batch_size),  # the book's epochs
-              validation_data=dist.shard_arrays(testX, testY), epochs=args.epochs, callbacks=callbacks,
-              verbose=keras_verbose())
-
-    evaluate(model, testX, testY, labelNames, dist)
-
-    save_model(model, args.model, dist, figPath, jsonPath)
+    train_with_decay(args, dist, data, labelNames, "resnet_cifar10_decay", build)
 
 
 def main(argv=None):

@@ -29,7 +29,7 @@ import argparse
 
 from config import tiny_imagenet_config as config  # puts examples/ on sys.path
 from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,
-                                 build_generators, fit_resumable, load_resumed, resume_start)
+                                 fit_resumable, new_or_resumed, resume_start, seeded_generators)
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
@@ -59,28 +59,18 @@ def run(args):
 
     from pyimagesearch.nn.conv import DeeperGoogLeNet
 
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
-
     # the augmented training batches and the validation batches: resized to
     # IMAGE_SIZE, mean-subtracted (the training set's RGB means)
     size = config.IMAGE_SIZE
-    (trainGen, valGen) = build_generators(config, dist.batch_size, seed=args.seed,
-                                          workers=args.workers, dist=dist)
+    (trainGen, valGen) = seeded_generators(args, config, dist)
 
-    with dist.scope():
-        if args.model is None:
-            # a new network
-            print("[INFO] compiling model...")
-            model = DeeperGoogLeNet.build(width=size, height=size, depth=3,
-                                          classes=config.NUM_CLASSES,
-                                          reg=0.0002, pooling=args.pooling)
-            opt = keras.optimizers.Adam(learning_rate=args.lr or INIT_LR)
-            model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-            print(f"[INFO] learning rate: {args.lr or INIT_LR:.6g}")
-        else:
-            # the checkpoint, with its optimizer state, and optionally a new learning rate
-            model = load_resumed(args.model, startAt, learning_rate=args.lr)
+    def build():
+        return DeeperGoogLeNet.build(width=size, height=size, depth=3,
+                                     classes=config.NUM_CLASSES, reg=0.0002,
+                                     pooling=args.pooling)
+
+    model = new_or_resumed(args, startAt, dist, INIT_LR, build,
+                           lambda rate: keras.optimizers.Adam(learning_rate=rate))
 
     # checkpoints every --every epochs (and the last) and the babysitter, both
     # resuming at startAt

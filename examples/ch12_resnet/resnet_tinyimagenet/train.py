@@ -29,8 +29,9 @@ Usage:
 import argparse
 
 from config import tiny_imagenet_config as config  # puts examples/ on sys.path
+from settings import add_resnet_arguments
 from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,
-                                 build_generators, fit_resumable, load_resumed, resume_start)
+                                 fit_resumable, new_or_resumed, resume_start, seeded_generators)
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
@@ -42,10 +43,7 @@ INIT_LR = 1e-1
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_resume_arguments(parser, config.CHECKPOINTS_PATH, INIT_LR)
-    parser.add_argument("--stages", type=int, nargs="+", default=[3, 4, 6],
-                        help="residual modules per stage of a new network (default: 3 4 6)")
-    parser.add_argument("--filters", type=int, nargs="+", default=[64, 128, 256, 512],
-                        help="filters of the stem and of each stage (default: 64 128 256 512)")
+    add_resnet_arguments(parser, stages=(3, 4, 6), filters=(64, 128, 256, 512))
     parser.add_argument("--every", type=int, default=5,
                         help="save a checkpoint every this many epochs (default: 5)")
     add_worker_arguments(parser)
@@ -62,28 +60,17 @@ def run(args):
 
     from pyimagesearch.nn.conv import ResNet
 
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
-
     # the augmented training batches and the validation batches: resized to
     # IMAGE_SIZE, mean-subtracted (the training set's RGB means)
     size = config.IMAGE_SIZE
-    (trainGen, valGen) = build_generators(config, dist.batch_size, seed=args.seed,
-                                          workers=args.workers, dist=dist)
+    (trainGen, valGen) = seeded_generators(args, config, dist)
 
-    with dist.scope():
-        if args.model is None:
-            # a new network
-            print("[INFO] compiling model...")
-            model = ResNet.build(size, size, 3, config.NUM_CLASSES,
-                                 args.stages, args.filters, reg=0.0005,
-                                 dataset="tiny_imagenet")
-            opt = keras.optimizers.SGD(learning_rate=args.lr or INIT_LR, momentum=0.9)
-            model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-            print(f"[INFO] learning rate: {args.lr or INIT_LR:.6g}")
-        else:
-            # the checkpoint, with its optimizer state, and optionally a new learning rate
-            model = load_resumed(args.model, startAt, learning_rate=args.lr)
+    def build():
+        return ResNet.build(size, size, 3, config.NUM_CLASSES, args.stages, args.filters,
+                           reg=0.0005, dataset="tiny_imagenet")
+
+    model = new_or_resumed(args, startAt, dist, INIT_LR, build,
+                           lambda rate: keras.optimizers.SGD(learning_rate=rate, momentum=0.9))
 
     # checkpoints every --every epochs (and the last) and the babysitter, both
     # resuming at startAt

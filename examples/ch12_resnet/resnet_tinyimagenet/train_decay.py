@@ -24,7 +24,8 @@ Usage:
 import argparse
 
 from config import tiny_imagenet_config as config  # puts examples/ on sys.path
-from tinyimagenet_common import add_worker_arguments, build_generators, require_files
+from settings import add_decay_arguments, add_resnet_arguments, check_epochs, compile_sgd, decay_callbacks
+from tinyimagenet_common import add_worker_arguments, require_files, seeded_generators
 
 from pyimagesearch.cli import run_main
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
@@ -34,61 +35,35 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-m", "--model", default=config.MODEL_PATH,
                         help=f"path of the trained model to save (default: {config.MODEL_PATH})")
-    parser.add_argument("-e", "--epochs", type=int, default=75,
-                        help="training epochs, the decay's length (default: 75)")
-    parser.add_argument("-b", "--batch-size", type=int, default=64,
-                        help="mini-batch size per replica (default: 64)")
-    parser.add_argument("--learning-rate", type=float, default=1e-1,
-                        help="initial learning rate, decayed linearly to 0 (default: 1e-1)")
-    parser.add_argument("--power", type=float, default=1.0,
-                        help="power of the polynomial decay (default: 1, linear)")
-    parser.add_argument("--stages", type=int, nargs="+", default=[3, 4, 6],
-                        help="residual modules per stage (default: 3 4 6)")
-    parser.add_argument("--filters", type=int, nargs="+", default=[64, 128, 256, 512],
-                        help="filters of the stem and of each stage (default: 64 128 256 512)")
+    add_decay_arguments(parser, epochs=75, batch_size=64, learning_rate=1e-1)
+    add_resnet_arguments(parser, stages=(3, 4, 6), filters=(64, 128, 256, 512))
     add_worker_arguments(parser)
     add_gpu_arguments(parser)
     return parser
 
 
 def run(args):
-    if args.epochs < 1:
-        raise ValueError("--epochs must be a positive integer.")
+    check_epochs(args)
     require_files((config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN),
                   builder="chapter 11's deepergooglenet/build_tiny_imagenet.py")
     dist = configure_from_args(args)
 
-    import keras
-
-    from pyimagesearch.callbacks import TrainingMonitor
     from pyimagesearch.nn.conv import ResNet
-    from pyimagesearch.utils import PolynomialDecay
     from pyimagesearch.infra.progress import keras_verbose
-
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
 
     # the augmented training batches and the validation batches: resized to
     # IMAGE_SIZE, mean-subtracted (the training set's RGB means)
     size = config.IMAGE_SIZE
-    (trainGen, valGen) = build_generators(config, dist.batch_size, seed=args.seed,
-                                          workers=args.workers, dist=dist)
+    (trainGen, valGen) = seeded_generators(args, config, dist)
 
-    # the learning-rate schedule and the babysitter (after the schedule, so that the
-    # history records each epoch's learning rate)
-    schedule = PolynomialDecay(maxEpochs=args.epochs, initAlpha=args.learning_rate,
-                               power=args.power)
-    callbacks = [keras.callbacks.LearningRateScheduler(schedule)]
-    callbacks += dist.chief_only([TrainingMonitor(config.DECAY_FIG_PATH,
-                                                  jsonPath=config.DECAY_JSON_PATH)])
+    # the learning-rate schedule and the babysitter
+    callbacks = decay_callbacks(args, dist, config.DECAY_FIG_PATH, config.DECAY_JSON_PATH)
 
     print("[INFO] compiling model...")
     with dist.scope():
-        model = ResNet.build(size, size, 3, config.NUM_CLASSES, args.stages,
-                             args.filters, reg=0.0005,
-                             dataset="tiny_imagenet")
-        opt = keras.optimizers.SGD(learning_rate=args.learning_rate, momentum=0.9)
-        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+        model = compile_sgd(ResNet.build(size, size, 3, config.NUM_CLASSES, args.stages,
+                                         args.filters, reg=0.0005, dataset="tiny_imagenet"),
+                            args.learning_rate)
 
     print("[INFO] training network...")
     model.fit(trainGen, validation_data=valGen, epochs=args.epochs, callbacks=callbacks,
