@@ -13,6 +13,7 @@ Usage:
 """
 
 import argparse
+import os
 
 from pyimagesearch.cli import run_main
 
@@ -42,7 +43,9 @@ def build_parser():
 
 
 def run(args):
-    if args.weights == "imagenet":  # offline: one line in seconds, before TensorFlow loads
+    # offline, one line in seconds, before TensorFlow loads (after the folder and output checks)
+    if args.weights == "imagenet" and os.path.isdir(args.dataset) and (
+            args.overwrite or not os.path.exists(args.output)):
         from pyimagesearch.nn.applications import check_imagenet_weights
 
         check_imagenet_weights(args.network, include_top=False)
