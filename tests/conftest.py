@@ -17,6 +17,14 @@ import pytest  # noqa: E402  (after the settings above)
 from datagen import write_cifar10_dir  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _no_weights_download_probe(monkeypatch):
+    """The ImageNet weights check asks a closed local port, never the download host: tests stay offline."""
+    from pyimagesearch.nn import applications
+
+    monkeypatch.setattr(applications, "WEIGHTS_HOST", ("127.0.0.1", 9))
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, request):
     """A temporary folder shared by one test module, named after it (`test_examples` -> `examples0`)."""
