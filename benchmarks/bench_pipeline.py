@@ -59,8 +59,9 @@ from bench_hdf5 import (BookHDF5DatasetWriter, BookImageToArrayPreprocessor,  # 
                         synthetic_image)
 
 from pyimagesearch.augmentation import ImageAugmenter  # noqa: E402
-from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter, chunkreader  # noqa: E402
-from pyimagesearch.io.checksum import crc32  # noqa: E402
+from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter
+from pyimagesearch.io.readpath import chunkreader  # noqa: E402
+from pyimagesearch.io.readpath.checksum import crc32  # noqa: E402
 from pyimagesearch.preprocessing import (ImageToArrayPreprocessor,  # noqa: E402
                                          MeanPreprocessor, PatchPreprocessor)
 

@@ -9,8 +9,8 @@ import pytest
 from datagen import write_noise_hdf5
 
 from pyimagesearch.io import HDF5DatasetGenerator
-from pyimagesearch.io.batchmemory import BatchMemory
-from pyimagesearch.io.chunkreader import ChunkReader
+from pyimagesearch.io.readpath.batchmemory import BatchMemory
+from pyimagesearch.io.readpath.chunkreader import ChunkReader
 
 
 def _address(array):

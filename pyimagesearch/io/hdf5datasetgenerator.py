@@ -9,9 +9,9 @@ import h5py
 import keras
 import numpy as np
 
-from pyimagesearch.io.batchmemory import BatchMemory
+from pyimagesearch.io.readpath.batchmemory import BatchMemory
 from pyimagesearch.io.buildid import FILE_ID, check_metadata, metadata_errors
-from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
+from pyimagesearch.io.readpath.chunkreader import ChunkReader, layout_problem
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, remove_orphans, shared_memory_available
 from pyimagesearch.io.workerpool import WorkerPool
 from pyimagesearch.preprocessing.chain import apply_preprocessors, draws_by_key
