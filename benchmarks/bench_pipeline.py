@@ -173,8 +173,8 @@ def epoch_rates(path, count, repeat, chain, aug=None, ways=((1, None),), read_pa
             for (k, (threads, epoch)) in enumerate(ways):
                 start = time.perf_counter()
                 for _ in range(epochs):
-                    if verify and gen._reader is not None:
-                        gen._reader.verified[:] = False
+                    if verify and gen.file._reader is not None:
+                        gen.file._reader.verified[:] = False
                     epoch(gen, threads)
                 best[k] = min(best[k], time.perf_counter() - start)
     return [epochs * count / seconds for seconds in best]

@@ -188,12 +188,15 @@ def test_verified_chunks_are_verified_again_after_a_reopen(tmp_path, small_chunk
     write_coded_hdf5(path, num_rows=30, classes=3, size=(8, 8))
     gen = HDF5DatasetGenerator(path, 30, classes=3)
     gen[0]
-    assert gen._reader.verified.all()
-    chunk = gen._reader.offsets[0]
+    assert gen.file._reader.verified.all()
+    chunk = gen.file._reader.offsets[0]
     gen.close()
+    before = os.stat(path)
     with open(path, "r+b") as handle:
         handle.seek(int(chunk) + 3)
         handle.write(b"\x00\xff")
+    # the modification time put back: only the checksum, verified again after the reopen, can tell
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     with pytest.raises(OSError, match="corrupted"):
         gen[0]
 
@@ -265,7 +268,7 @@ def test_a_file_truncated_under_the_map_raises_instead_of_crashing(tmp_path, sma
 
 def _child_batch(gen, queue):
     images, _ = gen[1]
-    queue.put((images, gen._reader._pid == os.getpid()))
+    queue.put((images, gen.file._reader._pid == os.getpid()))
 
 
 def test_a_forked_child_maps_the_file_again(tmp_path, small_chunks):
@@ -273,7 +276,7 @@ def test_a_forked_child_maps_the_file_again(tmp_path, small_chunks):
     write_coded_hdf5(path, num_rows=30, classes=3, size=(8, 8))
     gen = HDF5DatasetGenerator(path, 10, classes=3)
     expected = gen[1][0]
-    parent_reader = gen._reader
+    parent_reader = gen.file._reader
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_child_batch, args=(gen, queue))
@@ -282,7 +285,7 @@ def test_a_forked_child_maps_the_file_again(tmp_path, small_chunks):
     child.join(timeout=120)
     assert child.exitcode == 0 and own_map
     np.testing.assert_array_equal(images, expected)
-    assert gen._reader is parent_reader
+    assert gen.file._reader is parent_reader
     with pytest.raises(RuntimeError, match="after a fork"):
         context_reader = ChunkReader.__new__(ChunkReader)
         context_reader.__dict__.update(parent_reader.__dict__, _pid=-1)
@@ -317,7 +320,7 @@ def test_patches_cut_from_the_map_equal_the_h5py_chain(tmp_path, monkeypatch, sm
                                     read_path=read_path)
 
     mapped, through_h5py = make("mmap"), make("h5py")
-    assert mapped._reader is None and len(mapped) == 5
+    assert mapped.file._reader is None and len(mapped) == 5
     windows, original = [], ChunkReader.read
 
     def spy(self, start, stop, window=None):  # records whether the patch was cut from the map
