@@ -75,8 +75,10 @@ class DatasetFile:
 
         Raises:
             ValueError: the file is no longer the one whose labels were read.
+            FileChangedError: it was changed in place, truncated or removed.
         """
         if self._db is None or self._pid != os.getpid() or not self._db.id.valid:
+            self.check_unchanged()
             db = _open(self.path)
             if self._identity(db) != self._source:
                 db.close()
