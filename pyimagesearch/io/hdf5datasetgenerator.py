@@ -118,8 +118,6 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                  seed=None, workers=1, use_multiprocessing=False, max_queue_size=10,
                  shared_memory=False, read_path="auto"):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
-        if not os.path.isfile(os.fspath(dbPath)):
-            raise FileNotFoundError(f"dbPath {os.fspath(dbPath)!r} does not exist.")
         self.batchSize = check_int(batchSize, "batchSize")
         if aug is not None and not callable(getattr(aug, "augment_batch", None)):
             raise ValueError(f"aug must have an augment_batch(images) method, got {type(aug).__name__}.")
@@ -128,7 +126,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                 "shared_memory=True needs use_multiprocessing=True and a writable /dev/shm "
                 f"(Linux); got use_multiprocessing={use_multiprocessing!r}.")
         # idle batch buffers for every batch Keras may hold: its queue and its workers'
-        self.file = DatasetFile(dbPath, dataKey, classes, read_path, keep=max_queue_size + workers + 1)
+        self.file = DatasetFile(dbPath, dataKey, classes, read_path, keep=self.max_queue_size + self.workers + 1)
         (self.dbPath, self.classes, self.dataKey) = (self.file.path, self.file.classes, dataKey)
         (self.read_path, self.read_path_reason) = (self.file.read_path, self.file.read_path_reason)
         self.preprocessors = list(preprocessors) if preprocessors else []

@@ -35,7 +35,7 @@ class DatasetFile:
 
     Args:
         path: path of the HDF5 file.
-        dataKey: the rows' dataset ("images", or "features").
+        data_key: the rows' dataset ("images", or "features").
         classes: number of classes; every label must lie in `[0, classes)`.
         read_path: "auto" (positional reads when the layout allows, else
             h5py), "mmap" (positional reads of the chunks, or an error saying
@@ -51,22 +51,22 @@ class DatasetFile:
         OSError: the file is not HDF5 or its labels fail their checksum.
     """
 
-    def __init__(self, path, dataKey="images", classes=2, read_path="auto", keep=0):
+    def __init__(self, path, data_key="images", classes=2, read_path="auto", keep=0):
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"dbPath {self.path!r} does not exist.")
         self.classes = check_int(classes, "classes")
         check_choice(read_path, "read_path", ("auto", "mmap", "h5py"))
         refuse_unfinished_publish(os.path.dirname(os.path.abspath(self.path)))
-        (self.dataKey, self.keep) = (dataKey, keep)
+        (self.data_key, self.keep) = (data_key, keep)
         (self._db, self._pid, self._reader) = (None, None, None)
         with _open(self.path) as db, metadata_errors(self.path):
             self._stat = _snapshot(self.path)
             self._source = self._identity(db)
             check_metadata(self.path, db)
-            self.labels = _labels(self.path, db, dataKey, self.classes)
-            self.shape = db[dataKey].shape
-            self.read_path, self.read_path_reason = _choose_read_path(db[dataKey], read_path, self.path)
+            self.labels = _labels(self.path, db, data_key, self.classes)
+            self.shape = db[data_key].shape
+            self.read_path, self.read_path_reason = _choose_read_path(db[data_key], read_path, self.path)
         self.direct = self.read_path != "h5py"
 
     @property
@@ -104,16 +104,16 @@ class DatasetFile:
         (rows, failure) = (None, None)
         try:
             if not self.direct:
-                rows = db[self.dataKey][start:stop]
+                rows = db[self.data_key][start:stop]
             else:
                 if self._reader is None:  # this process's reader of this process's handle
-                    self._reader = ChunkReader(db[self.dataKey], BatchMemory(keep=self.keep))
+                    self._reader = ChunkReader(db[self.data_key], BatchMemory(keep=self.keep))
                 rows = self._reader.read(start, stop, window)
         except OSError as error:
             failure = error
         self.check_unchanged()  # first: a short read of a truncated file is a changed file
         if failure is not None:
-            raise _read_error(self.path, self.dataKey, failure)
+            raise _read_error(self.path, self.data_key, failure)
         return rows
 
     def check_unchanged(self):
