@@ -294,6 +294,7 @@ def test_a_truncation_under_workers_ends_the_run_in_one_line(coded, mode):
     with pytest.raises(OSError) as caught:
         for _ in adapter.get_numpy_iterator():
             pass
+    adapter.on_epoch_end()  # stops Keras' enqueuer threads, which would ask for more batches
     gen.close()
     assert "coded.hdf5' shrank from" in str(caught.value)
 

@@ -498,13 +498,13 @@ def test_one_class_is_refused_with_one_line(images, tmp_path, capsys):
 def test_a_means_path_that_is_a_folder_is_refused_and_cleanup_skips_folders(images, tmp_path, capsys):
     out = tmp_path / "out"
     _build(images, out)
-    (out / "keep").mkdir()
-    (out / "keep" / "notes.txt").write_text("mine")
+    (out / "keep.json").mkdir()
+    (out / "keep.json" / "notes.txt").write_text("mine")
     before = _contents_deep(out)
     status = cli.main(["build-dataset", "-d", str(images), "-o", str(out), "--size", "8",
-                       "--val-size", "3", "--test-size", "3", "--overwrite", "--means", "keep", "-q"])
+                       "--val-size", "3", "--test-size", "3", "--overwrite", "--means", "keep.json", "-q"])
     err = capsys.readouterr().err
-    assert status == 2 and err.count("\n") == 1 and "keep' is a folder; expected a file path" in err
+    assert status == 2 and err.count("\n") == 1 and "keep.json' is a folder; expected a file path" in err
     assert _contents_deep(out) == before
     # what the cleanup cannot safely remove stays: a folder named like a dead process's temporary,
     # and an earlier version's backup, which may be the only copy of a file
