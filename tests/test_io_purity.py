@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import h5py
-import numpy as np
 import pytest
 from datagen import write_coded_hdf5, write_image_tree
 
