@@ -13,7 +13,7 @@ import re
 import socket
 import tempfile
 
-from pyimagesearch.infra.journal import JournalError, read_journal
+from pyimagesearch.infra.journal import JOURNAL, JournalError, read_journal  # noqa: F401 - atomic.JOURNAL kept for its callers
 
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
 
