@@ -10,8 +10,8 @@ thread per call:
 2. the generator's float32 path (the book's chain: patch + mean + to-array) and
    the uint8 path (patch only, the mean in the model), with and without the
    book's augmentation; bytes per batch handed to the model;
-3. read paths and threads: the memory map (`read_path="mmap"`, the default
-   for the library's files) against h5py (`read_path="h5py"`, the reader
+3. read paths and threads: the direct path (`read_path="mmap"`, the default
+   for the library's files: positional reads of the chunks) against h5py (`read_path="h5py"`, the reader
    before it). 1 thread (the loop calls `gen[i]`, Keras' `workers=1`) against
    2 threads building batches in turn, alone ("assembly") and serving a loop
    through a queue of 10; on a first pass (every chunk's checksum verified in
@@ -59,8 +59,9 @@ from bench_hdf5 import (BookHDF5DatasetWriter, BookImageToArrayPreprocessor,  # 
                         synthetic_image)
 
 from pyimagesearch.augmentation import ImageAugmenter  # noqa: E402
-from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter, chunkreader  # noqa: E402
-from pyimagesearch.io.checksum import crc32  # noqa: E402
+from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter
+from pyimagesearch.io.readpath import chunkreader  # noqa: E402
+from pyimagesearch.io.readpath.checksum import crc32  # noqa: E402
 from pyimagesearch.preprocessing import (ImageToArrayPreprocessor,  # noqa: E402
                                          MeanPreprocessor, PatchPreprocessor)
 
@@ -172,8 +173,8 @@ def epoch_rates(path, count, repeat, chain, aug=None, ways=((1, None),), read_pa
             for (k, (threads, epoch)) in enumerate(ways):
                 start = time.perf_counter()
                 for _ in range(epochs):
-                    if verify and gen._reader is not None:
-                        gen._reader.verified[:] = False
+                    if verify and gen.file._reader is not None:
+                        gen.file._reader.verified[:] = False
                     epoch(gen, threads)
                 best[k] = min(best[k], time.perf_counter() - start)
     return [epochs * count / seconds for seconds in best]
@@ -251,9 +252,10 @@ def keras_rate(path, aug, workers, epochs=2):
 def gil_share(gen, batches=30):
     """Share of a batch's time spent holding the GIL, one thread, chunks verified before.
 
-    Everything a batch does runs under the GIL except OpenCV's calls and the
-    CRC32, which release it: the batch's time outside them, timed around
-    each call, is the share that threads cannot overlap.
+    Everything a batch does runs under the GIL except OpenCV's calls, the
+    CRC32 and the positional reads (`preadv` through ctypes), which release
+    it: the batch's time outside them, timed around each call, is the share
+    that threads cannot overlap.
     """
     outside = [0.0]
 
@@ -266,15 +268,16 @@ def gil_share(gen, batches=30):
                 outside[0] += time.perf_counter() - start
         return call
 
-    originals = (chunkreader._stack, chunkreader.crc32, cv2.warpAffine, cv2.cvtColor)
-    (chunkreader._stack, chunkreader.crc32, cv2.warpAffine, cv2.cvtColor) = (timed(f) for f in originals)
+    originals = (chunkreader._stack, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor)
+    (chunkreader._stack, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor) = (
+        timed(f) for f in originals)
     try:
         start = time.perf_counter()
         for index in range(batches):
             gen[index % len(gen)]
         total = time.perf_counter() - start
     finally:
-        (chunkreader._stack, chunkreader.crc32, cv2.warpAffine, cv2.cvtColor) = originals
+        (chunkreader._stack, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor) = originals
     return 1 - outside[0] / total
 
 
@@ -395,8 +398,10 @@ def bench_read_paths(path, count, repeat):
           f"augmentation, {100 * shares[True]:.0f}% with; Amdahl's ceiling on threads: "
           f"{1 / max(shares[False], 1e-3):.1f}x and {1 / max(shares[True], 1e-3):.1f}x")
     print("copies of a uint8 batch between the file and the array handed to Keras (from the code): "
-          "h5py path 3 (file -> HDF5's chunk buffer -> batch -> patch); mmap path 1 (the patch is cut "
-          "from the mapped page cache; 2 when the chain does not start with PatchPreprocessor)")
+          "h5py path 3 (file -> HDF5's chunk buffer -> batch -> patch); direct path (read_path='mmap') 1 "
+          "(preadv puts each patch line from the page cache into the batch; 2 when the chain does not "
+          "start with PatchPreprocessor, and on a chunk's first read, which reads the whole chunk once "
+          "to verify its CRC32 before cutting the patches)")
     return found, shares
 
 

@@ -23,6 +23,7 @@ COMMANDS = {
     "train-classifier": "train_classifier",
     "rank-accuracy": "rank_accuracy",
     "launch": "launch",
+    "repair": "repair",
 }
 
 

@@ -9,8 +9,8 @@ import pytest
 from datagen import write_noise_hdf5
 
 from pyimagesearch.io import HDF5DatasetGenerator
-from pyimagesearch.io.batchmemory import BatchMemory
-from pyimagesearch.io.chunkreader import ChunkReader
+from pyimagesearch.io.readpath.batchmemory import BatchMemory
+from pyimagesearch.io.readpath.chunkreader import ChunkReader
 
 
 def _address(array):
@@ -96,7 +96,7 @@ def test_the_generators_batches_reuse_their_buffers(tmp_path):
     assert _address(kept) != address
     np.testing.assert_array_equal(batch, images[8:16])
     np.testing.assert_array_equal(kept, images[16:])
-    assert gen._reader._empty.__self__.keep == gen.max_queue_size + gen.workers + 1
+    assert gen.file._reader._empty.__self__.keep == gen.max_queue_size + gen.workers + 1
     with h5py.File(path, "r") as db:
         plain = ChunkReader(db["images"])
     assert plain._empty is np.empty

@@ -1,8 +1,8 @@
 """The memory-mapped read path: the writer's CRC32 and HDF5's fletcher32 outside HDF5, corruption, layouts it leaves to h5py, forks."""
 
 import multiprocessing
-import re
 import os
+import re
 import zlib
 
 import h5py
@@ -11,8 +11,8 @@ import pytest
 from datagen import write_coded_hdf5, write_noise_hdf5
 
 from pyimagesearch.io import HDF5DatasetGenerator, HDF5DatasetWriter, hdf5datasetwriter
-from pyimagesearch.io.checksum import ChunkCRC32, fletcher32, fletcher32_matches
-from pyimagesearch.io.chunkreader import ChunkReader
+from pyimagesearch.io.readpath.checksum import ChunkCRC32, fletcher32, fletcher32_matches
+from pyimagesearch.io.readpath.chunkreader import ChunkReader
 
 
 def _hdf5_fletcher32(data):
@@ -117,33 +117,32 @@ def test_random_byte_flips_in_image_chunks_are_all_detected_by_the_reader(tmp_pa
     if checksum == "fletcher32":  # a file written before the writer stored CRC32s
         with h5py.File(path, "r+") as db:
             del db["images_crc32"]
-    with h5py.File(path, "r") as db:
+    with h5py.File(path, "r") as db, open(path, "r+b") as raw:
         reader = ChunkReader(db["images"])
-    assert reader.checksum == checksum and len(reader.offsets) >= 10
-    data_bytes = reader._data_bytes
-    (flips, tried, undetected) = (1100, 0, 0)
-    rng = np.random.default_rng(5)
-    image = np.fromfile(path, np.uint8)
-    # the reader verifies the map; point it at a private copy of the file's bytes
-    reader._bytes = image
-    for chunk, at, xor in zip(rng.integers(0, len(reader.offsets), flips),
-                              rng.integers(0, data_bytes, flips), rng.integers(1, 256, flips)):
-        place = int(reader.offsets[chunk]) + int(at)
-        rows = min(reader.chunk_rows, reader.shape[0] - chunk * reader.chunk_rows)
-        if at >= rows * reader.row_bytes:  # HDF5's padding after the last row: not data
-            continue
-        image[place] ^= xor
-        (reader.verified[:], tried) = (False, tried + 1)
-        try:
-            reader._chunk(int(chunk))
-            undetected += 1
-        except OSError as error:
-            name = {"crc32": "CRC32", "fletcher32": "Fletcher32"}[checksum]
-            assert f"{name} checksum in chunk {chunk}" in str(error)
-        image[place] ^= xor
-    reader.verified[:] = False
-    for chunk in range(len(reader.offsets)):
-        reader._chunk(chunk)
+        assert reader.checksum == checksum and len(reader.offsets) >= 10
+        data_bytes = reader._data_bytes
+        (flips, tried, undetected) = (1100, 0, 0)
+        rng = np.random.default_rng(5)
+        # flipped in the file itself (the page cache the reader reads), and flipped back
+        for chunk, at, xor in zip(rng.integers(0, len(reader.offsets), flips),
+                                  rng.integers(0, data_bytes, flips), rng.integers(1, 256, flips)):
+            place = int(reader.offsets[chunk]) + int(at)
+            rows = min(reader.chunk_rows, reader.shape[0] - chunk * reader.chunk_rows)
+            if at >= rows * reader.row_bytes:  # HDF5's padding after the last row: not data
+                continue
+            byte = os.pread(raw.fileno(), 1, place)[0]
+            os.pwrite(raw.fileno(), bytes([byte ^ int(xor)]), place)
+            (reader.verified[:], tried) = (False, tried + 1)
+            try:
+                reader._chunk(int(chunk))
+                undetected += 1
+            except OSError as error:
+                name = {"crc32": "CRC32", "fletcher32": "Fletcher32"}[checksum]
+                assert f"{name} checksum in chunk {chunk}" in str(error)
+            os.pwrite(raw.fileno(), bytes([byte]), place)
+        reader.verified[:] = False
+        for chunk in range(len(reader.offsets)):
+            reader._chunk(chunk)
     assert tried >= 1000 and undetected == 0
 
 
@@ -189,12 +188,15 @@ def test_verified_chunks_are_verified_again_after_a_reopen(tmp_path, small_chunk
     write_coded_hdf5(path, num_rows=30, classes=3, size=(8, 8))
     gen = HDF5DatasetGenerator(path, 30, classes=3)
     gen[0]
-    assert gen._reader.verified.all()
-    chunk = gen._reader.offsets[0]
+    assert gen.file._reader.verified.all()
+    chunk = gen.file._reader.offsets[0]
     gen.close()
+    before = os.stat(path)
     with open(path, "r+b") as handle:
         handle.seek(int(chunk) + 3)
         handle.write(b"\x00\xff")
+    # the modification time put back: only the checksum, verified again after the reopen, can tell
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     with pytest.raises(OSError, match="corrupted"):
         gen[0]
 
@@ -266,7 +268,7 @@ def test_a_file_truncated_under_the_map_raises_instead_of_crashing(tmp_path, sma
 
 def _child_batch(gen, queue):
     images, _ = gen[1]
-    queue.put((images, gen._reader._pid == os.getpid()))
+    queue.put((images, gen.file._reader._pid == os.getpid()))
 
 
 def test_a_forked_child_maps_the_file_again(tmp_path, small_chunks):
@@ -274,7 +276,7 @@ def test_a_forked_child_maps_the_file_again(tmp_path, small_chunks):
     write_coded_hdf5(path, num_rows=30, classes=3, size=(8, 8))
     gen = HDF5DatasetGenerator(path, 10, classes=3)
     expected = gen[1][0]
-    parent_reader = gen._reader
+    parent_reader = gen.file._reader
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_child_batch, args=(gen, queue))
@@ -283,7 +285,7 @@ def test_a_forked_child_maps_the_file_again(tmp_path, small_chunks):
     child.join(timeout=120)
     assert child.exitcode == 0 and own_map
     np.testing.assert_array_equal(images, expected)
-    assert gen._reader is parent_reader
+    assert gen.file._reader is parent_reader
     with pytest.raises(RuntimeError, match="after a fork"):
         context_reader = ChunkReader.__new__(ChunkReader)
         context_reader.__dict__.update(parent_reader.__dict__, _pid=-1)
@@ -318,7 +320,7 @@ def test_patches_cut_from_the_map_equal_the_h5py_chain(tmp_path, monkeypatch, sm
                                     read_path=read_path)
 
     mapped, through_h5py = make("mmap"), make("h5py")
-    assert mapped._reader is None and len(mapped) == 5
+    assert mapped.file._reader is None and len(mapped) == 5
     windows, original = [], ChunkReader.read
 
     def spy(self, start, stop, window=None):  # records whether the patch was cut from the map
@@ -342,12 +344,12 @@ def test_rows_and_windows_read_from_the_map_equal_numpys(tmp_path, small_chunks,
     (images, _) = write_noise_hdf5(path, (23,) + row_shape, 3, seed=9)
     with h5py.File(path, "r") as db:
         reader = ChunkReader(db["images"])
-    assert 1 < reader.chunk_rows < 23
-    rng = np.random.default_rng(10)
-    for (start, stop) in [(0, 23), (3, 17), (5, 6), (13, 16), (22, 23), (4, 4)]:
-        np.testing.assert_array_equal(reader.read(start, stop), images[start:stop])
-        (ys, xs) = (rng.integers(0, 4, stop - start), rng.integers(0, 3, stop - start))
-        window = reader.read(start, stop, (ys, xs, 6, 6))
-        expected = [images[row, y:y + 6, x:x + 6] for (row, y, x) in zip(range(start, stop), ys, xs)]
-        assert window.shape == (stop - start, 6, 6) + row_shape[2:]
-        np.testing.assert_array_equal(window, np.array(expected).reshape(window.shape))
+        assert 1 < reader.chunk_rows < 23
+        rng = np.random.default_rng(10)
+        for (start, stop) in [(0, 23), (3, 17), (5, 6), (13, 16), (22, 23), (4, 4)]:
+            np.testing.assert_array_equal(reader.read(start, stop), images[start:stop])
+            (ys, xs) = (rng.integers(0, 4, stop - start), rng.integers(0, 3, stop - start))
+            window = reader.read(start, stop, (ys, xs, 6, 6))
+            expected = [images[row, y:y + 6, x:x + 6] for (row, y, x) in zip(range(start, stop), ys, xs)]
+            assert window.shape == (stop - start, 6, 6) + row_shape[2:]
+            np.testing.assert_array_equal(window, np.array(expected).reshape(window.shape))

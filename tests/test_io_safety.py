@@ -146,7 +146,7 @@ def test_a_failure_before_the_commit_point_leaves_the_old_set_whole(images, tmp_
 
 
 @pytest.mark.parametrize("failing_rename", [2, 3, 5])
-def test_a_failure_after_the_commit_point_is_finished_by_the_next_reader(
+def test_a_failure_after_the_commit_point_is_refused_by_readers_and_finished_by_repair(
         images, tmp_path, monkeypatch, failing_rename):
     out = tmp_path / "out"
     old = _build(images, out)
@@ -155,12 +155,16 @@ def test_a_failure_after_the_commit_point_is_finished_by_the_next_reader(
         raise OSError("injected failure")
 
     _count_renames(monkeypatch, fail, at=failing_rename)
-    with pytest.raises(OSError, match="stopped after its commit point.*next build or reader"):
+    with pytest.raises(OSError, match="stopped after its commit point.*next build or `pyimagesearch repair"):
         _build(images, out, overwrite=True, size=6, random_state=3)
     monkeypatch.undo()
     assert ".pyimagesearch.publish" in os.listdir(out)
     atomic.remove_orphans(out)  # never removes the new set's only copy
-    HDF5DatasetGenerator(out / "val.hdf5", 4, classes=3)  # a reader finishes the publish first
+    before = _contents(out)
+    with pytest.raises(publish.UnfinishedPublishError, match="pyimagesearch repair .*out"):
+        HDF5DatasetGenerator(out / "val.hdf5", 4, classes=3)  # a reader never completes it
+    assert _contents(out) == before
+    assert cli.main(["repair", str(out)]) == 0
     new = _published(out)
     assert new != old.build_id
     with h5py.File(out / "train.hdf5", "r") as db:
@@ -220,7 +224,7 @@ _KILL_AT_RENAMES = textwrap.dedent("""
 
 
 @pytest.mark.timeout(240)
-def test_sigkill_at_any_rename_leaves_a_set_that_the_next_reader_or_build_makes_whole(images, tmp_path):
+def test_sigkill_at_any_rename_leaves_a_set_that_repair_or_the_next_build_makes_whole(images, tmp_path):
     old = _build(images, tmp_path / "old")
     script = tmp_path / "kill_at_renames.py"
     script.write_text(_KILL_AT_RENAMES)
@@ -239,8 +243,11 @@ def test_sigkill_at_any_rename_leaves_a_set_that_the_next_reader_or_build_makes_
             assert sorted(name for name in os.listdir(out) if not name.startswith(".")) == SPLIT_FILES
             found[point] = check_same_build([out / name for name in SPLIT_FILES])
             assert found[point] == old.build_id
-        else:  # after it: the journal, which the first reader rolls forward
+        else:  # after it: the journal, which readers refuse and `repair` rolls forward
             assert ".pyimagesearch.publish" in leftovers
+            with pytest.raises(publish.UnfinishedPublishError, match="pyimagesearch repair"):
+                HDF5DatasetGenerator(out / "test.hdf5", 4, classes=3)
+            publish.finish_publish(out)
             HDF5DatasetGenerator(out / "test.hdf5", 4, classes=3)
             found[point] = _published(out)
             assert found[point] != old.build_id
@@ -491,13 +498,13 @@ def test_one_class_is_refused_with_one_line(images, tmp_path, capsys):
 def test_a_means_path_that_is_a_folder_is_refused_and_cleanup_skips_folders(images, tmp_path, capsys):
     out = tmp_path / "out"
     _build(images, out)
-    (out / "keep").mkdir()
-    (out / "keep" / "notes.txt").write_text("mine")
+    (out / "keep.json").mkdir()
+    (out / "keep.json" / "notes.txt").write_text("mine")
     before = _contents_deep(out)
     status = cli.main(["build-dataset", "-d", str(images), "-o", str(out), "--size", "8",
-                       "--val-size", "3", "--test-size", "3", "--overwrite", "--means", "keep", "-q"])
+                       "--val-size", "3", "--test-size", "3", "--overwrite", "--means", "keep.json", "-q"])
     err = capsys.readouterr().err
-    assert status == 2 and err.count("\n") == 1 and "keep' is a folder; expected a file path" in err
+    assert status == 2 and err.count("\n") == 1 and "keep.json' is a folder; expected a file path" in err
     assert _contents_deep(out) == before
     # what the cleanup cannot safely remove stays: a folder named like a dead process's temporary,
     # and an earlier version's backup, which may be the only copy of a file
@@ -601,10 +608,10 @@ def test_a_corrupted_chunk_fails_on_read_naming_the_file(tmp_path, read_path):
     with h5py.File(path, "r") as db:
         assert db["images"].fletcher32 and db["labels"].fletcher32
         chunk = db["images"].id.get_chunk_info(0)
-    gen = HDF5DatasetGenerator(path, 32, classes=3, read_path=read_path)
-    with open(path, "r+b") as handle:
+    with open(path, "r+b") as handle:  # before the generator opens it (a change after: test_io_purity)
         handle.seek(chunk.byte_offset + chunk.size // 2 - 2048)
         handle.write(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    gen = HDF5DatasetGenerator(path, 32, classes=3, read_path=read_path)
     with pytest.raises(OSError, match="data.hdf5.*'images'.*corrupted"):
         gen[0]
 

@@ -75,6 +75,13 @@ def _cases(tmp_path):
             ["rank-accuracy", "--db", str(features), "--model", missing], "--model"),
         "inspect-model, missing weights file": (
             ["inspect-model", "minivggnet", "--weights", missing], "--weights file not found"),
+        "build-dataset, --means naming a split": (
+            ["build-dataset", "-d", str(images), "-o", str(tmp_path / "o2"), "--means", "train.hdf5"],
+            "--means 'train.hdf5': expected the name of a .json file"),
+        "build-dataset, --means leaving --output": (
+            ["build-dataset", "-d", str(images), "-o", str(tmp_path / "o2"), "--means", "../x.json"],
+            "--means '../x.json': a relative name must be a file name inside the output folder"),
+        "repair, missing folder": (["repair", missing], f"FOLDER {missing!r}: data set folder not found"),
         "demo, output is a file": (["demo", "--output", str(blocker)], "--output"),
         "demo, output folder under a file": (["demo", "--output", str(blocker / "demo")], "no folder can be made"),
     }

@@ -258,7 +258,11 @@ def test_aspect_aware_gives_the_books_pixels(width, height):
 @pytest.mark.parametrize("text, shown", [('{"R": NaN, "G": 2.0, "B": 3.0}', "nan"),
                                          ('{"R": 1.0, "G": Infinity, "B": 3.0}', "inf"),
                                          ('{"R": 1.0, "G": 2.0, "B": -1e999}', "-inf"),
-                                         ('{"R": 1.0, "G": 2.0, "B": "3"}', "'3'")])
+                                         ('{"R": 1.0, "G": 2.0, "B": "3"}', "'3'"),
+                                         # no 8-bit image has these means (1e39 overflows float32)
+                                         ('{"R": 1e39, "G": 2.0, "B": 3.0}', "1e+39"),
+                                         ('{"R": 1.0, "G": 255.5, "B": 3.0}', "255.5"),
+                                         ('{"R": 1.0, "G": 2.0, "B": -0.5}', "-0.5")])
 def test_mean_json_holding_nan_or_infinity_is_refused_naming_the_file(tmp_path, text, shown):
     from pyimagesearch.nn.layers import MeanSubtraction
 
@@ -270,6 +274,10 @@ def test_mean_json_holding_nan_or_infinity_is_refused_naming_the_file(tmp_path, 
         assert f"got {shown};" in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(ValueError, match="gMean must be a finite number"):
         MeanPreprocessor(1.0, float("nan"), 3.0)
+    with pytest.raises(ValueError, match=r"rMean must be a finite number in \[0, 255\].*got 1e\+39"):
+        MeanPreprocessor(1e39, 2.0, 3.0)
+    with pytest.raises(ValueError, match=r"bMean must be a finite number in \[0, 255\]"):
+        MeanSubtraction(1.0, 2.0, 300.0)
 
 
 def test_mean_json_that_is_not_json_names_the_file(tmp_path):

@@ -125,8 +125,12 @@ def test_workers_and_segments_do_not_outlive_a_killed_training_process(small_db)
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
-    # the next shared-memory generator removes the dead owner's segments, not a live process's
-    HDF5DatasetGenerator(small_db, 4, workers=2, use_multiprocessing=True, shared_memory=True)
+    # the next shared-memory generator removes the dead owner's segments, not a live process's,
+    # when it is first asked for batches: creating it is a pure read
+    gen = HDF5DatasetGenerator(small_db, 4, workers=2, use_multiprocessing=True, shared_memory=True)
+    assert sharedbatch.segments(owner.pid) != []
+    gen[0]
+    gen.close()
     assert sharedbatch.segments(owner.pid) == []
     assert len(sharedbatch.segments(os.getpid())) == 1
     pickle.loads(mine)

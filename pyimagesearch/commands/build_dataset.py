@@ -60,7 +60,8 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=int, default=None,
                         help="decoding threads (default: one per CPU core)")
     parser.add_argument("--means", default="mean.json",
-                        help="file name of the means JSON in --output (default: mean.json)")
+                        help="file name of the means JSON in --output (default: mean.json); "
+                             "an absolute path writes it elsewhere on purpose")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (and remove split files this build does not produce)")
     add_reading_arguments(parser)
@@ -69,9 +70,11 @@ def add_arguments(parser):
 def check_paths(args):
     """Checks --dataset and --output before the heavy imports."""
     from pyimagesearch.commands._paths import check_output_folder, require_existing
+    from pyimagesearch.infra.setpaths import SPLIT_FILES, means_target
 
     require_existing(args.dataset, "--dataset", "image folder", folder=True)
-    outputs = ("train.hdf5", "val.hdf5", "test.hdf5", args.means)
+    means_target(args.output, args.means, "--means")
+    outputs = (*SPLIT_FILES, args.means)
     check_output_folder(args.output, "--output", outputs, overwrite=args.overwrite)
 
 

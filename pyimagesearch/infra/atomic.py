@@ -8,14 +8,13 @@ process.
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import socket
 import tempfile
 
-# the journal of an unfinished publish (pyimagesearch.infra.publish), whose files are kept
-JOURNAL = ".pyimagesearch.publish"
+from pyimagesearch.infra.journal import JOURNAL, JournalError, read_journal  # noqa: F401 - atomic.JOURNAL kept for its callers
+
 _TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
 
 
@@ -125,13 +124,12 @@ def journal_files(folder):
     orphan cleanup keeps them (all temporaries, when the journal is damaged).
     """
     try:
-        with open(os.path.join(folder, JOURNAL)) as handle:
-            moves = json.load(handle)["moves"]
-        return {os.path.normpath(os.path.join(folder, temporary)) for temporary, _ in moves}
-    except FileNotFoundError:
-        return set()
-    except (OSError, ValueError, KeyError, TypeError):
+        journal = read_journal(folder)
+    except JournalError:
         return None
+    if journal is None:
+        return set()
+    return {os.path.normpath(temporary) for temporary, _ in journal["moves"]}
 
 
 def process_alive(pid):

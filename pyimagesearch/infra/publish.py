@@ -13,10 +13,14 @@ three steps:
 
 Before the commit point the old set is untouched; after it the new set is
 complete on disk (under temporary names until renamed). A process killed
-between the steps leaves a journal whose owner is dead; the next build and
-every reader (`finish_publish`) roll it forward before doing anything else,
-and the orphan cleanup never removes a file that a journal lists. Ctrl-C or
-SIGTERM during steps 1-3 is deferred until the publish is finished.
+between the steps leaves a journal whose owner is dead; only the writer's side
+rolls it forward (the next build, `finish_publish`, the command `pyimagesearch
+repair FOLDER`). A reader never does: it refuses the folder in one line naming
+that command (`refuse_unfinished_publish`). The orphan cleanup never removes a
+file that a journal lists, and every journal is checked before it is acted on
+(`pyimagesearch.infra.journal`: bare file names of the library's kinds inside
+its own folder). Ctrl-C or SIGTERM during steps 1-3 is deferred until the
+publish is finished.
 """
 
 import contextlib
@@ -29,9 +33,9 @@ import threading
 import time
 
 from pyimagesearch.infra import atomic
+from pyimagesearch.infra.journal import JOURNAL, read_journal
 
 LOCK = ".pyimagesearch.lock"
-JOURNAL = atomic.JOURNAL
 
 
 class FolderBusyError(OSError):
@@ -212,9 +216,13 @@ def publish_set(folder, moves, removals=(), overwrite=True):
     for _, target in moves:
         if os.path.isdir(target) and not os.path.islink(target):
             raise IsADirectoryError(f"output {target!r} is a folder; expected a file path.")
-    relative = lambda path: os.path.relpath(path, folder)  # noqa: E731 - the folder may move
-    journal = {**_owner(), "moves": [[relative(t), relative(p)] for t, p in moves],
-               "removals": [relative(p) for p in removals]}
+    here = os.path.abspath(folder)
+    for path in [name for move in moves for name in move] + removals:
+        if os.path.dirname(os.path.abspath(path)) != here:
+            raise ValueError(f"{path!r} is not a file directly inside {folder!r}: a publish "
+                             "renames and removes files of its own folder only.")
+    journal = {**_owner(), "moves": [[os.path.basename(t), os.path.basename(p)] for t, p in moves],
+               "removals": [os.path.basename(p) for p in removals]}
     with _signals_deferred():
         staged = _write_temporary(folder, JOURNAL, journal)
         try:
@@ -228,55 +236,113 @@ def publish_set(folder, moves, removals=(), overwrite=True):
         except OSError as error:
             raise OSError(
                 f"publishing into {folder!r} stopped after its commit point ({error}); the new set "
-                f"is complete on disk and its journal {JOURNAL!r} remains: the next build or reader "
-                "of the folder finishes it.") from error
+                f"is complete on disk and its journal {JOURNAL!r} remains: the next build or "
+                f"`pyimagesearch repair {folder}` finishes it.") from error
+
+
+class UnfinishedPublishError(OSError):
+    """A folder holds a set whose publish a killed build left unfinished; readers refuse it."""
 
 
 def finish_publish(folder, wait=30.0):
-    """Completes a publish in `folder` that a killed process left unfinished.
+    """Completes a publish in `folder` that a killed process left unfinished (the writer's side).
 
-    Readers call it before opening a file of a set: a live publisher is waited
-    for (it takes milliseconds), a dead one's journal is rolled forward.
+    What `pyimagesearch repair FOLDER` runs: the folder's lock is taken and
+    the journal rolled forward; a live publisher is waited for (it takes
+    milliseconds). Readers never call it (`refuse_unfinished_publish`).
 
     Args:
         folder: the folder of the set.
         wait: seconds to wait for a live publisher.
 
+    Returns:
+        Whether a journal was found (and completed).
+
     Raises:
         FolderBusyError: the publish is still unfinished after `wait` seconds.
+        pyimagesearch.infra.journal.JournalError: the journal is refused.
     """
     folder = os.fspath(folder)
     deadline = time.monotonic() + wait
+    found = False
     while os.path.lexists(os.path.join(folder, JOURNAL)):
+        found = True
+        read_journal(folder)  # a refused journal is named before the lock is even taken
         try:
             with folder_lock(folder):
-                return
+                return found
         except FolderBusyError as busy:
             if time.monotonic() > deadline:
                 raise FolderBusyError(
                     f"{folder!r} holds a set that is being published for more than {wait:.0f} s "
                     f"({busy})") from None
             time.sleep(0.05)
+    return found
+
+
+def refuse_unfinished_publish(folder, wait=5.0):
+    """Refuses a folder whose set is not fully published; reads only (the reader's side).
+
+    A live publisher on this host (a publish takes milliseconds) is waited
+    for up to `wait` seconds by looking, never by locking; a journal left by
+    a killed build is refused, naming the command that completes it.
+
+    Args:
+        folder: the folder of the set.
+        wait: seconds to wait for a live publisher of this host.
+
+    Raises:
+        UnfinishedPublishError: a journal remains, naming `folder` and the
+            command `pyimagesearch repair FOLDER`.
+        pyimagesearch.infra.journal.JournalError: the journal is malformed or
+            names files outside its folder.
+    """
+    folder = os.fspath(folder)
+    deadline = time.monotonic() + wait
+    while True:
+        journal = read_journal(folder)
+        if journal is None:
+            return
+        live = journal["host"] == atomic.host_tag() and isinstance(journal["pid"], int) and (
+            atomic.process_alive(journal["pid"]))
+        if not live or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    raise UnfinishedPublishError(
+        f"{folder!r} holds a set whose publish was not finished (its journal {JOURNAL!r}, by pid "
+        f"{journal['pid']}): a reader does not complete it; run `pyimagesearch repair {folder}` "
+        "(or the next build into that folder), then read again.")
 
 
 def _roll_forward(folder):
-    """Completes the journal's renames and removals, then removes the journal."""
-    path = os.path.join(folder, JOURNAL)
-    journal = _read_json(path)
+    """Completes the journal's renames and removals, then removes the journal.
+
+    The journal is checked first (`read_journal`): one it refuses is left, and
+    nothing is touched. Temporaries are opened without following links.
+    """
+    journal = read_journal(folder)
     if journal is None:
         return
     targets = set()
     for temporary, target in journal["moves"]:
-        temporary, target = os.path.join(folder, temporary), os.path.join(folder, target)
         targets.add(os.path.normpath(target))
         if os.path.lexists(temporary):
-            atomic.commit(temporary, target)
+            _commit_no_follow(temporary, target)
     for removal in journal["removals"]:
-        removal = os.path.join(folder, removal)
         if os.path.normpath(removal) not in targets:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(removal)
-    os.remove(path)
+    os.remove(journal["path"])
+
+
+def _commit_no_follow(temporary, target):
+    """`atomic.commit`, with the mode set through a descriptor that no link can redirect."""
+    handle = os.open(temporary, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        os.fchmod(handle, 0o666 & ~atomic._current_umask())
+    finally:
+        os.close(handle)
+    os.replace(temporary, target)
 
 
 @contextlib.contextmanager

@@ -24,9 +24,10 @@ from pyimagesearch.io.buildid import BUILD_ID, BUILD_SET
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter
 from pyimagesearch.io.splitplan import SPLITS, plan_splits
 from pyimagesearch.preprocessing.aspectawarepreprocessor import AspectAwarePreprocessor
-from pyimagesearch.infra.atomic import journal_files, new_temporary
+from pyimagesearch.infra.atomic import atomic_output, journal_files, new_temporary
 from pyimagesearch.infra.publish import folder_lock, publish_set
 from pyimagesearch.infra.progress import progress_bar
+from pyimagesearch.infra.setpaths import means_target
 from pyimagesearch.infra.signals import terminate_as_interrupt
 from pyimagesearch.infra.validation import check_int
 
@@ -66,7 +67,10 @@ class BuildReport:
         written = ", ".join(
             f"{os.path.basename(self.paths[name])} ({_rows(self.counts[name])})" for name in self.paths
         )
-        lines = [f"[INFO] wrote {written} and {os.path.basename(self.means_path)}"]
+        folder = os.path.dirname(os.path.abspath(next(iter(self.paths.values()))))
+        means = (os.path.basename(self.means_path) if os.path.dirname(os.path.abspath(self.means_path)) == folder
+                 else f"the means to {os.path.abspath(self.means_path)} (outside the set's folder, as asked)")
+        lines = [f"[INFO] wrote {written} and {means}"]
         lines.extend(skipped_lines(self.skipped, self.reasons))
         for name, why in self.empty_classes.items():
             lines.append(f"[WARNING] class {name!r} lost all its images ({why}): the set has no {name!r}")
@@ -125,7 +129,9 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         test_size: test images, a count or a fraction of all images (0: none).
         random_state: seed of the stratified splits.
         workers: decoding threads (None: one per CPU core; 1: in the calling thread).
-        means_name: file name of the means JSON in `output_dir` (or a path).
+        means_name: file name of the means JSON in `output_dir` (a `.json`
+            name without a folder), or an absolute path to write it elsewhere
+            on purpose (written after the set, the summary says where).
         bufSize: rows the writers buffer before writing.
         overwrite: whether existing output files may be replaced (and split
             files this build does not produce removed).
@@ -147,12 +153,14 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     Raises:
         FileNotFoundError: `images` is a path that is not a folder.
         ValueError: no images, one class, bad sizes, a class too small to split,
-            an output path that is a folder, existing outputs without
+            a `means_name` that is not a `.json` name or leaves `output_dir`
+            without being absolute, an output path that is a folder, existing outputs without
             `overwrite`, or no readable training image.
         pyimagesearch.infra.publish.FolderBusyError: another build holds the
             output folder (it is named).
     """
     # the arguments first: a mistake is answered before the folder is scanned
+    means_target(output_dir, means_name)
     width, height = _check_size(size)
     workers = _check_workers(workers)
     check_max_pixels(max_pixels)
@@ -184,13 +192,13 @@ def _write_splits(plan, output_dir, width, height, *, workers, means_name, bufSi
         image was unreadable.
     """
     outputs = {name: os.path.join(output_dir, f"{name}.hdf5") for name in plan.splits}
-    means_path = os.path.join(output_dir, means_name)
+    (means_path, outside) = means_target(output_dir, means_name)
     every_split = {name: os.path.join(output_dir, f"{name}.hdf5") for name in SPLITS}
     _check_outputs([*every_split.values(), means_path])
 
     build_id = uuid.uuid4().hex
     build_set = {name: os.path.basename(path) for name, path in outputs.items()}
-    build_set["means"] = os.path.relpath(means_path, output_dir)
+    build_set["means"] = means_path if outside else os.path.basename(means_path)
     finished = []  # (temporary, target) of the files written, published together
     try:
         with terminate_as_interrupt(), folder_lock(output_dir), contextlib.ExitStack() as stack:
@@ -215,11 +223,15 @@ def _write_splits(plan, output_dir, width, height, *, workers, means_name, bufSi
             means = {"R": float(bgr[2]), "G": float(bgr[1]), "B": float(bgr[0])}
             for name, writer in writers.items():
                 finished.append((writer.close(publish=False), outputs[name]))
-            finished.append((new_temporary(means_path), means_path))
-            with open(finished[-1][0], "w") as handle:
-                json.dump({**means, BUILD_ID: build_id}, handle)
+            if not outside:
+                finished.append((new_temporary(means_path), means_path))
+                with open(finished[-1][0], "w") as handle:
+                    json.dump({**means, BUILD_ID: build_id}, handle)
             stale = [path for name, path in every_split.items() if name not in outputs]
             publish_set(output_dir, finished, removals=stale, overwrite=overwrite)
+            if outside:  # a publish renames inside its own folder only: the means follow, atomically
+                with atomic_output(means_path) as temporary, open(temporary, "w") as handle:
+                    json.dump({**means, BUILD_ID: build_id}, handle)
     except BaseException:
         published = journal_files(output_dir)  # after the commit point they are the new set
         for temporary, _ in finished:

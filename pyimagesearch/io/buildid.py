@@ -16,7 +16,7 @@ import os
 
 import h5py
 
-from pyimagesearch.infra.publish import finish_publish
+from pyimagesearch.infra.publish import refuse_unfinished_publish
 
 BUILD_ID = "build_id"
 BUILD_SET = "build_set"
@@ -110,8 +110,9 @@ def read_build_id(path):
 def check_same_build(paths):
     """Checks that files come from one build (the same build id).
 
-    A publish that a killed build left unfinished in their folders is
-    completed first (see `pyimagesearch.infra.publish.finish_publish`).
+    Reads only: a folder whose publish a killed build left unfinished is
+    refused, naming the command that completes it
+    (`pyimagesearch.infra.publish.refuse_unfinished_publish`).
 
     Args:
         paths: HDF5 files and means JSON files (e.g. train, val, test, means).
@@ -121,10 +122,12 @@ def check_same_build(paths):
 
     Raises:
         ValueError: two files have different build ids, or only some have one.
+        pyimagesearch.infra.publish.UnfinishedPublishError: a folder holds an
+            unfinished publish.
     """
     paths = [os.fspath(path) for path in paths]
     for folder in {os.path.dirname(os.path.abspath(path)) for path in paths}:
-        finish_publish(folder)  # a killed build's publish is completed first
+        refuse_unfinished_publish(folder)
     ids = {path: read_build_id(path) for path in paths}
     if len(set(ids.values())) > 1:
         found = ", ".join(f"{path!r} ({build or 'no build id'})" for path, build in ids.items())

@@ -5,20 +5,16 @@ import math
 import os
 import weakref
 
-import h5py
 import keras
 import numpy as np
 
-from pyimagesearch.io.batchmemory import BatchMemory
-from pyimagesearch.io.buildid import FILE_ID, check_metadata, metadata_errors
-from pyimagesearch.io.chunkreader import ChunkReader, layout_problem
+from pyimagesearch.io.readpath.datasetfile import DatasetFile
 from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, remove_orphans, shared_memory_available
 from pyimagesearch.io.workerpool import WorkerPool
 from pyimagesearch.preprocessing.chain import apply_preprocessors, draws_by_key
 from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
 from pyimagesearch.infra.processrng import RandomSource
-from pyimagesearch.infra.publish import finish_publish
-from pyimagesearch.infra.validation import check_choice, check_int
+from pyimagesearch.infra.validation import check_int
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):
@@ -51,12 +47,20 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
     preprocessing of several batches.
 
     For the files `HDF5DatasetWriter` writes (uint8 rows, chunked, not
-    compressed) rows are copied from a memory map of the file, outside h5py's
-    global lock, so threads read in parallel; each chunk's checksum (the
-    CRC32 the writer stored, or in older files HDF5's `fletcher32`) is
-    verified the first time this process reads it after opening the file.
-    Any other layout is read through h5py. `read_path` says which, and
-    `repr` says which checksum.
+    compressed) rows are read with positional reads straight into the batch,
+    outside h5py's global lock, so threads read in parallel; each chunk's
+    checksum (the CRC32 the writer stored, or in older files HDF5's
+    `fletcher32`) is verified the first time this process reads it after
+    opening the file. Any other layout is read through h5py. `read_path`
+    says which, and `repr` says which checksum.
+
+    The file is owned by a `pyimagesearch.io.readpath.DatasetFile` (the
+    attribute `file`): creating the generator reads the file and writes
+    nothing, takes no lock and starts nothing; the worker processes, the
+    shared-memory clean-up and the exit hook come with the first batch.
+    Every batch checks that the file has not changed since it was opened
+    (size, modification time, inode): a file changed in place, truncated or
+    replaced fails the batch in one line naming it.
 
     Args:
         dbPath: path of the HDF5 file.
@@ -92,16 +96,17 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         shared_memory: with `use_multiprocessing=True`, workers hand image
             batches back through `/dev/shm` instead of pickles through a
             pipe (Linux; see `pyimagesearch.io.sharedbatch`).
-        read_path: "auto" (the memory map when the layout allows, else
-            h5py), "mmap" (the memory map, or an error saying why not) or
-            "h5py" (every read through h5py, the library's reader before
-            the memory map).
+        read_path: "auto" (positional reads of the chunks when the layout
+            allows, else h5py), "mmap" (positional reads of the chunks, or an
+            error saying why not; the name is that of the library's first
+            direct reader, a memory map) or "h5py" (every read through h5py).
 
     Raises:
         FileNotFoundError: `dbPath` does not exist.
         ValueError: bad `batchSize` or `classes`, a dataset missing from the
             file, labels that are not 1-D integers in `[0, classes)`, sibling
-            files of another build, an `aug` without `augment_batch`, or
+            files of another build, an unfinished publish in the file's
+            folder, an `aug` without `augment_batch`, or
             `shared_memory=True` without `use_multiprocessing=True` or
             without `/dev/shm`, a bad `read_path`, or `read_path="mmap"` for
             a layout the memory map does not read.
@@ -113,75 +118,28 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
                  seed=None, workers=1, use_multiprocessing=False, max_queue_size=10,
                  shared_memory=False, read_path="auto"):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
-        dbPath = os.fspath(dbPath)
-        finish_publish(os.path.dirname(os.path.abspath(dbPath)))  # a killed build's publish
-        if not os.path.isfile(dbPath):
-            raise FileNotFoundError(f"dbPath {dbPath!r} does not exist.")
-        batchSize = check_int(batchSize, "batchSize")
-        classes = check_int(classes, "classes")
+        self.batchSize = check_int(batchSize, "batchSize")
         if aug is not None and not callable(getattr(aug, "augment_batch", None)):
-            raise ValueError(
-                f"aug must have an augment_batch(images) method, got {type(aug).__name__}."
-            )
-        check_choice(read_path, "read_path", ("auto", "mmap", "h5py"))
+            raise ValueError(f"aug must have an augment_batch(images) method, got {type(aug).__name__}.")
         if shared_memory and not (use_multiprocessing and shared_memory_available()):
             raise ValueError(
                 "shared_memory=True needs use_multiprocessing=True and a writable /dev/shm "
-                f"(Linux); got use_multiprocessing={use_multiprocessing!r}."
-            )
-        self.shared_memory = bool(shared_memory)
-        self._owner_pid = os.getpid()
-        if self.shared_memory:
-            remove_orphans()
-            clean_at_exit(self._owner_pid)
-        self.processes = int(workers) if use_multiprocessing else 0
-        self.dbPath = dbPath
-        self.batchSize = batchSize
+                f"(Linux); got use_multiprocessing={use_multiprocessing!r}.")
+        # idle batch buffers for every batch Keras may hold: its queue and its workers'
+        self.file = DatasetFile(dbPath, dataKey, classes, read_path, keep=self.max_queue_size + self.workers + 1)
+        (self.dbPath, self.classes, self.dataKey) = (self.file.path, self.file.classes, dataKey)
+        (self.read_path, self.read_path_reason) = (self.file.read_path, self.file.read_path_reason)
         self.preprocessors = list(preprocessors) if preprocessors else []
-        self.aug = aug
-        self.binarize = binarize
-        self.classes = classes
-        self.dataKey = dataKey
-        self.shuffle = shuffle
-        self.seed = seed
-        self._db = None
-        self._pid = None
-        self._reader = None
-
-        with _open(dbPath) as db, metadata_errors(dbPath):
-            self._source = self._identity(db)
-            check_metadata(dbPath, db)
-            for key in (dataKey, "labels"):
-                if key not in db:
-                    raise ValueError(
-                        f"{dbPath!r} has no dataset {key!r} (dataKey={dataKey!r}); "
-                        f"it holds {sorted(db.keys())}."
-                    )
-            if len(db[dataKey]) != len(db["labels"]):
-                raise ValueError(
-                    f"{dbPath!r} holds {len(db[dataKey])} rows in {dataKey!r} but "
-                    f"{len(db['labels'])} labels."
-                )
-            labels = db["labels"]
-            if labels.ndim != 1 or labels.dtype.kind not in "iu":
-                raise ValueError(
-                    f"{dbPath!r} holds labels of dtype {labels.dtype} and shape "
-                    f"{labels.shape}; expected 1-D integers (one class index per row)."
-                )
-            self._labels = _read(dbPath, labels, slice(None), "labels")
-            self.read_path, self.read_path_reason = _choose_read_path(db[dataKey], read_path, dbPath)
-        bad = (self._labels < 0) | (self._labels >= self.classes)
-        if bad.any():
-            raise ValueError(
-                f"{dbPath!r} holds label {self._labels[bad][0]} outside [0, classes) "
-                f"with classes={self.classes}."
-            )
+        (self.aug, self.binarize, self.shuffle, self.seed) = (aug, binarize, shuffle, seed)
+        self.shared_memory = bool(shared_memory)
+        self.processes = int(workers) if use_multiprocessing else 0
+        (self._owner_pid, self._pool) = (os.getpid(), None)
+        self._labels = self.file.labels
         self._bounds = None
         self.numImages = len(self._labels)
         self._rng = RandomSource(seed)
         self.epoch = 0
         self._order = self._new_order()
-        self._pool = self._new_pool()
 
     @property
     def db(self):
@@ -190,19 +148,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         Raises:
             ValueError: the file is no longer the one this generator was built on.
         """
-        if self._db is None or self._pid != os.getpid() or not self._db.id.valid:
-            db = _open(self.dbPath)
-            if self._identity(db) != self._source:
-                db.close()
-                raise ValueError(
-                    f"{self.dbPath!r} was replaced after this generator read its "
-                    f"labels (another build or file is there now); create a new "
-                    f"HDF5DatasetGenerator to read the new file."
-                )
-            self._db = db
-            self._pid = os.getpid()
-            self._reader = None
-        return self._db
+        return self.file.db
 
     def __len__(self):
         if self._bounds is not None:
@@ -219,8 +165,9 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches.")
         batch = int(self._order[index])
         task = (batch, (self.epoch, index % len(self)))  # the key travels: a worker's epoch is stale
-        if self._pool is not None and os.getpid() == self._owner_pid:
-            return self._pool.run(task, f"batch {index} (rows {':'.join(map(str, self._batch_rows(batch)))})")
+        if self.processes and os.getpid() == self._owner_pid:
+            pool = self._pool if self._pool is not None else self._start_pool()
+            return pool.run(task, f"batch {index} (rows {':'.join(map(str, self._batch_rows(batch)))})")
         return self._make_batch(task)
 
     def _make_batch(self, task):
@@ -329,25 +276,20 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             starts.append(full * self.batchSize + index * (rest // count))
             sizes.append(rest // count)
         part = copy.copy(self)
-        part._db = None
-        part._pid = None
-        part._reader = None
+        part.file = self.file.detached()
+        part._pool = None
         part.batchSize = step
         part.numImages = int(sum(sizes))
         part._bounds = np.column_stack([starts, np.add(starts, sizes)]).astype("int64")
         part._order = part._new_order()
-        part._pool = part._new_pool()
         return part
 
     def close(self):
         """Closes the HDF5 file (it reopens on next use) and stops the worker processes."""
         if self._pool is not None and os.getpid() == self._owner_pid:
             self._pool.close()
-            self._pool = self._new_pool()
-        if self._db is not None and self._pid == os.getpid() and self._db.id.valid:
-            self._db.close()
-        self._db = None
-        self._reader = None
+            self._pool = None
+        self.file.close()
 
     def __enter__(self):
         return self
@@ -357,12 +299,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         return False
 
     def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_db"] = None
-        state["_pid"] = None
-        state["_reader"] = None
-        state["_pool"] = None
-        return state
+        return dict(self.__dict__, _pool=None)
 
     def __repr__(self):
         return (
@@ -371,44 +308,26 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
             f"read_path={self.read_path!r}{self.read_path_reason})"
         )
 
-    def _identity(self, db):
-        """The file's id, or its identity on disk for files without one."""
-        file_id = db.attrs.get(FILE_ID)
-        if file_id is not None:
-            return ("file_id", str(file_id))
-        stat = os.stat(self.dbPath)
-        return ("file", stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
     def _read_rows(self, start, stop, key=None):
-        """Rows `[start, stop)` from the memory map or through h5py, and the preprocessors left to run.
+        """Rows `[start, stop)` read by the file's read path, and the preprocessors left to run.
 
-        On the map, a leading `PatchPreprocessor` of a batch chain is applied
-        as the rows are copied (its own random offsets, drawn as its
+        On the direct path, a leading `PatchPreprocessor` of a batch chain is
+        applied as the rows are read (its own random offsets, drawn as its
         `preprocess_batch` draws them): the patch is the batch's only copy.
         """
-        db = self.db  # (re)opens the file and checks it is the same one
-        if self.read_path == "h5py":
-            rows = _read(self.dbPath, db[self.dataKey], slice(start, stop), self.dataKey)
-            return rows, self.preprocessors
-        reader = self._reader
-        if reader is None:  # the map of this process's file handle, made after any fork
-            # idle batch buffers for every batch Keras may hold: its queue and its workers'
-            memory = BatchMemory(keep=self.max_queue_size + self.workers + 1)
-            reader = self._reader = ChunkReader(db[self.dataKey], memory)
         (window, preprocessors) = (None, self.preprocessors)
-        if _patch_first(preprocessors, reader.shape):
+        if self.file.direct and _patch_first(preprocessors, self.file.shape):
             patch = preprocessors[0]
-            ys, xs = patch._offsets(reader.shape[1:], stop - start, key)
+            ys, xs = patch._offsets(self.file.shape[1:], stop - start, key)
             (window, preprocessors) = ((ys, xs, patch.height, patch.width), preprocessors[1:])
-        try:
-            return reader.read(start, stop, window), preprocessors
-        except OSError as error:
-            raise _read_error(self.dbPath, self.dataKey, error) from None
+        return self.file.read(start, stop, window), preprocessors
 
-    def _new_pool(self):
-        if not self.processes:
-            return None
-        pool = WorkerPool(self, self.processes, repr(self))
+    def _start_pool(self):
+        """The worker processes' pool, made at the first batch (with the shared memory's clean-up)."""
+        if self.shared_memory:
+            remove_orphans()
+            clean_at_exit(self._owner_pid)
+        pool = self._pool = WorkerPool(self, self.processes, repr(self))
         weakref.finalize(self, pool.close)
         return pool
 
@@ -424,21 +343,6 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         return np.arange(len(self))
 
 
-def _open(path):
-    try:
-        return h5py.File(path, "r")
-    except OSError as error:
-        raise type(error)(f"cannot open {path!r} as an HDF5 file: {error}") from None
-
-
-def _read(path, dataset, rows, name):
-    """Reads `dataset[rows]`, naming the file when a checksum or read fails."""
-    try:
-        return dataset[rows]
-    except OSError as error:
-        raise _read_error(path, name, error) from None
-
-
 def _patch_first(preprocessors, shape):
     """Whether the chain runs batch-wise and starts with the library's own `PatchPreprocessor`."""
     return (
@@ -447,27 +351,3 @@ def _patch_first(preprocessors, shape):
         and len(shape) in (3, 4)
         and all(callable(getattr(p, "preprocess_batch", None)) for p in preprocessors)
     )
-
-
-def _read_error(path, name, error):
-    return OSError(
-        f"{path!r}: reading {name!r} failed ({error}); the file is corrupted "
-        f"(a checksum does not match) or unreadable: rebuild it."
-    )
-
-
-def _choose_read_path(dataset, requested, path):
-    """("mmap" or "h5py", the repr's note: the map's checksum, or why h5py) for `read_path=requested`."""
-    if requested == "h5py":
-        return "h5py", " (requested)"
-    problem = layout_problem(dataset)
-    if problem is None:
-        try:
-            checksum = ChunkReader(dataset).checksum
-        except ValueError as error:
-            problem = str(error)
-    if problem is None:
-        return "mmap", f" (chunks verified by {checksum})" if checksum else " (no checksums)"
-    if requested == "mmap":
-        raise ValueError(f"read_path='mmap' cannot read {path!r}: {problem}.")
-    return "h5py", f" ({problem})"

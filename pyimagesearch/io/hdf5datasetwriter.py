@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from pyimagesearch.io.buildid import BUILD_ID, FILE_ID, NAMES_DIGEST, names_digest
-from pyimagesearch.io.checksum import CRC32_CHUNK_ROWS, CRC32_SUFFIX, ChunkCRC32
+from pyimagesearch.io.readpath.checksum import CRC32_CHUNK_ROWS, CRC32_SUFFIX, ChunkCRC32
 from pyimagesearch.infra.atomic import commit, new_temporary
 from pyimagesearch.infra.validation import check_int
 

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from pyimagesearch.infra.validation import check_choice
+from pyimagesearch.preprocessing.meanpreprocessor import check_mean
 
 
 @keras.saving.register_keras_serializable(package="pyimagesearch")
@@ -38,22 +39,15 @@ class MeanSubtraction(keras.layers.Layer):
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Raises:
-        ValueError: a mean that is not a finite number, or an input whose
+        ValueError: a mean that is not a finite number in `[0, 255]`, or an input whose
             channel axis is not 3 (at build time).
     """
 
     def __init__(self, rMean, gMean, bMean, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        means = []
-        for name, value in (("rMean", rMean), ("gMean", gMean), ("bMean", bMean)):
-            try:
-                number = float(value) if np.ndim(value) == 0 else math.nan
-            except (TypeError, ValueError):
-                number = math.nan
-            if not math.isfinite(number):
-                raise ValueError(f"MeanSubtraction: {name} must be a finite number, got {value!r}.")
-            means.append(number)
-        self.rMean, self.gMean, self.bMean = means
+        self.rMean, self.gMean, self.bMean = (
+            check_mean(value, name, "MeanSubtraction")
+            for name, value in (("rMean", rMean), ("gMean", gMean), ("bMean", bMean)))
         if data_format is None:
             data_format = keras.config.image_data_format()
         self.data_format = check_choice(data_format, "MeanSubtraction: data_format",

@@ -9,6 +9,34 @@ import numpy as np
 from pyimagesearch.preprocessing._checks import as_batch, as_image
 
 
+# the mean of an 8-bit channel lies in [0, 255]; anything else is not a mean of such images
+MEAN_RANGE = (0.0, 255.0)
+
+
+def check_mean(value, name, where, remedy=""):
+    """Returns `value` as a float when it can be the mean of an 8-bit channel.
+
+    Args:
+        value: the mean.
+        name: its name in messages ("rMean", "mean R").
+        where: what holds it, in messages ("MeanPreprocessor", a file).
+        remedy: what to do, appended to the message ("; rebuild ...").
+
+    Raises:
+        ValueError: `value` is not a finite number in `[0, 255]` (a NaN
+            would turn every batch into NaN; 1e39 overflows float32 to
+            infinity).
+    """
+    try:
+        number = float(value) if np.ndim(value) == 0 and not isinstance(value, (bool, str, bytes)) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and MEAN_RANGE[0] <= number <= MEAN_RANGE[1]):
+        raise ValueError(f"{where}: {name} must be a finite number in [0, 255] (the mean of an "
+                         f"8-bit channel), got {value!r}{remedy}.")
+    return number
+
+
 class MeanPreprocessor:
     """Subtracts the dataset's per-channel means from BGR images.
 
@@ -18,8 +46,8 @@ class MeanPreprocessor:
         bMean: mean of the blue channel.
 
     Raises:
-        ValueError: a mean that is not a scalar or not finite (NaN would turn
-            every batch into NaN).
+        ValueError: a mean that is not a scalar, or not a finite number in
+            `[0, 255]` (no 8-bit image has another mean).
     """
 
     def __init__(self, rMean, gMean, bMean):
@@ -27,9 +55,7 @@ class MeanPreprocessor:
         for name, value in (("rMean", rMean), ("gMean", gMean), ("bMean", bMean)):
             if np.ndim(value) != 0:
                 raise ValueError(f"MeanPreprocessor: {name} must be a scalar, got shape {np.shape(value)}.")
-            if not math.isfinite(float(value)):
-                raise ValueError(f"MeanPreprocessor: {name} must be a finite number, got {value!r}.")
-            means.append(float(value))
+            means.append(check_mean(value, name, "MeanPreprocessor"))
         self.rMean, self.gMean, self.bMean = means
         self._bgr = np.array([self.bMean, self.gMean, self.rMean], dtype="float32")
 
@@ -46,7 +72,7 @@ class MeanPreprocessor:
         Raises:
             FileNotFoundError: `path` does not exist.
             ValueError: the file is not JSON, lacks one of the keys R, G, B,
-                or holds a mean that is not a finite number (NaN, Infinity).
+                or holds a mean that is not a finite number in `[0, 255]`.
         """
         return cls(*read_means_json(path))
 
@@ -95,7 +121,8 @@ def read_means_json(path):
     Raises:
         FileNotFoundError: `path` does not exist.
         ValueError: the file is not a JSON object, lacks one of the keys R, G,
-            B, or holds a mean that is not a finite number.
+            B, or holds a mean that is not a finite number in `[0, 255]`
+            (`R=1e39` would become an infinite float32 mean).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -113,8 +140,6 @@ def read_means_json(path):
     values = []
     for key in ("R", "G", "B"):
         value = means[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"means file {path!r}: mean {key} must be a finite number, got {value!r}; "
-                             "rebuild the dataset to write its means again.")
-        values.append(float(value))
+        values.append(check_mean(value, f"mean {key}", f"means file {path!r}",
+                                 "; rebuild the dataset to write its means again"))
     return tuple(values)
