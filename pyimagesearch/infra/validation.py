@@ -94,6 +94,46 @@ def check_choice(value, name, choices):
     return value
 
 
+def check_host_port(value, name, *, max_port=65535):
+    """Checks that `value` is `HOST:PORT` (an IPv6 host in brackets: `[::1]:PORT`).
+
+    Args:
+        value: the address to check.
+        name: the argument's name, for the message.
+        max_port: the largest port accepted (a run that also uses `port + 1`
+            passes 65534).
+
+    Returns:
+        `(host, port)`: the host without brackets, the port as an int.
+
+    Raises:
+        ValueError: `value` is not a string, has no port, an empty host, an
+            IPv6 host without brackets, or a port outside 1..`max_port`.
+    """
+    problem = None
+    if not isinstance(value, str):
+        problem = f"not a string but {type(value).__name__}"
+        (host, port) = ("", "")
+    else:
+        (host, separator, port) = value.rpartition(":")
+        if not separator:
+            problem = "no port"
+        elif host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        elif ":" in host or "[" in host or "]" in host:
+            problem = "an IPv6 host goes in brackets, as in [::1]:PORT"
+    if problem is None and not host.strip():
+        problem = "an empty host"
+    if problem is None and not (port.isascii() and port.isdigit()):
+        problem = f"port {port!r} is not a number"
+    if problem is None and not 1 <= int(port) <= max_port:
+        problem = f"port {int(port)} is outside 1..{max_port}"
+    if problem is not None:
+        raise ValueError(f"{name} must be HOST:PORT with a port below {max_port + 1}, got {value!r} "
+                         f"({problem}).")
+    return host, int(port)
+
+
 def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
