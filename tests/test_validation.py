@@ -115,3 +115,34 @@ def test_a_cluster_refuses_an_address_that_one_parser_of_before_let_through(addr
 
     with pytest.raises(ValueError, match="coordinator must be HOST:PORT"):
         Cluster(address, 2, 0).check()
+
+
+def test_the_new_functions_take_snake_case_and_their_old_camel_case_keyword_with_a_warning(tmp_path):
+    import h5py
+
+    from pyimagesearch.utils import evaluate_classifier, train_classifier
+
+    db = tmp_path / "features.hdf5"
+    rng = np.random.default_rng(0)
+    with h5py.File(db, "w") as f:
+        labels = np.tile([0, 1], 20)
+        f["vectors"] = rng.normal(size=(40, 4)) + 3.0 * labels[:, None]
+        f["labels"] = labels
+        f["label_names"] = np.array([b"a", b"b"])
+    train_classifier(db, tmp_path / "m.skops", jobs=1, data_key="vectors", split=0.5,
+                     params={"C": [1.0]}, verbose=0)
+    expected = evaluate_classifier(db, tmp_path / "m.skops", split=0.5, data_key="vectors")
+    with pytest.warns(DeprecationWarning, match="evaluate_classifier: dataKey= is now data_key="):
+        assert evaluate_classifier(db, tmp_path / "m.skops", split=0.5, dataKey="vectors") == expected
+    with pytest.raises(ValueError, match="data_key= and its old name dataKey= were both given"):
+        evaluate_classifier(db, tmp_path / "m.skops", data_key="vectors", dataKey="vectors")
+
+
+def test_extract_features_and_build_take_buf_size():
+    import inspect
+
+    from pyimagesearch.io import build_hdf5_splits, extract_features
+
+    for function in (extract_features, build_hdf5_splits):
+        parameters = inspect.signature(function).parameters
+        assert parameters["buf_size"].default == 1000 and parameters["bufSize"].default is None

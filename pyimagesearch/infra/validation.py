@@ -10,6 +10,7 @@ This module is on the ground floor: it imports nothing from pyimagesearch.
 """
 
 import numbers
+import warnings
 
 
 def check_int(value, name, *, minimum=1, maximum=None, allow_none=False):
@@ -132,6 +133,32 @@ def check_host_port(value, name, *, max_port=65535):
         raise ValueError(f"{name} must be HOST:PORT with a port below {max_port + 1}, got {value!r} "
                          f"({problem}).")
     return host, int(port)
+
+
+def renamed_keyword(old_value, old_name, value, name, default, owner):
+    """The value of keyword `name`, which was `old_name` (the old one warns when used).
+
+    Args:
+        old_value: what the caller passed as `old_name` (None: not passed).
+        old_name: the old, camelCase keyword.
+        value: what the caller passed as `name`.
+        name: the keyword's name now.
+        default: `name`'s default.
+        owner: the function's name, for the messages.
+
+    Returns:
+        `old_value` when it was passed, else `value`.
+
+    Raises:
+        ValueError: both keywords were passed.
+    """
+    if old_value is None:
+        return value
+    if value != default:
+        raise ValueError(f"{owner}: {name}= and its old name {old_name}= were both given; give {name}= only.")
+    warnings.warn(f"{owner}: {old_name}= is now {name}= (the library's new names are snake_case); "
+                  f"{old_name}= will be removed.", DeprecationWarning, stacklevel=3)
+    return old_value
 
 
 def _is_real(value):
