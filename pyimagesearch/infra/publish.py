@@ -29,7 +29,7 @@ import threading
 import time
 
 from pyimagesearch.infra import atomic
-from pyimagesearch.infra.locks import LOCK, FolderBusyError, FolderLock  # noqa: F401 - LOCK re-exported
+from pyimagesearch.infra.locks import FolderBusyError, FolderLock
 
 JOURNAL = atomic.JOURNAL
 
