@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from pyimagesearch import __version__
-from pyimagesearch.runtime import configure_process
+from pyimagesearch.runtime import configure_process, import_keras, tensorflow_start_up_filtered
 
 # command name -> module under pyimagesearch.commands
 COMMANDS = {
@@ -121,7 +121,7 @@ def main(argv=None):
         return 2
 
 
-def run_main(parser, run, argv=None):
+def run_main(parser, run, argv=None, keras=False):
     """Runs a script's `run(args)` on the parsed command line, the examples' `main`.
 
     Bad input or output (one of `EXPECTED_ERRORS`: a missing dataset, file or
@@ -135,12 +135,19 @@ def run_main(parser, run, argv=None):
         parser: the script's `argparse.ArgumentParser`.
         run: a function of the parsed arguments.
         argv: arguments without the program name; `sys.argv[1:]` when None.
+        keras: True for a script that trains or predicts: Keras is imported
+            once the arguments are parsed, inside
+            `pyimagesearch.runtime.tensorflow_start_up_filtered()`, so
+            TensorFlow's start-up lines below the log level are not shown.
 
     Returns:
         What `run` returns.
     """
     configure_process()
     args = parser.parse_args(argv)
+    if keras:
+        with tensorflow_start_up_filtered():  # TensorFlow's start-up lines below the log level
+            import_keras()
     from pyimagesearch.infra.signals import interrupts_handled, raise_if_interrupted  # after --help
 
     try:

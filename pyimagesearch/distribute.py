@@ -49,7 +49,7 @@ import sys
 import threading
 import time
 
-from pyimagesearch.infra.validation import check_choice, check_int
+from pyimagesearch.infra.validation import check_choice, check_host_port, check_int
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 MIXED_POLICY = "mixed_float16"
@@ -318,9 +318,7 @@ class _Failure:
         with self.lock:
             print(self.line(process_id), file=sys.stderr, flush=True)
             sys.stdout.flush()
-            from pyimagesearch.callbacks.folderlock import release_all
-
-            release_all()  # the output folders this run took (os._exit skips atexit)
+            # the output folders' locks (flock) are released by the system as the process ends
             if self.checkpoints is not None:
                 from pyimagesearch.infra.atomic import remove_orphans
 
@@ -489,10 +487,7 @@ class Cluster:
 
     def check(self):
         """Raises ValueError, naming the attribute, unless the cluster is well-formed."""
-        host, _, port = str(self.coordinator).rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65535:
-            raise ValueError(f"coordinator must be HOST:PORT with a port below 65535, "
-                             f"got {self.coordinator!r}.")
+        check_host_port(self.coordinator, "coordinator", max_port=65534)  # the lobby uses port + 1
         for name in ("num_processes", "heartbeat_timeout", "startup_timeout"):
             check_int(getattr(self, name), name)
         process_id = self.process_id
@@ -553,10 +548,7 @@ def _cluster(args, environ, names):
     if not coordinator:
         raise ValueError(f"{names['prefix']} needs {names['coordinator']} (process 0's "
                          f"address) or KERAS_DISTRIBUTION_JOB_ADDRESSES.")
-    host, _, port = coordinator.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65535:
-        raise ValueError(f"{names['coordinator'].split()[0]} must be HOST:PORT with a port "
-                         f"below 65535, got {coordinator!r}.")
+    check_host_port(coordinator, names["coordinator"].split()[0], max_port=65534)
     num_processes = _cluster_int(args, "num_processes", names, environ,
                                  ("KERAS_DISTRIBUTION_NUM_PROCESSES", "SLURM_NTASKS"))
     process_id = _cluster_int(args, "process_id", names, environ,

@@ -20,6 +20,8 @@ import socket
 import threading
 import time
 
+from pyimagesearch.infra.validation import check_host_port
+
 PROGRESS_EVERY = 10  # seconds between two "waiting for" lines
 BEAT_EVERY = 1  # seconds between two heartbeats
 
@@ -30,8 +32,8 @@ class StartupError(RuntimeError):
 
 def lobby_address(coordinator):
     """`(host, port + 1)`: where the lobby of the run at `coordinator` listens."""
-    (host, _, port) = coordinator.rpartition(":")
-    return host.strip("[]"), int(port) + 1
+    (host, port) = check_host_port(coordinator, "coordinator")
+    return host, port + 1
 
 
 def check_address(coordinator):
@@ -49,7 +51,7 @@ def check_address(coordinator):
 
 def check_port_free(coordinator):
     """Raises `StartupError` when the coordinator's port is taken on this host (process 0)."""
-    (_, _, port) = coordinator.rpartition(":")
+    (_, port) = check_host_port(coordinator, "coordinator")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -10,20 +10,30 @@ TensorFlow 2.21 writes a few lines while it loads, before its logging reads
 `TF_CPP_MIN_LOG_LEVEL` ("All log messages before absl::InitializeLog() ...",
 oneDNN, "Could not find cuda drivers"); no environment variable silences
 them (absl's own verbosity is set only after they are written), and
-`TF_ENABLE_ONEDNN_OPTS=0` would change the numbers. So, during the first
-`import tensorflow` only, the stderr file descriptor is a pipe to a small
-filter process (this module run as a script), which drops TensorFlow's
-native log lines below the level and passes every other byte on at once.
-The filter is another process, so nothing is held in this one: if the import
-crashes (a segfault, an abort), every line written before the crash still
-reaches the terminal. What remains: during those seconds other threads'
-stderr also passes through the filter (only absl-formatted lines below the
-level are dropped, from any library), and a line may be delayed by the
-filter's start (a few milliseconds). After the import, the descriptor is
-the terminal's again and TensorFlow's logging obeys `TF_CPP_MIN_LOG_LEVEL`.
+`TF_ENABLE_ONEDNN_OPTS=0` would change the numbers. The entry points that
+load Keras therefore import it inside `tensorflow_start_up_filtered()`, at
+the call site, in plain sight:
+
+```python
+with tensorflow_start_up_filtered():
+    keras = import_keras()  # and TensorFlow, which Keras loads under every backend
+```
+
+What it hides: during the block only, the stderr file descriptor is a pipe to
+a small filter process (this module run as a script) that drops native log
+lines below `TF_CPP_MIN_LOG_LEVEL` and passes every other byte on at once.
+What it cannot hide, and does not try to: lines TensorFlow writes after the
+block (by then its logging obeys `TF_CPP_MIN_LOG_LEVEL`), lines written while
+the block runs are not Python's to hold (the filter is another process, so if
+the import crashes every line written before the crash still reaches the
+terminal), and other threads' stderr during the block passes through the
+filter too (only absl-formatted lines below the level are dropped, from any
+library). A line may be delayed by the filter's start (a few milliseconds).
+Nothing is installed: no import hook, no state after the block.
 """
 
-import importlib.abc
+import contextlib
+import importlib
 import importlib.util
 import math
 import os
@@ -68,9 +78,6 @@ def configure_process(environ=None):
         if name not in environ:
             environ[name] = value
             applied[name] = value
-    if environ is os.environ and "tensorflow" not in sys.modules:
-        if not any(isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path):
-            sys.meta_path.insert(0, _QuietTensorFlowImport())
     return applied
 
 
@@ -173,55 +180,59 @@ def _log_level():
         return 0
 
 
-class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
-    """Wraps the first `import tensorflow` so that its native log lines are filtered."""
+def import_keras():
+    """Imports Keras and, where it is installed, TensorFlow; call it inside `tensorflow_start_up_filtered()`.
 
-    def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _FilteredStderrLoader(spec.loader)
-        return spec
+    Keras imports TensorFlow whenever it is installed, whatever the backend
+    (for its file input and output, at the first checkpoint of a JAX run):
+    imported here, its start-up lines are filtered with Keras'.
+
+    Returns:
+        The `keras` module.
+    """
+    keras = importlib.import_module("keras")
+    if importlib.util.find_spec("tensorflow") is not None:
+        importlib.import_module("tensorflow")
+    return keras
 
 
-class _FilteredStderrLoader(importlib.abc.Loader):
-    def __init__(self, loader):
-        self.loader = loader
+@contextlib.contextmanager
+def tensorflow_start_up_filtered():
+    """Drops TensorFlow's native start-up lines below `TF_CPP_MIN_LOG_LEVEL` from stderr in the block.
 
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        module.__loader__ = self.loader
-        module.__spec__.loader = self.loader
-        level = _log_level()
-        if level <= 0:
-            return self.loader.exec_module(module)
-        sys.stderr.flush()
-        (read_end, write_end) = os.pipe()
-        try:
-            process = subprocess.Popen([sys.executable, "-I", "-S", os.path.abspath(__file__), str(level)],
-                                       stdin=read_end, stdout=2, stderr=2, close_fds=True)
-        except OSError:  # no filter, no filtering: TensorFlow's lines are shown
-            os.close(read_end)
-            os.close(write_end)
-            return self.loader.exec_module(module)
+    Import Keras (or TensorFlow) inside it, once, in an entry point; see the
+    module's docstring for what it hides and what it cannot. Without a level
+    (or at 0), or where the filter process cannot start, the block runs with
+    stderr as it is.
+    """
+    level = _log_level()
+    if level <= 0 or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    (read_end, write_end) = os.pipe()
+    try:
+        process = subprocess.Popen([sys.executable, "-I", "-S", os.path.abspath(__file__), str(level)],
+                                   stdin=read_end, stdout=2, stderr=2, close_fds=True)
+    except OSError:  # no filter, no filtering: TensorFlow's lines are shown
         os.close(read_end)
-        saved = os.dup(2)
-        os.dup2(write_end, 2)
         os.close(write_end)
+        yield
+        return
+    os.close(read_end)
+    saved = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the filter sees the end of its input and exits
+        os.close(saved)
         try:
-            self.loader.exec_module(module)
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)  # the filter sees the end of its input and exits
-            os.close(saved)
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # a child of the import holds the pipe: it ends with it
-                pass
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # a child of the import holds the pipe: it ends with it
+            pass
 
 
 def _filter_stream(level):

@@ -52,4 +52,4 @@ def run(args):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("output")
-    run_main(parser, run, sys.argv[1:])
+    run_main(parser, run, sys.argv[1:], keras=True)  # TensorFlow's start-up lines filtered

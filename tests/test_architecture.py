@@ -134,6 +134,9 @@ def _providers(facade, names):
         if not exact:  # a lazy name: the modules the facade names
             exact = {target for (target, _, _) in IMPORTS[facade]}
             exact |= {module for module in MODULES if f'"{module}"' in source}
+            # lazy_loader.attach names submodules relative to the facade
+            exact |= {module for module in MODULES if module.rpartition(".")[0] == facade
+                      and f'"{module.rpartition(".")[2]}"' in source}
         providers |= exact
     return providers or {target for (target, _, _) in IMPORTS[facade]}
 
@@ -232,3 +235,134 @@ def test_importing_io_and_augmentation_loads_no_matplotlib(imported_in_a_fresh_p
 
 def test_the_books_rank5_import_still_works(imported_in_a_fresh_process):
     assert imported_in_a_fresh_process[1] == "pyimagesearch.utils.ranked"
+
+
+# ---- the house rules (CONTRIBUTING.md, "Explicit beats clever") ----
+
+# the one place allowed to look at its caller's frame, and why: CONTRIBUTING.md
+STACK_INSPECTION_ALLOWED = {"pyimagesearch.augmentation.numpyarrayiterator"}
+# module-level state that stands for something the process has only one of, with the reason
+REGISTRIES_ALLOWED = {
+    # the record of a received SIGINT/SIGTERM: signal handlers are per process (issue 27 owns it)
+    ("pyimagesearch.infra.signals", "_state"),
+}
+_STACK_CALLS = {("sys", "_getframe"), ("sys", "_current_frames"), ("inspect", "stack"),
+                ("inspect", "currentframe"), ("inspect", "getouterframes"), ("inspect", "trace")}
+_MUTATORS = {"append", "add", "update", "setdefault", "pop", "popitem", "clear", "remove", "discard",
+             "insert", "extend", "__setitem__", "__delitem__"}
+_MUTABLE_FACTORIES = {"dict", "list", "set", "defaultdict", "OrderedDict", "deque", "WeakSet",
+                      "WeakValueDictionary", "WeakKeyDictionary", "Counter"}
+
+
+def _dotted(node):
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id] + parts[::-1])
+    return None
+
+
+def stack_inspection(tree):
+    """Line numbers of `sys._getframe`, `inspect.stack`, ... (called or referenced) in `tree`."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and (_dotted(node.value), node.attr) in _STACK_CALLS:
+            found.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module in ("sys", "inspect"):
+            found.extend(node.lineno for alias in node.names if (node.module, alias.name) in _STACK_CALLS)
+    return found
+
+
+def import_hooks(tree):
+    """Line numbers where `sys.meta_path` (or `sys.path_hooks`) is used in `tree`."""
+    found = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+             and node.attr in ("meta_path", "path_hooks") and _dotted(node.value) == "sys"]
+    found += [node.lineno for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+              and node.module == "sys" and any(a.name in ("meta_path", "path_hooks") for a in node.names)]
+    return found
+
+
+def module_registries(tree):
+    """`(name, line)` of module-level mutable containers that a function or method mutates."""
+    mutable = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else [])
+        value = getattr(node, "value", None)
+        is_mutable = isinstance(value, (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp,
+                                        ast.SetComp)) or (
+            isinstance(value, ast.Call) and (_dotted(value.func) or "").rpartition(".")[2] in _MUTABLE_FACTORIES)
+        for target in targets:
+            if is_mutable and isinstance(target, ast.Name):
+                mutable[target.id] = node.lineno
+    found = set()
+    for function in ast.walk(tree):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        for node in ast.walk(function):
+            name = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in _MUTATORS and isinstance(node.func.value, ast.Name):
+                name = node.func.value.id
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+                for target in getattr(node, "targets", None) or [node.target]:
+                    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                        name = target.value.id
+            elif isinstance(node, ast.Global):
+                found.update((global_name, mutable[global_name]) for global_name in node.names
+                             if global_name in mutable)
+            if name in mutable:
+                found.add((name, mutable[name]))
+    return sorted(found)
+
+
+def _house_rule_breaches(module, tree):
+    breaches = []
+    if module not in STACK_INSPECTION_ALLOWED:
+        breaches += [f"{module}:{line}: stack inspection" for line in stack_inspection(tree)]
+    breaches += [f"{module}:{line}: an import hook (sys.meta_path)" for line in import_hooks(tree)]
+    breaches += [f"{module}:{line}: module-level registry {name!r} mutated by functions"
+                 for (name, line) in module_registries(tree) if (module, name) not in REGISTRIES_ALLOWED]
+    return breaches
+
+
+def test_the_library_keeps_the_house_rules():
+    breaches = [breach for (module, path) in MODULES.items()
+                for breach in _house_rule_breaches(module, ast.parse(path.read_text()))]
+    assert not breaches, "house rules broken (see CONTRIBUTING.md):\n" + "\n".join(breaches)
+
+
+def test_the_one_stack_inspection_is_still_where_contributing_says():
+    tree = ast.parse(MODULES["pyimagesearch.augmentation.numpyarrayiterator"].read_text())
+    assert stack_inspection(tree), "the exception is gone: remove it from STACK_INSPECTION_ALLOWED"
+    assert "numpyarrayiterator" in (ROOT.parent / "CONTRIBUTING.md").read_text()
+
+
+@pytest.mark.parametrize("source, breach", [
+    ("import sys\ndef caller():\n    return sys._getframe(1).f_code.co_name\n", "stack inspection"),
+    ("import inspect\ndef caller():\n    return inspect.stack()[1]\n", "stack inspection"),
+    ("from inspect import currentframe\n", "stack inspection"),
+    ("import sys\nclass Hook:\n    pass\nsys.meta_path.insert(0, Hook())\n", "import hook"),
+    ("import sys\ndef uninstall(hook):\n    sys.meta_path.remove(hook)\n", "import hook"),
+    ("_HELD = {}\nclass A:\n    def take(self, p):\n        _HELD[p] = 1\n"
+     "class B:\n    def drop(self, p):\n        del _HELD[p]\n", "module-level registry '_HELD'"),
+    ("import weakref\n_RUNNING = weakref.WeakSet()\nclass Pool:\n    def start(self):\n"
+     "        _RUNNING.add(self)\n", "module-level registry '_RUNNING'"),
+    ("_seen = set()\ndef once(key):\n    _seen.add(key)\n", "module-level registry '_seen'"),
+    ("_STATE = []\ndef reset():\n    global _STATE\n    _STATE = []\n", "module-level registry '_STATE'"),
+])
+def test_each_house_rule_check_fails_on_a_planted_breach(tmp_path, source, breach):
+    planted = tmp_path / "planted.py"
+    planted.write_text(source)
+    breaches = _house_rule_breaches("pyimagesearch.planted", ast.parse(planted.read_text()))
+    assert breaches and all(breach in line for line in breaches), breaches
+
+
+def test_the_house_rule_checks_let_constants_and_instance_state_through():
+    source = ("NAMES = {'a': 1}\nORDER = ['x']\nclass A:\n    def __init__(self):\n        self.held = {}\n"
+              "    def take(self, p):\n        self.held[p] = NAMES[p]\n        local = []\n"
+              "        local.append(ORDER[0])\n")
+    assert _house_rule_breaches("pyimagesearch.planted", ast.parse(source)) == []

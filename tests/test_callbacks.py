@@ -9,6 +9,11 @@ from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
 from pyimagesearch.utils import load_checkpoint
 
 
+def _files(folder):
+    """The folder's files but the lock file, which stays in every folder a run wrote into."""
+    return sorted(name for name in os.listdir(folder) if name != ".pyimagesearch.lock")
+
+
 def _data(n=16, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4)).astype("float32")
@@ -39,7 +44,7 @@ def test_monitor_and_checkpoint_then_resume(tmp_path, capsys):
     assert set(first) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(values) == 3 for values in first.values())
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(os.listdir(checkpoints)) == ["epoch_1.keras", "epoch_2.keras", "epoch_3.keras"]
+    assert _files(checkpoints) == ["epoch_1.keras", "epoch_2.keras", "epoch_3.keras"]
 
     resumed = load_checkpoint(str(checkpoints / "epoch_2.keras"), learning_rate=0.01)
     assert float(keras.ops.convert_to_numpy(resumed.optimizer.learning_rate)) == pytest.approx(0.01)
@@ -57,14 +62,14 @@ def test_monitor_and_checkpoint_then_resume(tmp_path, capsys):
     assert all(len(values) == 4 for values in second.values())
     assert second["loss"][:2] == first["loss"][:2]
     assert second["loss"][2] != first["loss"][2]
-    assert sorted(os.listdir(checkpoints)) == [f"epoch_{n}.keras" for n in range(1, 5)]
+    assert _files(checkpoints) == [f"epoch_{n}.keras" for n in range(1, 5)]
     assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
 
 
 def test_checkpoint_every_counts_from_start_at(tmp_path):
     (x, y) = _data()
     _model().fit(x, y, epochs=5, verbose=0, callbacks=[EpochCheckpoint(tmp_path / "c", every=3, startAt=1)])
-    assert sorted(os.listdir(tmp_path / "c")) == ["epoch_3.keras", "epoch_6.keras"]
+    assert _files(tmp_path / "c") == ["epoch_3.keras", "epoch_6.keras"]
 
 
 def test_monitor_without_validation_and_with_learning_rate(tmp_path):
@@ -125,11 +130,11 @@ def test_checkpoint_save_last_off_the_grid(tmp_path):
     (x, y) = _data()
     checkpoint = EpochCheckpoint(tmp_path / "c", every=5, startAt=2, saveLast=True)
     _model().fit(x, y, epochs=4, verbose=0, callbacks=[checkpoint])
-    assert sorted(os.listdir(tmp_path / "c")) == ["epoch_5.keras", "epoch_6.keras"]
+    assert _files(tmp_path / "c") == ["epoch_5.keras", "epoch_6.keras"]
     assert checkpoint.lastPath == str(tmp_path / "c" / "epoch_6.keras")
     plain = EpochCheckpoint(tmp_path / "d", every=5)
     _model().fit(x, y, epochs=2, verbose=0, callbacks=[plain])
-    assert not (tmp_path / "d").exists() and plain.lastPath is None
+    assert _files(tmp_path / "d") == [] and plain.lastPath is None  # only the (released) lock file
 
 
 def test_resume_epoch():
@@ -154,7 +159,7 @@ def test_checkpoint_writes_the_books_hdf5_names_and_resumes_with_optimizer_state
     checkpoints = tmp_path / "checkpoints"
     model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0,
               callbacks=[EpochCheckpoint(checkpoints, every=1, extension=".hdf5")])
-    assert sorted(os.listdir(checkpoints)) == ["epoch_1.hdf5", "epoch_2.hdf5"]
+    assert _files(checkpoints) == ["epoch_1.hdf5", "epoch_2.hdf5"]
     resumed = load_checkpoint(checkpoints / "epoch_2.hdf5", verbose=0)
     assert keras.ops.convert_to_numpy(resumed.optimizer.iterations) == 4
     expected = model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0).history["loss"]
@@ -234,9 +239,9 @@ def test_kill_between_checkpoint_and_history_leaves_a_continuous_history(tmp_pat
     assert not [w for w in caught if "TrainingMonitor" in str(w.message)]
     after = _history(tmp_path / "history.json")
     assert len(after["loss"]) == 2 and after["loss"][:1] == before["loss"]
-    # the dead run's temporary and lock were taken over and are gone
-    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_1.keras", "epoch_2.keras"]
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]
+    # the dead run's temporary is gone; the lock file stays (the system released the lock)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == [".pyimagesearch.lock", "epoch_1.keras", "epoch_2.keras"]
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".")] == [".pyimagesearch.lock"]
 
 
 class _RaiseAtEpochEnd(keras.callbacks.Callback):
@@ -245,7 +250,7 @@ class _RaiseAtEpochEnd(keras.callbacks.Callback):
         self.seen = seen
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seen.append(sorted(os.listdir(self.seen[0])))
+        self.seen.append(_files(self.seen[0]))
         raise RuntimeError("a callback after the checkpoint failed")
 
 
@@ -255,7 +260,7 @@ def test_checkpoint_is_published_after_every_epoch_end_whatever_the_order(tmp_pa
     _model().fit(x, y, epochs=3, verbose=0, callbacks=[
         EpochCheckpoint(tmp_path / "c", every=2), monitor])
     assert [len(v) for v in _history(tmp_path / "h.json").values()] == [3] * len(monitor.H)
-    assert os.listdir(tmp_path / "c") == ["epoch_2.keras"]
+    assert _files(tmp_path / "c") == ["epoch_2.keras"]
 
     checkpoint = EpochCheckpoint(tmp_path / "d", every=1)
     seen = [tmp_path / "d"]
@@ -265,7 +270,7 @@ def test_checkpoint_is_published_after_every_epoch_end_whatever_the_order(tmp_pa
     assert [name for name in during if not name.startswith(".")] == []  # saved, not published
     assert checkpoint.lastPath is None and not _published(tmp_path / "d")
     _model().fit(x, y, epochs=1, verbose=0, callbacks=[checkpoint])  # the same callback again
-    assert sorted(os.listdir(tmp_path / "d")) == ["epoch_2.keras"]  # the failed fit's file is gone
+    assert _files(tmp_path / "d") == ["epoch_2.keras"]  # the failed fit's file is gone
 
 
 # The book's TrainingMonitor (Practitioner Bundle ch. 11 / Starter Bundle ch. 16),
@@ -370,8 +375,8 @@ def test_a_keras_save_after_the_hdf5_checkpoints_keeps_the_optimizer(tmp_path):
 
 _HOLD_FOLDER = """
 import sys
-from pyimagesearch.callbacks.folderlock import take_folder
-take_folder(sys.argv[1])
+from pyimagesearch.infra.locks import FolderLock
+lock = FolderLock(sys.argv[1], purpose="training run").acquire()
 print("held", flush=True)
 sys.stdin.read()
 """
@@ -404,10 +409,10 @@ def test_a_second_run_into_the_same_folder_refuses_naming_the_first(tmp_path):
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=60)
-    # the killed holder's lock is stale: the next run takes it over, and leaves none
+    # the system released the killed holder's lock; the lock file stays
     _model().fit(x, y, epochs=1, verbose=0, callbacks=[
         EpochCheckpoint(folder, every=1), TrainingMonitor(folder / "plot.png", jsonPath=folder / "h.json")])
-    assert sorted(os.listdir(folder)) == ["epoch_1.keras", "h.json", "plot.png"]
+    assert sorted(os.listdir(folder)) == [".pyimagesearch.lock", "epoch_1.keras", "h.json", "plot.png"]
 
 
 def test_a_damaged_checkpoint_is_named(tmp_path):

@@ -168,7 +168,8 @@ def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch,
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
     assert f"no space left on the device writing {str(tmp_path / 'out' / 'train.hdf5')!r}" in err
-    assert not list((tmp_path / "out").glob("*.hdf5")) and not list((tmp_path / "out").glob(".*"))
+    assert not list((tmp_path / "out").glob("*.hdf5"))
+    assert [path.name for path in (tmp_path / "out").glob(".*")] == [".pyimagesearch.lock"]  # released, stays
 
 
 def test_really_full_disk_exits_2_without_a_crash(tmp_path):

@@ -33,7 +33,7 @@ def test_build_splits_skips_corrupt_files(folder, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "skipped 1 unreadable image(s)" in captured.out
     assert "Building train: 100%" in captured.err  # the progress bar
-    assert sorted(os.listdir(out)) == ["mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
+    assert sorted(os.listdir(out)) == [".pyimagesearch.lock", "mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
     total = 0
     for name in ("train", "val", "test"):
         images, labels, names = _read(out / f"{name}.hdf5")
@@ -137,7 +137,7 @@ def test_existing_outputs_need_overwrite(folder, tmp_path):
     report = build_hdf5_splits(folder, out, size=4, val_size=3, test_size=3, workers=1,
                                overwrite=True, verbose=False)
     assert _read(report.paths["train"])[0].shape[1:] == (4, 4, 3)
-    assert not [name for name in os.listdir(out) if name.startswith(".")]
+    assert [name for name in os.listdir(out) if name.startswith(".")] == [".pyimagesearch.lock"]  # stays
 
 
 def test_all_training_images_unreadable_leaves_nothing(tmp_path):
@@ -149,7 +149,7 @@ def test_all_training_images_unreadable_leaves_nothing(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="no readable training image"):
         build_hdf5_splits(root, out, size=8, val_size=0, test_size=0, workers=1, verbose=False)
-    assert not out.exists() or os.listdir(out) == []
+    assert not out.exists() or os.listdir(out) == [".pyimagesearch.lock"]  # the lock file stays
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def test_overwrite_removes_splits_the_new_build_lacks(images, tmp_path):
     with pytest.raises(ValueError, match="val.hdf5.* already exists"):  # it would sit beside the new train
         _build(images, out, val_size=0, test_size=0, means_name="other.json")
     report = _build(images, out, val_size=0, test_size=0, overwrite=True, size=4)
-    assert sorted(os.listdir(out)) == ["mean.json", "train.hdf5"]  # no val/test of the first build
+    assert sorted(os.listdir(out)) == [".pyimagesearch.lock", "mean.json", "train.hdf5"]  # no val/test of the first build
     HDF5DatasetGenerator(report.paths["train"], 4, classes=3)
 
 
@@ -126,7 +126,7 @@ def _count_renames(monkeypatch, act, at):
 
 def _published(out):
     """The set under the real names: its build id (one for all), and nothing else in the folder."""
-    assert sorted(os.listdir(out)) == SPLIT_FILES
+    assert sorted(os.listdir(out)) == sorted(SPLIT_FILES + [".pyimagesearch.lock"])  # the lock file stays
     return check_same_build([out / name for name in SPLIT_FILES])
 
 
@@ -264,7 +264,7 @@ def test_publish_refuses_targets_that_appeared_without_overwrite(tmp_path):
         with pytest.raises(FileExistsError, match="train.hdf5.* appeared while this build ran"):
             publish.publish_set(tmp_path, [(temporary, target)], overwrite=False)
     assert target.read_text() == "written by a writer that takes no lock"
-    assert sorted(os.listdir(tmp_path)) == [".new.tmp", "train.hdf5"]
+    assert sorted(os.listdir(tmp_path)) == [".new.tmp", ".pyimagesearch.lock", "train.hdf5"]
 
 
 # 3. orphans of dead processes are removed, never a live process's
@@ -321,7 +321,7 @@ def _start_slow_build(images, out, tmp_path, overwrite=True):
 def test_kill_9_keeps_the_old_set_and_the_next_build_removes_the_orphans(images, tmp_path):
     out = tmp_path / "out"
     old = _build(images, out)
-    before = _contents(out)
+    before = {name: data for name, data in _contents(out).items() if not name.startswith(".")}
     child, python = _start_slow_build(images, out, tmp_path)
     assert [name for name in os.listdir(out) if name.startswith(".")]  # its temporaries
     os.kill(python, signal.SIGKILL)
@@ -331,7 +331,7 @@ def test_kill_9_keeps_the_old_set_and_the_next_build_removes_the_orphans(images,
     assert {name: data for name, data in _contents(out).items() if not name.startswith(".")} == before
     check_same_build([*old.paths.values(), old.means_path])
     report = _build(images, out, overwrite=True)
-    assert sorted(os.listdir(out)) == SPLIT_FILES
+    assert sorted(os.listdir(out)) == sorted(SPLIT_FILES + [".pyimagesearch.lock"])  # the lock file stays
     check_same_build([*report.paths.values(), report.means_path])
 
 
@@ -345,7 +345,7 @@ def test_interrupt_stops_the_build_cleans_up_and_exits_130(images, tmp_path, sig
     _, stderr = child.communicate(timeout=30)
     assert child.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["pyimagesearch build-dataset: interrupted"]
-    assert os.listdir(out) == []
+    assert os.listdir(out) == [".pyimagesearch.lock"]  # the lock file stays, released
 
 
 @pytest.mark.timeout(240)
@@ -670,15 +670,3 @@ def test_a_file_that_is_not_hdf5_gets_one_clear_error(tmp_path):
     path.write_text("not an HDF5 file")
     with pytest.raises(OSError, match="cannot open .*notes.hdf5.* as an HDF5 file"):
         HDF5DatasetGenerator(path, 2, classes=2)
-
-
-def test_the_folder_lock_works_without_hard_links(tmp_path, monkeypatch):
-    def no_links(source, target):
-        raise PermissionError(1, "Operation not permitted", source)
-
-    monkeypatch.setattr(os, "link", no_links)  # exFAT, some network file systems
-    with publish.folder_lock(tmp_path / "out") as lock:
-        assert json.loads(open(lock).read())["pid"] == os.getpid()
-        with pytest.raises(publish.FolderBusyError, match=f"in use by another build .pid {os.getpid()} "):
-            publish.acquire_lock(tmp_path / "out")
-    assert os.listdir(tmp_path / "out") == []

@@ -430,7 +430,7 @@ def test_build_tiny_imagenet_unknown_val_wnid(root, tmp_path):
 def test_deepergooglenet_ctrl_c(deepergooglenet):
     run = deepergooglenet
     # the first run: a checkpoint every epoch, Adam at 1e-3
-    assert run["first_checkpoints"] == ["epoch_1.keras", "epoch_2.keras"]
+    assert run["first_checkpoints"] == [".pyimagesearch.lock", "epoch_1.keras", "epoch_2.keras"]
     assert "[INFO] learning rate: 0.001" in run["first"].stdout
     assert len(run["first_history"]["loss"]) == 2
     # the restart: epoch 1's checkpoint, the new learning rate, epochs 2 and 3
@@ -499,7 +499,8 @@ def test_resnet_cifar10_ctrl_c(resnet_cifar10):
     assert len(record["loss"]) == 3
     assert record["loss"][:2] == run["first_history"]["loss"]
     # checkpoints: every 2 epochs (epoch 2), then the resumed run's last epoch
-    assert sorted(p.name for p in run["checkpoints"].iterdir()) == ["epoch_2.keras", "epoch_3.keras"]
+    assert sorted(p.name for p in run["checkpoints"].iterdir()) == [".pyimagesearch.lock", "epoch_2.keras",
+                                                                     "epoch_3.keras"]
     config = keras_config(run["checkpoints"] / "epoch_3.keras")
     assert optimizer_of(config)["class_name"] == "SGD"
     assert optimizer_of(config)["config"]["learning_rate"] == pytest.approx(1e-2)

@@ -52,10 +52,11 @@ def test_user_log_level_is_kept():
 def test_importing_the_library_leaves_logging_alone():
     code = ("import os, sys, pyimagesearch, pyimagesearch.cli, pyimagesearch.runtime, pyimagesearch.utils; "
             "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'), os.environ.get('TF_NUM_INTRAOP_THREADS'), "
-            "any(type(f).__name__ == '_QuietTensorFlowImport' for f in sys.meta_path))")
+            "len(sys.meta_path))")
     result = _run(["-c", code])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["None", "None", "False"]
+    baseline = _run(["-c", "import sys; print(len(sys.meta_path))"]).stdout.split()
+    assert result.stdout.split() == ["None", "None", *baseline]
 
 
 def test_configure_process_fills_only_unset_variables():
@@ -123,7 +124,8 @@ def test_a_crash_during_tensorflows_import_loses_no_line_of_stderr(tmp_path):
         "os.write(2, b'I0000 00:00:1795966094.571508    9902 port.cc:153] oneDNN custom operations are on.\\n')\n"
         "os.write(2, b'a real error from the native import\\n')\n"
         "os.abort()\n")
-    code = "from pyimagesearch.runtime import configure_process; configure_process(); import tensorflow"
+    code = ("from pyimagesearch.runtime import configure_process, tensorflow_start_up_filtered\n"
+            "configure_process()\nwith tensorflow_start_up_filtered():\n    import tensorflow")
     environment = _environment_without_log_level()
     environment["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{ROOT}"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
@@ -137,3 +139,11 @@ def test_native_log_filter_runs_as_a_stream():
     result = subprocess.run([sys.executable, "-I", "-S", runtime.__file__, "2"], input=lines,
                             capture_output=True, timeout=60)
     assert result.stdout == b"E0000 00:00:1.5    1 a.cc:2] bad\nmine"
+
+
+def test_the_entry_points_install_no_import_hook():
+    code = ("import sys; before = list(sys.meta_path); from pyimagesearch.cli import main; "
+            "main([]); print(sys.meta_path == before)")
+    result = _run(["-c", code])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "True"

@@ -55,7 +55,7 @@ def run(args):
     report = extract_features(
         args.dataset, args.output, label_from=args.labels, model=args.network,
         weights=args.weights, image_size=args.image_size, batch_size=args.batch_size,
-        bufSize=args.buffer_size, overwrite=args.overwrite,
+        buf_size=args.buffer_size, overwrite=args.overwrite,
     )
     print(f"[INFO] {report.count} images, {len(report.class_names)} classes: "
           f"{', '.join(report.class_names)}")

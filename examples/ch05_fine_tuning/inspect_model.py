@@ -40,7 +40,7 @@ def run(args):
 
 
 def main(argv=None):
-    run_main(build_parser(), run, argv)
+    run_main(build_parser(), run, argv, keras=True)  # no path to check first: Keras loads quietly at once
 
 
 if __name__ == "__main__":

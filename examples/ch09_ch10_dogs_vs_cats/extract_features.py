@@ -55,7 +55,7 @@ def run(args):
     report = extract_features(
         args.dataset, args.output, label_from="prefix", model="resnet50",
         weights=args.weights, image_size=args.image_size, batch_size=args.batch_size,
-        bufSize=args.buffer_size, pooling="avg", overwrite=args.overwrite,
+        buf_size=args.buffer_size, pooling="avg", overwrite=args.overwrite,
     )
     print(f"[INFO] {report.count} images, {report.dims[0]} features each, "
           f"{len(report.class_names)} classes: {', '.join(report.class_names)}")

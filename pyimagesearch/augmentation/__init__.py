@@ -4,14 +4,9 @@
 access, so `augment_batch` users and worker processes stay light.
 """
 
+import lazy_loader
+
 from pyimagesearch.augmentation.imageaugmenter import ImageAugmenter
 
+__getattr__, _, _ = lazy_loader.attach(__name__, submod_attrs={"numpyarrayiterator": ["NumpyArrayIterator"]})
 __all__ = ["ImageAugmenter", "NumpyArrayIterator"]
-
-
-def __getattr__(name):
-    if name == "NumpyArrayIterator":
-        from pyimagesearch.augmentation.numpyarrayiterator import NumpyArrayIterator
-
-        return NumpyArrayIterator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

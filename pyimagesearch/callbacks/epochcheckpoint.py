@@ -6,7 +6,7 @@ import weakref
 
 import keras
 
-from pyimagesearch.callbacks.folderlock import release_folder, take_folder
+from pyimagesearch.callbacks.folderlock import lock_for
 from pyimagesearch.infra.atomic import commit, new_temporary
 from pyimagesearch.utils.checkpoints import CHECKPOINT_EXTENSIONS, save_model
 from pyimagesearch.infra.validation import check_choice, check_int
@@ -44,6 +44,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             `every` grid, so a stopped run always resumes from where it ended.
         extension: ".keras" (Keras 3's format), or ".hdf5" / ".h5" for the
             book's names in the legacy HDF5 format.
+        lock: the `pyimagesearch.infra.locks.FolderLock` of `outputPath`,
+            handed by the run's owner; None: the callback makes its own.
 
     Attributes:
         lastPath: the checkpoint renamed into place last, or None.
@@ -53,7 +55,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             or `extension` is not one of ".keras", ".hdf5", ".h5".
     """
 
-    def __init__(self, outputPath, every=5, startAt=0, saveLast=False, extension=".keras"):
+    def __init__(self, outputPath, every=5, startAt=0, saveLast=False, extension=".keras", lock=None):
         super().__init__()
         self.every = check_int(every, "every")
         self.intEpoch = check_int(startAt, "startAt", minimum=0)
@@ -63,12 +65,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.saveLast = saveLast
         self.lastPath = None
         self._pending = None
-        self._lock = None
+        self._lock = lock_for(self.outputPath, lock)
+        self._holding = False
 
     def on_train_begin(self, logs=None):
         self._discard_pending()  # saved by a fit that raised before renaming it
-        if self._lock is None:
-            self._lock = take_folder(self.outputPath)
+        if not self._holding:
+            self._lock.acquire()
+            self._holding = True
 
     def on_epoch_end(self, epoch, logs=None):
         self.intEpoch += 1
@@ -83,9 +87,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if self.saveLast and self.intEpoch % self.every != 0:
             self._save()
             self._publish()
-        if self._lock is not None:
-            release_folder(self._lock)
-            self._lock = None
+        if self._holding:
+            self._lock.release()
+            self._holding = False
 
     def _save(self):
         """Saves the model under a temporary name, renamed by `_publish`."""

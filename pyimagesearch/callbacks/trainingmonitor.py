@@ -7,7 +7,7 @@ import warnings
 import keras
 import numpy as np
 
-from pyimagesearch.callbacks.folderlock import release_folder, take_folder
+from pyimagesearch.callbacks.folderlock import lock_for
 from pyimagesearch.infra.atomic import atomic_output
 from pyimagesearch.utils.plots import history_figure
 from pyimagesearch.infra.validation import check_int
@@ -39,13 +39,16 @@ class TrainingMonitor(keras.callbacks.Callback):
             without one gets `.png` appended, as the book's `plt.savefig` did.
         jsonPath: optional path of the JSON history.
         startAt: the epoch training resumes from.
+        lock: the `pyimagesearch.infra.locks.FolderLock` of the run's output
+            folder, handed by the run's owner; a folder it does not cover is
+            locked by the callback itself.
 
     Raises:
         ValueError: `startAt` is negative, both paths are None or `figPath`
             has an extension Matplotlib does not write.
     """
 
-    def __init__(self, figPath, jsonPath=None, startAt=0):
+    def __init__(self, figPath, jsonPath=None, startAt=0, lock=None):
         super().__init__()
         self.startAt = check_int(startAt, "startAt", minimum=0)
         if figPath is None and jsonPath is None:
@@ -54,6 +57,7 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.jsonPath = None if jsonPath is None else os.fspath(jsonPath)
         self.H = {}
         self._plotPath = None if figPath is None else _plot_path(self.figPath)
+        self._lock = lock
         self._locks = []
 
     def on_train_begin(self, logs=None):
@@ -116,14 +120,14 @@ class TrainingMonitor(keras.callbacks.Callback):
                    for path in (self.jsonPath, self._plotPath) if path is not None}
         try:
             for folder in sorted(folders):
-                self._locks.append(take_folder(folder))
+                self._locks.append(lock_for(folder, self._lock).acquire())
         except BaseException:
             self._release_folders()
             raise
 
     def _release_folders(self):
         while self._locks:
-            release_folder(self._locks.pop())
+            self._locks.pop().release()
 
     def plot(self):
         """Draws the history so far.

@@ -86,7 +86,10 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     from pyimagesearch.nn.names import check_model_name
 
     model = check_model_name(model, "model")  # before Keras loads: a typo is answered at once
-    import keras
+    from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
+
+    with tensorflow_start_up_filtered():  # TensorFlow's start-up lines below the log level
+        keras = import_keras()
 
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.callbacks.stoponsignal import StopOnSignal

@@ -51,12 +51,16 @@ def check_paths(args):
 
 def run(args):
     check_paths(args)
+    from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
+
+    with tensorflow_start_up_filtered():  # TensorFlow's start-up lines below the log level
+        import_keras()  # once the paths are checked
     from pyimagesearch.io.features import extract_features
 
     report = extract_features(
         args.dataset, args.output, label_from=args.labels, model=args.model,
         weights=args.weights, image_size=args.image_size, batch_size=args.batch_size,
-        bufSize=args.buffer_size, pooling=args.pooling, random_state=args.seed,
+        buf_size=args.buffer_size, pooling=args.pooling, random_state=args.seed,
         overwrite=args.overwrite, verbose=not args.quiet, follow_links=args.follow_links,
         max_pixels=max_pixels(args),
     )

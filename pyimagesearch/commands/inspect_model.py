@@ -63,6 +63,10 @@ def run(args):
     if weights is not None and weights.lower() != "imagenet" and not os.path.isfile(weights):
         raise FileNotFoundError(f"--weights file not found: {weights!r}")
 
+    from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
+
+    with tensorflow_start_up_filtered():  # TensorFlow's start-up lines below the log level
+        import_keras()  # once the arguments are checked
     if key in MODEL_NAMES:
         from pyimagesearch.nn.conv import build_model
 

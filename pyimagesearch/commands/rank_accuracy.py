@@ -37,7 +37,7 @@ def run(args):
     from pyimagesearch.utils.classifier import evaluate_classifier
     from pyimagesearch.utils.evaluation import print_rank_accuracy
 
-    (rank1, rank5) = evaluate_classifier(args.db, args.model, split=args.split, dataKey=args.key,
+    (rank1, rank5) = evaluate_classifier(args.db, args.model, split=args.split, data_key=args.key,
                                          trust_pickle=args.trust_pickle)
     with h5py.File(args.db, "r") as db:
         classes = len(db["label_names"])

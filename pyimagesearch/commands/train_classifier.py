@@ -37,6 +37,6 @@ def run(args):
 
     print("[INFO] tuning hyperparameters...")
     train_classifier(args.db, args.model, jobs=args.jobs, split=args.split,
-                     dataKey=args.key, max_iter=args.max_iter)
+                     data_key=args.key, max_iter=args.max_iter)
     print(f"[INFO] saved model to {args.model} (skops format)")
     return 0

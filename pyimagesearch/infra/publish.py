@@ -1,8 +1,8 @@
 """Publishing a set of files as one unit: a folder lock and a roll-forward journal.
 
-A build holds its output folder's lock (`.pyimagesearch.lock`, created with
-`os.link`, or an exclusive create where the file system has no hard links, so
-only one process can hold it; it names the holder's host and pid) from its start to its end. It publishes its finished temporaries in
+A build holds its output folder's lock (`pyimagesearch.infra.locks.FolderLock`:
+filelock's lock on `.pyimagesearch.lock`, released by the system when its
+holder ends) from its start to its end. It publishes its finished temporaries in
 three steps:
 
 1. the journal `.pyimagesearch.publish` (the temporaries, their targets and the
@@ -34,26 +34,12 @@ import time
 
 from pyimagesearch.infra import atomic
 from pyimagesearch.infra.journal import JOURNAL, read_journal
-
-LOCK = ".pyimagesearch.lock"
-
-
-class FolderBusyError(OSError):
-    """Another process holds the folder's lock (a build or a publish in progress)."""
+from pyimagesearch.infra.locks import FolderBusyError, FolderLock
 
 
 def _owner():
     return {"host": atomic.host_tag(), "hostname": socket.gethostname(), "pid": os.getpid(),
             "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-
-
-def _describe(owner):
-    return f"pid {owner.get('pid')} on host {owner.get('hostname')!r}, since {owner.get('since')}"
-
-
-def _dead(owner):
-    """Whether `owner` is a process of this host that no longer runs."""
-    return owner.get("host") == atomic.host_tag() and not atomic.process_alive(int(owner.get("pid", 0)))
 
 
 def _read_json(path):
@@ -81,113 +67,18 @@ def _write_temporary(folder, name, content):
     return temporary
 
 
-def acquire_lock(folder, purpose="build"):
-    """Takes `folder`'s lock, taking over one left by a dead process of this host.
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Holds `folder`'s lock (`pyimagesearch.infra.locks.FolderLock`) within the block.
 
     A journal left by a dead process is rolled forward once the lock is held.
 
-    Args:
-        folder: the output folder (created if missing).
-        purpose: what takes the folder ("build", "training run"), named in the
-            refusal that another process meets.
-
-    Returns:
-        The lock's path (pass it to `release_lock`).
-
     Raises:
-        FolderBusyError: a live process (or one of another host) holds the lock,
-            named by its pid and host.
+        FolderBusyError: another process holds the lock, named by its pid and host.
     """
-    folder = os.fspath(folder)
-    os.makedirs(folder, exist_ok=True)
-    lock = os.path.join(folder, LOCK)
-    mine = dict(_owner(), purpose=purpose)
-    temporary = _write_temporary(folder, LOCK, mine)
-    try:
-        while True:
-            try:
-                _create_exclusively(temporary, lock, mine)
-                break
-            except FileExistsError:
-                pass
-            try:
-                holder = _read_json(lock)
-            except ValueError:
-                if time.time() - _mtime(lock) > 5:
-                    raise
-                time.sleep(0.05)  # created without link() a moment ago: still being written
-                continue
-            if holder is None:
-                continue  # released meanwhile
-            if not _dead(holder):
-                hint = "" if holder.get("host") == mine["host"] else (
-                    f"; if that process is gone, remove {lock!r}")
-                raise FolderBusyError(
-                    f"{folder!r} is in use by another {holder.get('purpose', 'build')} "
-                    f"({_describe(holder)}): wait for it to finish or choose another folder{hint}.")
-            _take_over(lock, holder)
-    finally:
-        os.remove(temporary)
-    try:
-        _roll_forward(folder)
-    except BaseException:
-        release_lock(lock)
-        raise
-    return lock
-
-
-def _create_exclusively(temporary, lock, content):
-    """Creates `lock` holding `content`, atomically with `link` where the file system allows.
-
-    Raises:
-        FileExistsError: `lock` exists.
-    """
-    try:
-        os.link(temporary, lock)
-        return
-    except FileExistsError:
-        raise
-    except OSError:  # no hard links here (exFAT, some network file systems): exclusive create
-        pass
-    handle = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    with os.fdopen(handle, "w") as stream:
-        json.dump(content, stream)
-
-
-def _mtime(path):
-    try:
-        return os.stat(path).st_mtime
-    except FileNotFoundError:
-        return time.time()
-
-
-def _take_over(lock, holder):
-    """Removes the lock of the dead `holder`, unless another process replaced it meanwhile."""
-    aside = f"{lock}.{atomic.host_tag()}-{os.getpid()}.stale"
-    try:
-        os.rename(lock, aside)
-    except FileNotFoundError:
-        return
-    if _read_json(aside) != holder:  # a live process took it over first: give it back
-        with contextlib.suppress(OSError):
-            os.link(aside, lock)
-    os.remove(aside)
-
-
-def release_lock(lock):
-    """Removes a lock taken by `acquire_lock`."""
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(lock)
-
-
-@contextlib.contextmanager
-def folder_lock(folder):
-    """Holds `folder`'s lock within the block (see `acquire_lock`)."""
-    lock = acquire_lock(folder)
-    try:
+    with FolderLock(folder, purpose="build") as lock:
+        _roll_forward(os.fspath(folder))
         yield lock
-    finally:
-        release_lock(lock)
 
 
 def publish_set(folder, moves, removals=(), overwrite=True):

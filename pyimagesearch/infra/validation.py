@@ -10,6 +10,7 @@ This module is on the ground floor: it imports nothing from pyimagesearch.
 """
 
 import numbers
+import warnings
 
 
 def check_int(value, name, *, minimum=1, maximum=None, allow_none=False):
@@ -92,6 +93,72 @@ def check_choice(value, name, choices):
     if not found:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
     return value
+
+
+def check_host_port(value, name, *, max_port=65535):
+    """Checks that `value` is `HOST:PORT` (an IPv6 host in brackets: `[::1]:PORT`).
+
+    Args:
+        value: the address to check.
+        name: the argument's name, for the message.
+        max_port: the largest port accepted (a run that also uses `port + 1`
+            passes 65534).
+
+    Returns:
+        `(host, port)`: the host without brackets, the port as an int.
+
+    Raises:
+        ValueError: `value` is not a string, has no port, an empty host, an
+            IPv6 host without brackets, or a port outside 1..`max_port`.
+    """
+    problem = None
+    if not isinstance(value, str):
+        problem = f"not a string but {type(value).__name__}"
+        (host, port) = ("", "")
+    else:
+        (host, separator, port) = value.rpartition(":")
+        if not separator:
+            problem = "no port"
+        elif host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        elif ":" in host or "[" in host or "]" in host:
+            problem = "an IPv6 host goes in brackets, as in [::1]:PORT"
+    if problem is None and not host.strip():
+        problem = "an empty host"
+    if problem is None and not (port.isascii() and port.isdigit()):
+        problem = f"port {port!r} is not a number"
+    if problem is None and not 1 <= int(port) <= max_port:
+        problem = f"port {int(port)} is outside 1..{max_port}"
+    if problem is not None:
+        raise ValueError(f"{name} must be HOST:PORT with a port below {max_port + 1}, got {value!r} "
+                         f"({problem}).")
+    return host, int(port)
+
+
+def renamed_keyword(old_value, old_name, value, name, default, owner):
+    """The value of keyword `name`, which was `old_name` (the old one warns when used).
+
+    Args:
+        old_value: what the caller passed as `old_name` (None: not passed).
+        old_name: the old, camelCase keyword.
+        value: what the caller passed as `name`.
+        name: the keyword's name now.
+        default: `name`'s default.
+        owner: the function's name, for the messages.
+
+    Returns:
+        `old_value` when it was passed, else `value`.
+
+    Raises:
+        ValueError: both keywords were passed.
+    """
+    if old_value is None:
+        return value
+    if value != default:
+        raise ValueError(f"{owner}: {name}= and its old name {old_name}= were both given; give {name}= only.")
+    warnings.warn(f"{owner}: {old_name}= is now {name}= (the library's new names are snake_case); "
+                  f"{old_name}= will be removed.", DeprecationWarning, stacklevel=3)
+    return old_value
 
 
 def _is_real(value):

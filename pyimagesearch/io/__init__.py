@@ -4,6 +4,8 @@
 the writer and the dataset builder (and its worker processes) stay light.
 """
 
+import lazy_loader
+
 from pyimagesearch.datasets.labelled import labelled_images
 from pyimagesearch.io.build import BuildReport, build_hdf5_splits
 from pyimagesearch.io.buildid import check_same_build, read_build_id
@@ -23,20 +25,11 @@ __all__ = [
     "read_build_id",
 ]
 
-_LAZY = {
-    "HDF5DatasetGenerator": "pyimagesearch.io.hdf5datasetgenerator",
-    "extract_features": "pyimagesearch.io.features",
-}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# HDF5DatasetGenerator and extract_features load on first access (lazy_loader)
+__getattr__, _, _ = lazy_loader.attach(__name__, submod_attrs={
+    "hdf5datasetgenerator": ["HDF5DatasetGenerator"],
+    "features": ["extract_features"],
+})
 
 
 def __dir__():

@@ -29,7 +29,7 @@ from pyimagesearch.infra.publish import folder_lock, publish_set
 from pyimagesearch.infra.progress import progress_bar
 from pyimagesearch.infra.setpaths import means_target
 from pyimagesearch.infra.signals import terminate_as_interrupt
-from pyimagesearch.infra.validation import check_int
+from pyimagesearch.infra.validation import check_int, renamed_keyword
 
 
 # HDF5's limit on one chunk (one image here)
@@ -92,9 +92,9 @@ def _rows(count):
 
 def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
                       size=256, val_size=None, test_size=0.1, random_state=42,
-                      workers=None, means_name="mean.json", bufSize=1000,
+                      workers=None, means_name="mean.json", buf_size=1000,
                       overwrite=False, verbose=True, val_images=None, val_labels=None,
-                      follow_links=False, checksum=True, max_pixels=MAX_IMAGE_PIXELS):
+                      follow_links=False, checksum=True, max_pixels=MAX_IMAGE_PIXELS, bufSize=None):
     """Builds stratified train/val/test HDF5 files and the training set's means.
 
     Images are decoded, resized aspect-aware (scale, then centre-crop) to
@@ -132,7 +132,8 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
         means_name: file name of the means JSON in `output_dir` (a `.json`
             name without a folder), or an absolute path to write it elsewhere
             on purpose (written after the set, the summary says where).
-        bufSize: rows the writers buffer before writing.
+        buf_size: rows the writers buffer before writing.
+        bufSize: `buf_size`'s old name (deprecated).
         overwrite: whether existing output files may be replaced (and split
             files this build does not produce removed).
         verbose: whether to show progress bars and the final summary.
@@ -160,6 +161,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
             output folder (it is named).
     """
     # the arguments first: a mistake is answered before the folder is scanned
+    buf_size = renamed_keyword(bufSize, "bufSize", buf_size, "buf_size", 1000, "build_hdf5_splits")
     means_target(output_dir, means_name)
     width, height = _check_size(size)
     workers = _check_workers(workers)
@@ -174,7 +176,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     )
     report = _write_splits(
         plan, os.fspath(output_dir), width, height, workers=workers, means_name=means_name,
-        bufSize=bufSize, overwrite=overwrite, verbose=verbose, checksum=checksum,
+        buf_size=buf_size, overwrite=overwrite, verbose=verbose, checksum=checksum,
         max_pixels=max_pixels,
     )
     report.empty_classes.update(_lost_class_folders(images, label_from, plan.left_out))
@@ -183,7 +185,7 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     return report
 
 
-def _write_splits(plan, output_dir, width, height, *, workers, means_name, bufSize, overwrite,
+def _write_splits(plan, output_dir, width, height, *, workers, means_name, buf_size, overwrite,
                   verbose, checksum, max_pixels):
     """Writes a `SplitPlan` as HDF5 files and the means JSON, published as one set.
 
@@ -208,7 +210,7 @@ def _write_splits(plan, output_dir, width, height, *, workers, means_name, bufSi
             writers = {}
             for name, indexes in plan.splits.items():
                 writer = HDF5DatasetWriter(
-                    (len(indexes), height, width, 3), outputs[name], bufSize=bufSize,
+                    (len(indexes), height, width, 3), outputs[name], bufSize=buf_size,
                     dtype="uint8", overwrite=overwrite, checksum=checksum, build_id=build_id,
                 )
                 stack.enter_context(writer)

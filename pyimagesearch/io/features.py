@@ -14,7 +14,7 @@ from pyimagesearch.datasets.paths import MAX_IMAGE_PIXELS, check_max_pixels, rea
 from pyimagesearch.io.build import skipped_lines
 from pyimagesearch.io.hdf5datasetwriter import HDF5DatasetWriter, check_overwrite
 from pyimagesearch.infra.progress import progress_bar
-from pyimagesearch.infra.validation import check_int
+from pyimagesearch.infra.validation import check_int, renamed_keyword
 
 # network name -> keras.applications module holding its preprocess_input
 PREPROCESS_MODULES = {
@@ -60,9 +60,9 @@ class FeatureReport:
 
 def extract_features(images, output_path, labels=None, label_from="parent",
                      model="vgg16", weights="imagenet", image_size=224,
-                     batch_size=32, bufSize=1000, pooling=None, shuffle=True,
+                     batch_size=32, buf_size=1000, pooling=None, shuffle=True,
                      random_state=42, overwrite=False, verbose=True, follow_links=False,
-                     max_pixels=MAX_IMAGE_PIXELS):
+                     max_pixels=MAX_IMAGE_PIXELS, bufSize=None):
     """Writes a network's flattened features of every image to HDF5.
 
     The book's `extract_features.py`: the paths are shuffled (seeded), labels
@@ -83,7 +83,8 @@ def extract_features(images, output_path, labels=None, label_from="parent",
         weights: "imagenet", "none"/None (random, for tests) or a weights file.
         image_size: side of the square network input in pixels.
         batch_size: images per forward pass.
-        bufSize: rows the writer buffers before writing.
+        buf_size: rows the writer buffers before writing.
+        bufSize: `buf_size`'s old name (deprecated).
         pooling: None (flatten the last feature map, as the book), "avg" or "max".
         shuffle: whether to shuffle the paths (the book does, so that a
             train/test split by index is random).
@@ -104,6 +105,7 @@ def extract_features(images, output_path, labels=None, label_from="parent",
         ValueError: no images, unknown `model`, bad sizes, or an existing
             `output_path` without `overwrite`.
     """
+    buf_size = renamed_keyword(bufSize, "bufSize", buf_size, "buf_size", 1000, "extract_features")
     from pyimagesearch.nn.applications import build_application
 
     paths, names, left_out = scan_labelled_images(images, labels, label_from, follow_links)
@@ -141,7 +143,7 @@ def extract_features(images, output_path, labels=None, label_from="parent",
     # a line every 2% in a log: 10% of a large set can take many minutes
     bar = progress_bar("Extracting features: ", len(paths), verbose, log_step=0.02)
     with HDF5DatasetWriter(
-        (len(paths), *dims), output_path, dataKey="features", bufSize=bufSize,
+        (len(paths), *dims), output_path, dataKey="features", bufSize=buf_size,
         dtype="float32", overwrite=overwrite,
     ) as writer, concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as threads:
         writer.storeClassLabels(class_names)

@@ -30,7 +30,6 @@ from pyimagesearch.infra.atomic import process_alive, host_tag  # the temporary 
 SHM_DIR = "/dev/shm"
 _PREFIX = "pyimagesearch-batch-"
 _SEGMENT = re.compile(r"^pyimagesearch-batch-(?P<host>[0-9a-f]{6})-(?P<owner>\d+)-(?P<worker>\d+)-[a-z0-9_]+$")
-_cleaned_at_exit = set()
 
 
 def shared_memory_available():
@@ -154,7 +153,16 @@ def _segment_prefix(owner_pid, worker_pid):
 
 
 def clean_at_exit(owner_pid):
-    """Registers `remove_leftovers(owner_pid)` to run once when this process exits."""
-    if owner_pid not in _cleaned_at_exit:
-        _cleaned_at_exit.add(owner_pid)
-        atexit.register(remove_leftovers, owner_pid)
+    """Registers `remove_leftovers(owner_pid)` to run once when process `owner_pid` exits.
+
+    Calling it again replaces the registration: it runs once. A child that the
+    owner forks inherits it and does nothing at its exit (the segments are its
+    parent's, maybe still in flight).
+    """
+    atexit.unregister(_remove_leftovers_of_this_process)
+    atexit.register(_remove_leftovers_of_this_process, owner_pid)
+
+
+def _remove_leftovers_of_this_process(owner_pid):
+    if os.getpid() == owner_pid:
+        remove_leftovers(owner_pid)

@@ -11,7 +11,14 @@ and the stopped workers are removed.
 Workers ignore Ctrl-C and SIGTERM, which reach the whole process group (the
 training process handles them and stops its workers), and end by themselves
 within a second when the training process is gone, even after a kill -9 of
-it, so none outlives it.
+it, or when another process (init, or a sub-reaper) adopts them, so none
+outlives it.
+
+A pool belongs to the process that made it. A child that this process forks
+(`os.fork`, a library's subprocess helper) inherits the pool's objects but
+not its workers: there the pool does nothing, and the workers are not the
+child's to stop or wait for (multiprocessing would otherwise try to join them
+at the child's exit and fail with "can only join a child process").
 """
 
 import atexit
@@ -30,18 +37,21 @@ from pyimagesearch.io.sharedbatch import ReceiveFailed, remove_leftovers
 # how often an idle worker checks that the training process is still there
 _PARENT_CHECK_S = 0.5
 
-# The pools of this process with workers running. At exit they are closed before
-# multiprocessing's own exit hook (registered when `multiprocessing.connection`
-# was imported above, so it runs after this one), which would SIGTERM and then
-# join the workers: they ignore SIGTERM, and the join would wait forever.
-_RUNNING = weakref.WeakSet()
+WORKER_NAME = "pyimagesearch-worker"
 
 
-@atexit.register
-def _close_running_pools():
-    for pool in list(_RUNNING):
-        if pool.owner_pid == os.getpid():
-            pool.close()
+def _forget_inherited_workers():
+    """In a child made by `os.fork`: the parent's workers are not this process's children."""
+    # multiprocessing lists the processes it started in `process._children` and joins
+    # them at exit; a child made by os.fork inherits the list (multiprocessing clears it
+    # only in the children it starts itself)
+    children = multiprocessing.process._children  # noqa: SLF001 - no public way to say it
+    for process in [child for child in children if child.name == WORKER_NAME]:
+        children.discard(process)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_workers)
 
 
 class WorkerDied(RuntimeError):
@@ -103,10 +113,24 @@ class WorkerPool:
         return value
 
     def close(self):
-        """Stops the workers and removes the shared-memory batches they left."""
+        """Stops the workers and removes the shared-memory batches they left.
+
+        In a process forked from the owner it only forgets them (they are the owner's).
+        """
+        if os.getpid() != self.owner_pid:
+            self._workers = []
+            return
+        atexit.unregister(self._close_at_exit)
         with self._lock:
             self._closed = True
             self._stop_all()
+
+    def _close_at_exit(self):
+        # before multiprocessing's own exit hook (registered when `multiprocessing.connection`
+        # was imported above, so it runs after this one), which would SIGTERM and then join
+        # the workers: they ignore SIGTERM, and the join would wait forever
+        if os.getpid() == self.owner_pid:
+            self.close()
 
     def _checkout(self):
         with self._lock:
@@ -120,6 +144,9 @@ class WorkerPool:
                 self._raise_if_broken()
 
     def _raise_if_broken(self):
+        if os.getpid() != self.owner_pid:
+            raise RuntimeError(f"the worker processes of {self.name} belong to process {self.owner_pid}; "
+                               "this process was forked from it: create a new generator here.")
         if self._error is not None:
             raise WorkerDied(self._error)
         if self._closed:
@@ -133,7 +160,7 @@ class WorkerPool:
         for _ in range(self.processes):
             (mine, theirs) = context.Pipe()
             process = context.Process(target=_serve, args=(dataset, theirs, mine, self.owner_pid),
-                                      name="pyimagesearch-worker", daemon=True)
+                                      name=WORKER_NAME, daemon=True)
             with warnings.catch_warnings():
                 # JAX warns at every fork; the workers run the generator's numpy code, never JAX
                 warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
@@ -141,7 +168,7 @@ class WorkerPool:
             theirs.close()
             self._workers.append((process, mine))
             self._idle.put((process, mine))
-        _RUNNING.add(self)
+        atexit.register(self._close_at_exit)
 
     def _fail(self, worker, when):
         """Stops every worker after `worker` died and raises the one-line `WorkerDied`."""

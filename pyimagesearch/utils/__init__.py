@@ -6,42 +6,18 @@ ground-floor infrastructure (files, signals, progress, random draws, argument
 checks) lives in `pyimagesearch.infra`.
 """
 
-import importlib
-import importlib.util
+import lazy_loader
 
-_LAZY = {
-    "LearningRateDecay": "schedules",
-    "PolynomialDecay": "schedules",
-    "StepDecay": "schedules",
-    "as_class_names": "evaluation",
-    "check_checkpoint_path": "checkpoints",
-    "ensemble_predict": "ensemble",
-    "evaluate_classifier": "classifier",
-    "evaluate_predictions": "evaluation",
-    "history_figure": "plots",
-    "load_checkpoint": "checkpoints",
-    "load_classifier": "classifier",
-    "plot_history": "plots",
-    "predict_oversampled": "oversampling",
-    "print_rank_accuracy": "evaluation",
-    "rank5_accuracy": "ranked",
-    "rank_accuracy": "ranked",
-    "resume_epoch": "checkpoints",
-    "train_classifier": "classifier",
+_NAMES = {
+    "checkpoints": ["check_checkpoint_path", "load_checkpoint", "resume_epoch"],
+    "classifier": ["evaluate_classifier", "load_classifier", "train_classifier"],
+    "ensemble": ["ensemble_predict"],
+    "evaluation": ["as_class_names", "evaluate_predictions", "print_rank_accuracy"],
+    "oversampling": ["predict_oversampled"],
+    "plots": ["history_figure", "plot_history"],
+    "ranked": ["rank5_accuracy", "rank_accuracy"],
+    "schedules": ["LearningRateDecay", "PolynomialDecay", "StepDecay"],
 }
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    if importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        return importlib.import_module(f"{__name__}.{name}")  # a submodule, as before
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+# every name, and every submodule (`pyimagesearch.utils.ranked`), loads on first access
+__getattr__, __dir__, _ = lazy_loader.attach(__name__, submodules=_NAMES, submod_attrs=_NAMES)
+__all__ = sorted(name for names in _NAMES.values() for name in names)

@@ -16,13 +16,13 @@ import numpy as np
 
 from pyimagesearch.infra.atomic import atomic_output
 from pyimagesearch.utils.evaluation import as_class_names
-from pyimagesearch.infra.validation import check_number
+from pyimagesearch.infra.validation import check_number, renamed_keyword
 
 DEFAULT_GRID = {"C": [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]}
 
 
 def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
-                     dataKey="features", max_iter=150, verbose=1):
+                     data_key="features", max_iter=150, verbose=1, dataKey=None):
     """Grid-searches a `LogisticRegression` on the first rows of a features file.
 
     As the book's `train_model.py`: 3-fold grid search over `C` on the first
@@ -32,12 +32,13 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
     carries `label_names_`, which `evaluate_classifier` checks.
 
     Args:
-        db_path: HDF5 file with `features` (or `dataKey`), `labels` and `label_names`.
+        db_path: HDF5 file with `features` (or `data_key`), `labels` and `label_names`.
         model_path: where to save the best estimator (a skops file, e.g. `model.skops`).
         jobs: parallel jobs of the grid search (-1: all cores).
         split: fraction of rows used for training (the book's 0.75).
         params: grid of `LogisticRegression` parameters; the book's `C` grid by default.
-        dataKey: name of the features dataset.
+        data_key: name of the features dataset.
+        dataKey: `data_key`'s old name (deprecated).
         max_iter: iterations of the solver. When the chosen model's solver
             stops at this limit before converging, one `[WARNING]` line says
             so (instead of scikit-learn's ConvergenceWarning for every fit).
@@ -54,12 +55,13 @@ def train_classifier(db_path, model_path, jobs=-1, split=0.75, params=None,
             fails), a dataset is missing, labels lie outside `label_names`,
             `split` leaves no rows on a side, or training rows hold one class.
     """
+    data_key = renamed_keyword(dataKey, "dataKey", data_key, "data_key", "features", "train_classifier")
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import classification_report
     from sklearn.model_selection import GridSearchCV
 
-    (train_x, train_y, test_x, test_y, names) = _read_split(db_path, split, dataKey)
+    (train_x, train_y, test_x, test_y, names) = _read_split(db_path, split, data_key)
     if len(np.unique(train_y)) < 2:
         raise ValueError(f"db {db_path!r}: the training rows hold a single class; "
                          "shuffle the rows before writing the features file.")
@@ -152,7 +154,8 @@ def _load_skops(path):
     return skops.io.load(path)  # skops refuses untrusted types here too
 
 
-def evaluate_classifier(db_path, model_path, split=0.75, dataKey="features", trust_pickle=False):
+def evaluate_classifier(db_path, model_path, split=0.75, data_key="features", trust_pickle=False,
+                        dataKey=None):
     """Rank-1 and rank-5 accuracy of a saved classifier on the held-out rows.
 
     As the book's `rank_accuracy.py`; the model is loaded by `load_classifier`.
@@ -162,7 +165,8 @@ def evaluate_classifier(db_path, model_path, split=0.75, dataKey="features", tru
         model_path: the classifier saved by `train_classifier` (skops), or a
             pickle from the book's `train_model.py` with `trust_pickle`.
         split: fraction of rows used for training; the rest are evaluated.
-        dataKey: name of the features dataset.
+        data_key: name of the features dataset.
+        dataKey: `data_key`'s old name (deprecated).
         trust_pickle: whether a pickle may be loaded (it runs its code).
 
     Returns:
@@ -174,9 +178,10 @@ def evaluate_classifier(db_path, model_path, split=0.75, dataKey="features", tru
             the model cannot be loaded (see `load_classifier`), or it was trained on other
             classes or feature sizes.
     """
+    data_key = renamed_keyword(dataKey, "dataKey", data_key, "data_key", "features", "evaluate_classifier")
     from pyimagesearch.utils.ranked import rank5_accuracy
 
-    (_, _, test_x, test_y, names) = _read_split(db_path, split, dataKey)
+    (_, _, test_x, test_y, names) = _read_split(db_path, split, data_key)
     model = load_classifier(model_path, trust_pickle=trust_pickle)
     if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
         raise ValueError(f"model {os.fspath(model_path)!r} is not a fitted classifier "
@@ -200,7 +205,7 @@ def evaluate_classifier(db_path, model_path, split=0.75, dataKey="features", tru
     return rank5_accuracy(probs, test_y)
 
 
-def _read_split(db_path, split, dataKey):
+def _read_split(db_path, split, data_key):
     import h5py
 
     if not os.path.isfile(db_path):
@@ -212,13 +217,13 @@ def _read_split(db_path, split, dataKey):
         raise ValueError(f"db {os.fspath(db_path)!r} is not a readable HDF5 features file "
                          f"({' '.join(str(error).split())}).") from None
     with db:
-        for key in (dataKey, "labels", "label_names"):
+        for key in (data_key, "labels", "label_names"):
             if key not in db:
                 raise ValueError(f"db {os.fspath(db_path)!r} has no {key!r} dataset "
                                  f"(it holds {sorted(db.keys())}).")
-        (data, labels) = (db[dataKey], db["labels"])
+        (data, labels) = (db[data_key], db["labels"])
         if data.ndim != 2 or labels.ndim != 1 or len(data) != len(labels):
-            raise ValueError(f"db {os.fspath(db_path)!r}: {dataKey!r} must be (N, D) and "
+            raise ValueError(f"db {os.fspath(db_path)!r}: {data_key!r} must be (N, D) and "
                              f"'labels' (N,), got {data.shape} and {labels.shape}.")
         i = int(len(labels) * split)
         if i == 0 or i == len(labels):
