@@ -220,7 +220,7 @@ def test_an_absolute_means_path_outside_output_is_written_and_said(built, tmp_pa
     said = capsys.readouterr().out
     assert f"the means to {means} (outside the set's folder, as asked)" in said
     assert json.loads(means.read_text())["build_id"] == report.build_id
-    assert sorted(os.listdir(tmp_path / "out")) == ["test.hdf5", "train.hdf5", "val.hdf5"]
+    assert sorted(os.listdir(tmp_path / "out")) == [".pyimagesearch.lock", "test.hdf5", "train.hdf5", "val.hdf5"]
     assert check_same_build([report.paths["train"], means]) == report.build_id
     HDF5DatasetGenerator(report.paths["train"], 4, classes=3)  # its siblings' check finds the means
 
