@@ -40,6 +40,7 @@ Strategies:
   resume, and exit with status 1 (`Distribution.guard`).
 """
 
+import atexit
 import contextlib
 import dataclasses
 import os
@@ -591,6 +592,9 @@ def _watch(cluster):
 def _join_cluster(cluster, watch, keras):
     """Gathers the processes (the watch's lobby), connects JAX's coordination service,
     and shares a seed."""
+    # until Distribution.guard takes over, a process lost while the run starts (JAX's
+    # start, the seed, the model's build) ends this one in one line too, not in JAX's abort
+    watch.on_failure = lambda process_id: _failed_outside_guard(cluster, process_id)
     watch.gather()
 
     import jax
@@ -611,11 +615,28 @@ def _join_cluster(cluster, watch, keras):
         # use every local device, whatever SLURM_LOCALID says
         cluster_detection_method="deactivate",
     )
+    # a normal exit outside the guard: the others leaving after JAX's shutdown is no failure
+    # (registered after JAX's own exit handler, so it runs before it)
+    atexit.register(setattr, watch, "on_failure", None)
     # every process must initialise the weights alike (what keras.distribution.initialize
     # does): process 0's seed, unless the script sets its own afterwards
     seed = np.int64(np.random.SeedSequence().entropy % (2**31))
     seed = int(multihost_utils.broadcast_one_to_all(seed))
     keras.utils.set_random_seed(seed)
+
+
+def _failed_outside_guard(cluster, process_id):
+    """The watch's answer to a failed process outside `Distribution.guard`: one line, status 1."""
+    print(f"[ERROR] process {cluster.process_id}: process {process_id} of "
+          f"{cluster.num_processes} failed (died, or silent for {cluster.heartbeat_timeout} s) "
+          f"while this process was not in Distribution.guard (starting, or training without "
+          f"it); start every process again (this one ran: {shlex.join(['python', *sys.argv])})",
+          file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    from pyimagesearch.callbacks.folderlock import release_all
+
+    release_all()
+    os._exit(FAILED_STATUS)  # JAX's exit handlers would wait for the failed process
 
 
 def _data_parallel(keras):

@@ -1,7 +1,9 @@
 """One process of the multi-process tests (tests/test_distributed.py) and benchmark.
 
-Trains MiniVGGNet on an HDF5 file whose images carry their row number in
-pixel (0, 0, 0), through `HDF5DatasetGenerator` with augmentation, the way the
+Trains MiniVGGNet (or `--network shallownet`: a third of the CPU time, most
+of it the compilation of each weight's initializer under a distribution;
+tests/test_two_hosts.py) on an HDF5 file whose images carry their row number
+in pixel (0, 0, 0), through `HDF5DatasetGenerator` with augmentation, the way the
 chapter 9-12 scripts do (`pyimagesearch.distribute.configure`, `dist.shard`,
 `dist.chief_only`). Outputs (checkpoints, plot, JSON, final model) go to
 `--output`; what the test inspects (rows served per epoch, losses, final
@@ -53,6 +55,7 @@ def build_parser():
     parser.add_argument("--resume", choices=["auto"], default=None,
                         help="resume from the last checkpoint in --output, if any")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--network", choices=["minivggnet", "shallownet"], default="minivggnet")
     parser.add_argument("--reference", type=int, default=0, metavar="P",
                         help="train in one process on the global batches of P processes")
     add_gpu_arguments(parser)
@@ -77,7 +80,7 @@ def main(argv=None):
 
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.io import HDF5DatasetGenerator
-    from pyimagesearch.nn.conv import MiniVGGNet
+    from pyimagesearch.nn.conv import MiniVGGNet, ShallowNet
     from pyimagesearch.utils import load_checkpoint
     from pyimagesearch.utils.checkpoints import latest_checkpoint
 
@@ -105,7 +108,8 @@ def main(argv=None):
 
     with dist.scope():
         if args.model is None:
-            model = MiniVGGNet.build(16, 16, 3, 3)
+            network = {"minivggnet": MiniVGGNet, "shallownet": ShallowNet}[args.network]
+            model = network.build(16, 16, 3, 3)
             model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
                           optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9))
         else:
