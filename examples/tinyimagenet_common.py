@@ -23,6 +23,8 @@ import os
 # the scripts import these from here, beside this module's own steps
 from settings import add_resume_arguments, new_or_resumed, resume_checkpoint  # noqa: F401
 
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
+
 
 def require_files(paths, builder="build_tiny_imagenet.py"):
     """Raises FileNotFoundError, naming the script that builds it, for the first missing path."""
@@ -146,6 +148,8 @@ def evaluate_test_split(config, model_path, batch_size, builder="build_tiny_imag
     require_files((config.TEST_HDF5, config.DATASET_MEAN), builder)
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"model {model_path!r} not found.")
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+        import_keras()
 
     from pyimagesearch.datasets import readable_names
     from pyimagesearch.io import HDF5DatasetGenerator

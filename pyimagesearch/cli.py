@@ -135,10 +135,13 @@ def run_main(parser, run, argv=None, keras=False):
         parser: the script's `argparse.ArgumentParser`.
         run: a function of the parsed arguments.
         argv: arguments without the program name; `sys.argv[1:]` when None.
-        keras: True for a script that trains or predicts: Keras is imported
-            once the arguments are parsed, inside
+        keras: True for a script with nothing to check before Keras loads:
+            Keras is imported once the arguments are parsed, inside
             `pyimagesearch.runtime.tensorflow_start_up_filtered()`, so
             TensorFlow's start-up lines below the log level are not shown.
+            A script with paths to check leaves it False and imports Keras
+            itself in that block right after its checks (`import_keras()`),
+            so that a path mistake is answered at once.
 
     Returns:
         What `run` returns.

@@ -149,7 +149,11 @@ def write_cifar10_dir(folder, per_batch=10, test_size=10, seed=0):
 
 
 def run_script(script, *args, cwd=None, timeout=600, env=None, check=True):
-    """Runs `examples/<script>` with this Python and returns the `CompletedProcess`.
+    """Runs `examples/<script>` with this Python, as from a user's shell, and returns the `CompletedProcess`.
+
+    As from a user's shell: `TF_CPP_MIN_LOG_LEVEL` is not set (the script's
+    `configure_process` chooses it), and every run, ending well or not, is
+    checked to show none of TensorFlow's start-up lines on stderr.
 
     Args:
         script: path relative to examples/, e.g. "ch04_rank_accuracy/rank_accuracy.py".
@@ -159,7 +163,8 @@ def run_script(script, *args, cwd=None, timeout=600, env=None, check=True):
         env: extra environment variables.
         check: fail the test, showing the output, when the script exits non-zero.
     """
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="")
+    environment = dict(os.environ, MPLBACKEND="Agg", CUDA_VISIBLE_DEVICES="")
+    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)  # conftest.py's, not a user's
     environment.update(env or {})
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / script), *map(str, args)],
@@ -167,7 +172,20 @@ def run_script(script, *args, cwd=None, timeout=600, env=None, check=True):
     )
     if check:
         assert result.returncode == 0, f"{script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-4000:]}"
+    assert_no_start_up_lines(result.stderr, script)
     return result
+
+
+# TensorFlow's native start-up lines: absl's notice and its "I0000 00:00:1796.. 9902 port.cc:153] ..."
+# lines (oneDNN, "Could not find cuda drivers", the CPU instructions), the failed cuInit probe
+START_UP_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] )"
+                           r"|cuInit|oneDNN|cuda drivers", re.MULTILINE)
+
+
+def assert_no_start_up_lines(stderr, script):
+    """None of TensorFlow's start-up lines (see `START_UP_LINE`) in a run's stderr."""
+    shown = [line for line in stderr.splitlines() if START_UP_LINE.search(line)]
+    assert not shown, f"{script} shows TensorFlow's start-up lines on stderr:\n" + "\n".join(shown)
 
 
 def write_tiny_imagenet(root, wnids=("n01443537", "n01629819", "n01641577", "n01644900"),

@@ -151,18 +151,27 @@ def test_minivggnet_flowers17(root, flowers, script):
 
 
 def test_missing_dataset_is_answered_before_keras_loads(root):
-    """Each image-folder script checks --dataset before importing Keras (or TensorFlow)."""
+    """Each script checks its data before importing Keras (or TensorFlow), even the training ones.
+
+    Run in one process: after every script has answered its path mistake, neither Keras
+    nor TensorFlow is in `sys.modules` (a script that loaded Keras first, quietly or not,
+    would have it there).
+    """
     code = """if True:
         import runpy, sys
         for script, argv in (
-            ("ch02_data_augmentation/minivggnet_flowers17.py", []),
-            ("ch02_data_augmentation/minivggnet_flowers17_data_aug.py", []),
-            ("ch05_fine_tuning/finetune_flowers17.py", ["--model", "m.keras"]),
-            ("ch03_feature_extraction/extract_features.py", ["--output", "f.hdf5"]),
+            ("ch02_data_augmentation/augmentation_demo.py", ["--image", "no-such-folder/a.png", "--output", "o"]),
+            ("ch02_data_augmentation/minivggnet_flowers17.py", ["--dataset", "no-such-folder"]),
+            ("ch02_data_augmentation/minivggnet_flowers17_data_aug.py", ["--dataset", "no-such-folder"]),
+            ("ch05_fine_tuning/finetune_flowers17.py", ["--dataset", "no-such-folder", "--model", "m.keras"]),
+            ("ch03_feature_extraction/extract_features.py", ["--dataset", "no-such-folder", "--output", "f.hdf5"]),
+            ("ch06_ensembles/train_models.py", ["--cifar-dir", "no-such-folder", "--output", "o", "--models", "m"]),
+            ("ch06_ensembles/test_ensemble.py", ["--cifar-dir", "no-such-folder", "--models", "no-such-folder"]),
+            ("ch07_optimizers/compare_optimizers.py", ["--cifar-dir", "no-such-folder", "--output", "o"]),
         ):
             path = f"{EXAMPLES}/{script}"
             sys.path.insert(0, path.rsplit("/", 1)[0])
-            sys.argv = [path, "--dataset", "no-such-folder", *argv]
+            sys.argv = [path, *argv]
             try:
                 runpy.run_path(path, run_name="__main__")
             except SystemExit as exit:
@@ -173,6 +182,7 @@ def test_missing_dataset_is_answered_before_keras_loads(root):
                             timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("[ERROR] image folder not found: 'no-such-folder'") == 4, result.stdout
+    assert result.stdout.count("no-such-folder") == 8, result.stdout
     assert "LOADED []" in result.stdout
 
 

@@ -16,6 +16,7 @@ import math
 import os
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 
 
 def build_parser():
@@ -44,6 +45,8 @@ def run(args):
         raise ValueError(f"--total must be a positive integer, got {args.total}.")
     if not os.path.isfile(args.image):
         raise FileNotFoundError(f"could not read an image at --image {args.image!r}")
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+        import_keras()
     from keras.utils import img_to_array, load_img  # imports Keras: after the checks
 
     from pyimagesearch.augmentation import ImageAugmenter

@@ -12,6 +12,7 @@ Usage:
 import argparse
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 
 
 def build_parser(name="minivggnet_flowers17", description=__doc__):
@@ -51,6 +52,8 @@ def run(args, aug=None):
     variant = "" if aug is None else ", augmented"
     title = f"Training Loss and Accuracy (MiniVGGNet, {datasetName}{variant})"
 
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+        import_keras()
     import keras
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder

@@ -16,6 +16,7 @@ import argparse
 import os
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 
 
 def build_parser():
@@ -49,6 +50,9 @@ def run(args):
         from pyimagesearch.nn.applications import check_imagenet_weights
 
         check_imagenet_weights(args.network, include_top=False)
+    if os.path.isdir(args.dataset) and (args.overwrite or not os.path.exists(args.output)):
+        with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+            import_keras()
     from pyimagesearch.io import extract_features
 
     print("[INFO] loading images and network...")

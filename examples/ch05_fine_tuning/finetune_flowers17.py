@@ -17,6 +17,7 @@ Usage:
 import argparse
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 
 
 def build_parser():
@@ -63,6 +64,8 @@ def run(args):
     print("[INFO] loading images...")
     imagePaths = list_images(args.dataset)
 
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+        import_keras()
     import keras
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder

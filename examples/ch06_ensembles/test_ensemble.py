@@ -14,6 +14,7 @@ Usage:
 import argparse
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 
 
 def build_parser():
@@ -48,6 +49,8 @@ def run(args):
     testX = testX.astype("float32") / 255.0
     labelNames = list(CIFAR10_LABELS)
 
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+        import_keras()
     print(f"[INFO] evaluating {len(modelPaths)} models...")
     (predictions, members) = ensemble_predict(modelPaths, testX, batch_size=args.batch_size)
     for (path, memberPredictions) in zip(modelPaths, members):

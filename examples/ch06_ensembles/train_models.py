@@ -18,6 +18,7 @@ Usage:
 import argparse
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 
 
 def build_parser():
@@ -54,6 +55,8 @@ def run(args):
     ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir)
 
     # Keras and the networks only once the data is there (a missing folder fails fast)
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+        import_keras()
     import keras
 
     from pyimagesearch.augmentation import ImageAugmenter

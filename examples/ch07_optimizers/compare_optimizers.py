@@ -22,6 +22,7 @@ Usage:
 import argparse
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 
 # name -> (keras.optimizers class, keyword arguments, label); the learning
 # rates are Keras 2's defaults, the ones the book discusses
@@ -108,6 +109,8 @@ def run(args):
     ((trainX, trainY), (testX, testY)) = prepare_cifar10(args.cifar_dir)
 
     # Keras and the network only once the data is there (a missing folder fails fast)
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+        import_keras()
     import keras
 
     from pyimagesearch.nn.conv import MiniVGGNet

@@ -16,6 +16,7 @@ import argparse
 import os
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 from config import dogs_vs_cats_config as config  # puts examples/ on sys.path
 
 
@@ -35,6 +36,8 @@ def run(args):
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"model {args.model!r} not found.")
 
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads, without TensorFlow's start-up lines
+        import_keras()
     from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.preprocessing import (CropPreprocessor, ImageToArrayPreprocessor,
                                              MeanPreprocessor, SimplePreprocessor)

@@ -23,6 +23,7 @@ import argparse
 import os
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import tensorflow_start_up_filtered
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 from config import dogs_vs_cats_config as config  # puts examples/ on sys.path
 
@@ -51,7 +52,8 @@ def run(args):
     for path in (config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path!r} not found: run build_dogs_vs_cats.py first.")
-    dist = configure_from_args(args)
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads here, without TensorFlow's start-up lines
+        dist = configure_from_args(args)
 
     import keras
 

@@ -25,6 +25,7 @@ from cifar10_common import (add_cifar_arguments, add_output_arguments, add_seed_
 from settings import add_decay_arguments, check_epochs
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import tensorflow_start_up_filtered
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 
@@ -41,7 +42,8 @@ def build_parser():
 def run(args):
     check_epochs(args)
     (data, labelNames) = load_cifar10(args.cifar_dir)
-    dist = configure_from_args(args)
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads here, without TensorFlow's start-up lines
+        dist = configure_from_args(args)
 
     def build(classes):
         from pyimagesearch.nn.conv import MiniGoogLeNet

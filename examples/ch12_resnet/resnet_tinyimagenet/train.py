@@ -34,6 +34,7 @@ from tinyimagenet_common import (add_resume_arguments, add_worker_arguments,
                                  fit_resumable, new_or_resumed, resume_start, seeded_generators)
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import tensorflow_start_up_filtered
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 
@@ -54,7 +55,8 @@ def build_parser():
 def run(args):
     startAt = resume_start(args, config,
                            builder="chapter 11's deepergooglenet/build_tiny_imagenet.py")
-    dist = configure_from_args(args)
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads here, without TensorFlow's start-up lines
+        dist = configure_from_args(args)
 
     import keras
 

@@ -28,6 +28,7 @@ from settings import add_decay_arguments, add_resnet_arguments, check_epochs, co
 from tinyimagenet_common import add_worker_arguments, require_files, seeded_generators
 
 from pyimagesearch.cli import run_main
+from pyimagesearch.runtime import tensorflow_start_up_filtered
 from pyimagesearch.distribute import add_gpu_arguments, configure_from_args
 
 
@@ -46,7 +47,8 @@ def run(args):
     check_epochs(args)
     require_files((config.TRAIN_HDF5, config.VAL_HDF5, config.DATASET_MEAN),
                   builder="chapter 11's deepergooglenet/build_tiny_imagenet.py")
-    dist = configure_from_args(args)
+    with tensorflow_start_up_filtered():  # the checks passed: Keras loads here, without TensorFlow's start-up lines
+        dist = configure_from_args(args)
 
     from pyimagesearch.nn.conv import ResNet
     from pyimagesearch.infra.progress import keras_verbose
