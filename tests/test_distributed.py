@@ -503,6 +503,7 @@ def test_other_processes_write_nothing(tmp_path):
 
 class _FakeWatch:
     heartbeat_timeout = 1
+    stopped = None
 
     def __init__(self):
         (self.failed, self.on_failure, self.finished) = (None, None, False)
@@ -511,16 +512,10 @@ class _FakeWatch:
         self.finished = True
 
 
-def test_guard_lets_an_error_of_this_process_through_and_says_done():
+def test_guard_says_done_when_training_ends():
     dist = Distribution(strategy=None, replicas=2, batch_size=16, mixed_precision=False,
                         process_id=0, num_processes=2, watch=_FakeWatch())
-    # not a collective's error: at once; one that looks like a lost peer while no
-    # process failed: after the heartbeat timeout, as itself
-    for message in ("bad input", "Gloo AllReduce failed: Connection closed by peer"):
-        with pytest.raises(ValueError, match=message):
-            with dist.guard():
-                raise ValueError(message)
-    assert not dist.watch.finished
+    # an error of this process ends it in one line (tests/test_preempt.py)
     with dist.guard():
         pass
     assert dist.watch.finished

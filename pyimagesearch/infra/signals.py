@@ -12,6 +12,13 @@ called from native code, which aborts the process) is lost. Within
 while a `StopOnSignal` callback runs a `fit`, `predict` or `evaluate` it only
 records it: the callback raises the `KeyboardInterrupt` between two batches,
 from plain Python code. A second signal raises at once.
+
+An engine may install its own handler at the C level without Python's
+`signal` module knowing (JAX's `jax.distributed.initialize` does, for its
+preemption service, and then ignores SIGTERM): `reassert_handlers()` puts the
+library's handler back in force, and `pyimagesearch.distribute` calls it
+after starting JAX. A run stopped by a signal exits with status
+`128 + signal number` (`interrupt_status`): 130 after SIGINT, 143 after SIGTERM.
 """
 
 import contextlib
@@ -19,7 +26,7 @@ import signal
 import threading
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_state = {"requested": None, "deferred": 0}
+_state = {"requested": None, "deferred": 0, "installed": ()}
 
 
 @contextlib.contextmanager
@@ -66,12 +73,48 @@ def interrupts_handled():
     _state.update(requested=None, deferred=0)
     for signum in mine:
         signal.signal(signum, _on_stop_signal)
+    outer = _state["installed"]
+    _state["installed"] = tuple(mine) or outer
     try:
         yield
     finally:
         for signum in mine:
             signal.signal(signum, previous[signum])
-        _state["deferred"] = 0
+        _state.update(deferred=0, installed=outer)
+
+
+def reassert_handlers():
+    """Puts the library's SIGINT and SIGTERM handler back in force, after an engine replaced it.
+
+    `signal.getsignal` still names Python's handler after a native library
+    (JAX's preemption notifier) installed its own with `sigaction`; setting
+    it again here replaces the native one. Only the signals that
+    `interrupts_handled()` took are touched, and only in the main thread.
+
+    Returns:
+        The names of the signals whose handler was set again.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    names = []
+    for signum in _state["installed"]:
+        if signal.getsignal(signum) is _on_stop_signal:
+            signal.signal(signum, _on_stop_signal)
+            names.append(signal.Signals(signum).name)
+    return names
+
+
+def interrupt_status(default="SIGINT"):
+    """The exit status of a run stopped by a signal: 128 + its number (130 SIGINT, 143 SIGTERM).
+
+    Args:
+        default: the signal's name when none was recorded (a plain Ctrl-C
+            `KeyboardInterrupt`).
+
+    Returns:
+        An int.
+    """
+    return 128 + int(signal.Signals[_state["requested"] or default])
 
 
 def interrupt_requested():
