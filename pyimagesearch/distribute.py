@@ -315,7 +315,10 @@ def _resend_signal(name):
     """Process 0: another process received signal `name`; this one acts on it as its own."""
     import signal
 
-    os.kill(os.getpid(), int(signal.Signals[name]))
+    from pyimagesearch.infra.signals import request_stop
+
+    if not request_stop(name):  # no callback stops at a batch: the signal itself
+        os.kill(os.getpid(), int(signal.Signals[name]))
 
 
 @contextlib.contextmanager

@@ -11,7 +11,8 @@ called from native code, which aborts the process) is lost. Within
 `interrupts_handled()` the handler therefore also records the signal, and
 while a `StopOnSignal` callback runs a `fit`, `predict` or `evaluate` it only
 records it: the callback raises the `KeyboardInterrupt` between two batches,
-from plain Python code. A second signal raises at once.
+from plain Python code. A second signal raises at once (but a second SIGTERM
+after a first, which schedulers and launchers send to every process, does not).
 
 An engine may install its own handler at the C level without Python's
 `signal` module knowing (JAX's `jax.distributed.initialize` does, for its
@@ -137,10 +138,29 @@ def defer_interrupts(on):
     _state["deferred"] = _state["deferred"] + 1 if on else max(0, _state["deferred"] - 1)
 
 
+def request_stop(name):
+    """Records stop signal `name` as received, from any thread, when a callback acts on it.
+
+    Returns:
+        True when it was recorded (or one already was) while a callback
+        defers interrupts; False when nothing defers them (the caller then
+        sends the signal itself).
+    """
+    if _state["requested"] is not None:
+        return True
+    if _state["deferred"]:
+        _state["requested"] = name
+        return True
+    return False
+
+
 def _on_stop_signal(signum, frame):
+    name = signal.Signals(signum).name
     first = _state["requested"] is None
     if first:
-        _state["requested"] = signal.Signals(signum).name
-    if first and _state["deferred"]:
+        _state["requested"] = name
+    # a scheduler's SIGTERM may come twice (to the launcher's processes, and forwarded
+    # by another process): only another signal stops at once
+    if _state["deferred"] and (first or name == _state["requested"] == "SIGTERM"):
         return
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    raise KeyboardInterrupt(name)
