@@ -56,6 +56,7 @@ MIXED_POLICY = "mixed_float16"
 HEARTBEAT_TIMEOUT = 60
 STARTUP_TIMEOUT = 120
 FAILED_STATUS = 1  # a process of the run failed: the survivors' exit status
+SETTLE_LIMIT = 60  # seconds process 0 lets a checkpoint save finish after another process failed
 STARTUP_STATUS = 2  # the processes could not meet
 TF_MULTIWORKER_ISSUE = "https://github.com/keras-team/keras/issues/20585"
 # what a collective operation raises when a peer is gone (gloo on CPUs, NCCL on GPUs)
@@ -295,6 +296,7 @@ class Distribution:
             failure = _Failure(self, checkpoints, resume_command, end_epoch)
             self.watch.on_failure = failure.from_watch
             self.watch.on_stopped = failure.from_chief_stop
+            self.watch.settle = failure.settle
             self.watch.on_signal = _resend_signal
             if self.watch.failed is not None:
                 failure.from_watch(self.watch.failed)
@@ -359,10 +361,10 @@ class _Failure:
         self.step_failed = threading.Event()
 
     def from_watch(self, process_id):
-        # the training step usually fails at once and reports from the main
-        # thread; a hung step does not: report from here after a grace time
-        if not self.step_failed.wait(timeout=3):
-            self.report(process_id)
+        # at once: when process 0 dies, JAX's client ends this process within
+        # moments (`F... Terminating process`); process 0's checkpoint under
+        # way is complete already (`settle`, before the watch calls this)
+        self.report(process_id)
 
     def from_step(self):
         self.step_failed.set()
@@ -376,6 +378,31 @@ class _Failure:
             self.report(self.dist.watch.failed)
         # no process failed: the error is this process's own
         self.step_failed.clear()
+
+    def settle(self):
+        """Process 0, before it tells the others that process failed: its checkpoint under way first.
+
+        The main thread may be saving an epoch's checkpoint (or holding it
+        under its temporary name until the next epoch begins): this waits
+        until no temporary file of this process is left in the checkpoint
+        folder, so that the checkpoint named is complete on disk.
+
+        Returns:
+            The text naming the last checkpoint (`where`).
+        """
+        if self.checkpoints is not None:
+            from pyimagesearch.infra.atomic import own_temporaries
+
+            began = time.monotonic()
+            said = False
+            while (own_temporaries(self.checkpoints) and not self.step_failed.is_set()
+                   and time.monotonic() - began < max(SETTLE_LIMIT, self.dist.watch.heartbeat_timeout)):
+                if not said and time.monotonic() - began > 3:
+                    print(f"[INFO] process {self.dist.process_id}: a process failed; finishing the "
+                          f"checkpoint being written in {self.checkpoints} first", flush=True)
+                    said = True
+                time.sleep(0.05)
+        return self.where()
 
     def report(self, process_id):
         (n, timeout) = (self.dist.num_processes, self.dist.watch.heartbeat_timeout)
@@ -404,7 +431,7 @@ class _Failure:
 
         name = name or interrupt_requested() or "SIGINT"
         if self.dist.is_chief:
-            self.dist.watch.stop(name)
+            self.dist.watch.stop(name, self.where())
         self.exit(f"[INFO] process {self.dist.process_id}: stopped by {name}; {self.where()}; "
                   f"{self.resume()}", 128 + int(signal.Signals[name]))
 
@@ -417,6 +444,8 @@ class _Failure:
     def where(self):
         from pyimagesearch.utils.checkpoints import resume_point
 
+        if getattr(self.dist.watch, "chief_where", None):
+            return self.dist.watch.chief_where  # what process 0 wrote, on its disk
         found = None if self.checkpoints is None else resume_point(self.checkpoints)
         if found is None:
             return "no checkpoint was written yet"
@@ -489,7 +518,7 @@ def _resume_command(argv, epochs=None, program="python"):
 
 
 def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=None,
-              settings=None):
+              settings=None, dataset=None):
     """Sets the dtype policy and the distribution engine; returns how the run trains.
 
     Call it once, before any model is built or loaded.
@@ -506,6 +535,10 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
             processes compare them, with the batch size and the library's and
             Keras' versions, when they meet, and a difference ends the start-up
             with one line naming it.
+        dataset: for "multiworker", the data set's file (an HDF5 file or a
+            means JSON of `build-dataset`) or a list of them: their build ids
+            are compared too, so that processes reading different builds of
+            the data (a copy not refreshed on one host) stop before training.
 
     Returns:
         A `Distribution`.
@@ -525,7 +558,7 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
             raise ValueError(f"cluster must be a Cluster, got {type(cluster).__name__}.")
         cluster.check()
         # the local checks come first, before seconds of imports
-        watch = _watch(cluster, run_settings(batch_size, mixed_precision, settings))
+        watch = _watch(cluster, run_settings(batch_size, mixed_precision, settings, dataset))
         watch.check_local()
 
     import keras
@@ -569,7 +602,7 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
     return dist
 
 
-def configure_from_args(args, batch_size=None):
+def configure_from_args(args, batch_size=None, dataset=None):
     """`configure` from a script's parsed switches (`add_gpu_arguments`).
 
     Errors name the switches. When the processes of a multi-process run
@@ -581,6 +614,8 @@ def configure_from_args(args, batch_size=None):
         args: parsed arguments with `strategy`, `mixed_precision`, the cluster
             options, and `batch_size` when `batch_size` is None.
         batch_size: the per-replica batch size; `args.batch_size` by default.
+        dataset: the training data's file(s), whose build id the processes
+            compare (see `configure`), or None.
 
     Returns:
         A `Distribution`.
@@ -588,6 +623,7 @@ def configure_from_args(args, batch_size=None):
     Raises:
         ValueError: a non-positive `--batch-size`, or a bad cluster (naming
             the switch or variable).
+        FileNotFoundError: a `dataset` file is missing.
         SystemExit: the processes could not meet (status 2).
     """
     from pyimagesearch.rendezvous import StartupError
@@ -604,7 +640,7 @@ def configure_from_args(args, batch_size=None):
     try:
         return configure(strategy, batch_size=per_replica,
                          mixed_precision=bool(getattr(args, "mixed_precision", False)),
-                         cluster=cluster, settings=settings)
+                         cluster=cluster, settings=settings, dataset=dataset)
     except StartupError as error:
         print(f"[ERROR] process {cluster.process_id}: {error}", file=sys.stderr, flush=True)
         raise SystemExit(STARTUP_STATUS) from None
@@ -734,17 +770,23 @@ SHARED_SETTINGS = ("epochs", "seed", "model", "network", "learning_rate", "start
                    "resume")
 
 
-def run_settings(batch_size, mixed_precision=False, settings=None):
+def run_settings(batch_size, mixed_precision=False, settings=None, dataset=None):
     """The settings the processes of a run compare when they meet.
 
     Args:
         batch_size: the per-replica batch size.
         mixed_precision: whether the `mixed_float16` policy is asked for.
         settings: a dict of the script's own settings, or None.
+        dataset: a data set's file (HDF5 or means JSON) or a list of them,
+            or None.
 
     Returns:
-        A dict: `settings` with the batch size, the precision and the
-        versions of pyimagesearch and Keras (read without importing Keras).
+        A dict: `settings` with the batch size, the precision, the versions
+        of pyimagesearch and Keras (read without importing Keras) and, with
+        `dataset`, its build id(s) (`dataset_build_id`).
+
+    Raises:
+        FileNotFoundError: a `dataset` file is missing.
     """
     from importlib import metadata
 
@@ -754,9 +796,16 @@ def run_settings(batch_size, mixed_precision=False, settings=None):
         keras_version = metadata.version("keras")
     except metadata.PackageNotFoundError:
         keras_version = None
-    return {**dict(settings or {}), "batch_size": batch_size,
-            "mixed_precision": bool(mixed_precision), "pyimagesearch": __version__,
-            "keras": keras_version}
+    settings = {**dict(settings or {}), "batch_size": batch_size,
+                "mixed_precision": bool(mixed_precision), "pyimagesearch": __version__,
+                "keras": keras_version}
+    if dataset is not None:
+        from pyimagesearch.io.buildid import read_build_id
+
+        paths = [dataset] if isinstance(dataset, (str, os.PathLike)) else list(dataset)
+        ids = [read_build_id(path) for path in paths]
+        settings["dataset_build_id"] = ids[0] if len(ids) == 1 else ids
+    return settings
 
 
 def _watch(cluster, settings=None):

@@ -17,7 +17,11 @@ Pure Python sockets, before and beside JAX's coordination service:
   A process stopped by a signal says so: another process forwards the signal
   to process 0 (`signal NAME`, `on_signal(NAME)` there), which stops at its
   next batch, writes its checkpoint and tells the others (`stopped NAME`,
-  `on_stopped(NAME)` there) before it exits.
+  `on_stopped(NAME)` there) before it exits. Before it tells the others that
+  the run ends (`failed I`, `stopped NAME`), process 0 lets the checkpoint
+  being written finish (`settle`) and sends the line that names its last
+  checkpoint (`where TEXT`, kept in `chief_where`): every process names the
+  checkpoint that is on process 0's disk, shared folder or not.
 - **The settings.** Each process brings the settings that must agree (batch
   size, epochs, seed, versions: `settings`); process 0 compares them with its
   own, and a difference ends every process with one line naming the setting
@@ -99,8 +103,12 @@ class Watch:
         self.on_failure = None
         self.on_signal = None
         self.on_stopped = None
+        self.settle = None  # process 0: completes its checkpoint, returns the line naming it
         self.failed = None
         self.stopped = None
+        self.chief_where = None  # other processes: process 0's line naming its checkpoint
+        self.longest_silence = 0.0  # seconds: the longest wait for another process's word
+        self._failing = False
         self._mismatch = None
         self._left = set()  # process 0: processes that joined the lobby and closed before the start
         self._lock = threading.Lock()
@@ -314,12 +322,17 @@ class Watch:
         if self._sock is not None:
             _send(self._sock, f"signal {name}")
 
-    def stop(self, name):
-        """Tells the others that this process (process 0) stops the run on signal `name`."""
+    def stop(self, name, where=None):
+        """Tells the others that this process (process 0) stops the run on signal `name`.
+
+        Args:
+            name: the signal's name.
+            where: the line naming the checkpoint written, or None.
+        """
         with self._lock:
             self._finished = True
         for (peer, _, _) in list(self._peers.values()):
-            _send(peer, f"stopped {name}")
+            _send(peer, _where_line(where) + f"stopped {name}")
 
     def finish(self):
         """Says that this process ended training normally (its silence is no failure)."""
@@ -358,7 +371,10 @@ class Watch:
                 if data is None:
                     self._fail(process_id)
                     return
-                self._peers[process_id][1] = time.monotonic()
+                heard = time.monotonic()
+                self.longest_silence = max(self.longest_silence,
+                                           heard - self._peers[process_id][1])
+                self._peers[process_id][1] = heard
                 words = data.split()
                 if "done" in words:
                     self._peers[process_id][2] = True
@@ -375,6 +391,7 @@ class Watch:
         import select
 
         heard = time.monotonic()
+        pending = ""  # a line cut by recv
         while True:
             try:
                 (ready, _, _) = select.select([self._sock], [], [], BEAT_EVERY)
@@ -385,18 +402,24 @@ class Watch:
                 if data is None:
                     self._fail(0)
                     return
+                self.longest_silence = max(self.longest_silence, time.monotonic() - heard)
                 heard = time.monotonic()
-                words = data.split()
-                if "done" in words:  # process 0 ended training normally
-                    return
-                if "stopped" in words[:-1]:  # process 0 stopped the run on a signal
-                    self.stopped = words[words.index("stopped") + 1]
-                    if self.on_stopped is not None:
-                        self.on_stopped(self.stopped)
-                    return
-                if "failed" in words:
-                    self._fail(int(words[words.index("failed") + 1]))
-                    return
+                lines = (pending + data).split("\n")
+                pending = lines.pop()
+                for line in lines:
+                    (word, _, rest) = line.partition(" ")
+                    if word == "done":  # process 0 ended training normally
+                        return
+                    if word == "where":  # process 0's checkpoint, before `stopped` or `failed`
+                        self.chief_where = rest
+                    elif word == "stopped" and rest:  # process 0 stopped the run on a signal
+                        self.stopped = rest
+                        if self.on_stopped is not None:
+                            self.on_stopped(self.stopped)
+                        return
+                    elif word == "failed" and rest.isdigit():
+                        self._fail(int(rest))
+                        return
             elif time.monotonic() - heard > self.heartbeat_timeout:
                 self._fail(0)
                 return
@@ -404,13 +427,16 @@ class Watch:
 
     def _fail(self, process_id):
         with self._lock:
-            if self._finished or self.failed is not None:
+            if self._finished or self._failing:
                 return
-            self.failed = process_id
+            self._failing = True
         if self.process_id == 0:
+            # the checkpoint under way is complete before anyone hears that the run ends
+            where = self.settle() if self.settle is not None else None
             for (other, (sock, _, _)) in self._peers.items():
                 if other != process_id:
-                    _send(sock, f"failed {process_id}")
+                    _send(sock, _where_line(where) + f"failed {process_id}")
+        self.failed = process_id
         if self.on_failure is not None:
             self.on_failure(process_id)
 
@@ -437,6 +463,11 @@ def _mismatch(mine, theirs, process_id):
                     f"process 0 with {name} = {mine.get(name)!r}: start every process of "
                     f"the run with the same settings.")
     return None
+
+
+def _where_line(where):
+    """The `where TEXT` line that comes before `failed` or `stopped` ('' without a text)."""
+    return "" if where is None else "where " + " ".join(str(where).split()) + "\n"
 
 
 def _send(sock, line):

@@ -334,7 +334,8 @@ def fit_resumed(model, data, *, epochs, initial_epoch=0, initial_batch=0, callba
     the rest of epoch `epoch + 1` is one `fit` on `skip_batches(data, batch)`,
     then the later epochs a second `fit`; the weights are then, to the bit,
     those of the uninterrupted run. Callbacks see two trainings: those with
-    the book's `startAt` (`TrainingMonitor`) move on by the resumed epoch. The
+    the book's `startAt` (`TrainingMonitor`, also wrapped by
+    `Distribution.chief_only`) move on by the resumed epoch. The
     resumed epoch's logged loss averages its remaining batches only.
     With `initial_batch=0` this is one plain `fit`.
 
@@ -363,7 +364,9 @@ def fit_resumed(model, data, *, epochs, initial_epoch=0, initial_batch=0, callba
         # did the first fit's: the second fit's start is the resumed epoch's end
         data.set_epoch(data.epoch - 1)
     for callback in callbacks:
-        if isinstance(getattr(callback, "startAt", None), int):
-            callback.startAt = initial_epoch + 1
+        # the callback itself, or the one it wraps (`Distribution.chief_only`'s wrapper)
+        for target in (callback, getattr(callback, "callback", None)):
+            if isinstance(getattr(target, "startAt", None), int):
+                target.startAt = initial_epoch + 1
     return model.fit(data, epochs=epochs, initial_epoch=initial_epoch + 1, callbacks=callbacks,
                      **kwargs)
