@@ -382,14 +382,17 @@ class _Failure:
     def settle(self):
         """Process 0, before it tells the others that process failed: its checkpoint under way first.
 
-        The main thread may be saving an epoch's checkpoint (or holding it
-        under its temporary name until the next epoch begins): this waits
-        until no temporary file of this process is left in the checkpoint
+        The main thread may be ending an epoch: saving its checkpoint, or
+        holding it under its temporary name until the next epoch begins. This
+        waits up to 3 s for the training step to fail (the next step after an
+        epoch's end comes after the checkpoint is renamed into place), then as
+        long as a temporary file of this process is left in the checkpoint
         folder, so that the checkpoint named is complete on disk.
 
         Returns:
             The text naming the last checkpoint (`where`).
         """
+        self.step_failed.wait(timeout=3)
         if self.checkpoints is not None:
             from pyimagesearch.infra.atomic import own_temporaries
 

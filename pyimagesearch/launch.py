@@ -96,23 +96,24 @@ def launch(command, num_processes, port=None, grace=GRACE, out=None, stop_grace=
     lock = threading.Lock()
     processes = []
     readers = []
-    for process_id in range(num_processes):
-        process = subprocess.Popen(
-            cluster_command(command, process_id, num_processes, coordinator),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-            start_new_session=True, env=environ,
-        )
-        processes.append(process)
-        reader = threading.Thread(target=_forward, args=(process, f"[{process_id}] ", out, lock),
-                                  daemon=True)
-        reader.start()
-        readers.append(reader)
-    # a SIGTERM to the launcher (a scheduler, `timeout`) stops the processes too
+    # a SIGTERM to the launcher (a scheduler, `timeout`) stops the processes too, from the
+    # moment the first one starts
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {signum: signal.signal(signum, _interrupt)
                     for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
+        for process_id in range(num_processes):
+            process = subprocess.Popen(
+                cluster_command(command, process_id, num_processes, coordinator),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                start_new_session=True, env=environ,
+            )
+            processes.append(process)
+            reader = threading.Thread(target=_forward,
+                                      args=(process, f"[{process_id}] ", out, lock), daemon=True)
+            reader.start()
+            readers.append(reader)
         status = _supervise(processes, grace, out, lock)
     except KeyboardInterrupt as stop:
         signum = int(stop.args[0]) if stop.args else int(signal.SIGINT)

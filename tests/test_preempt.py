@@ -401,8 +401,10 @@ def signalled(tmp_path_factory):
                for (child, names, _) in runs.values() if names]
     for thread in threads:
         thread.start()
-    results = {}
     deadline = time.monotonic() + MOMENTS_LIMIT
+    for thread in threads:  # each reads its process's lines until it signalled it
+        thread.join(max(1, deadline - time.monotonic()))
+    results = {}
     for (key, (child, names, out)) in runs.items():
         try:
             (_, stderr) = child.communicate(timeout=max(1, deadline - time.monotonic()))
