@@ -98,7 +98,7 @@ def main(argv=None):
 
     Returns:
         The process exit status: 0, 2 for bad input or output (one line on
-        stderr, `pyimagesearch COMMAND: error: ...`), 130 after Ctrl-C or SIGTERM.
+        stderr, `pyimagesearch COMMAND: error: ...`), 130 after Ctrl-C, 143 after SIGTERM.
     """
     configure_process()
     parser = build_parser()
@@ -106,7 +106,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    from pyimagesearch.infra.signals import interrupts_handled, raise_if_interrupted  # after --help
+    from pyimagesearch.infra.signals import (interrupt_status, interrupts_handled,  # after --help
+                                             raise_if_interrupted)
 
     try:
         with interrupts_handled():  # SIGTERM too; never lost under JAX
@@ -115,7 +116,7 @@ def main(argv=None):
         return status
     except KeyboardInterrupt:
         print(f"pyimagesearch {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return interrupt_status()
     except EXPECTED_ERRORS as error:
         print(f"pyimagesearch {args.command}: error: {describe_error(error)}", file=sys.stderr)
         return 2
@@ -127,7 +128,7 @@ def run_main(parser, run, argv=None, keras=False):
     Bad input or output (one of `EXPECTED_ERRORS`: a missing dataset, file or
     download, an unwritable or full output) ends the process with one line,
     `[ERROR] ...`, and exit status 1, instead of a traceback; Ctrl-C or
-    SIGTERM ends it with `[INFO] interrupted` and status 130 (see
+    SIGTERM ends it with `[INFO] interrupted` and status 130 (143 after SIGTERM; see
     `pyimagesearch.infra.signals.interrupts_handled`). Other errors are bugs and keep
     their traceback.
 
@@ -151,7 +152,8 @@ def run_main(parser, run, argv=None, keras=False):
     if keras:
         with tensorflow_start_up_filtered():  # TensorFlow's start-up lines below the log level
             import_keras()
-    from pyimagesearch.infra.signals import interrupts_handled, raise_if_interrupted  # after --help
+    from pyimagesearch.infra.signals import (interrupt_status, interrupts_handled,  # after --help
+                                             raise_if_interrupted)
 
     try:
         with interrupts_handled():  # SIGTERM too; never lost under JAX
@@ -160,7 +162,7 @@ def run_main(parser, run, argv=None, keras=False):
         return result
     except KeyboardInterrupt:
         print("[INFO] interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(interrupt_status())
     except EXPECTED_ERRORS as error:
         sys.exit(f"[ERROR] {describe_error(error)}")
 

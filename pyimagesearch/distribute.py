@@ -57,6 +57,7 @@ MIXED_POLICY = "mixed_float16"
 HEARTBEAT_TIMEOUT = 60
 STARTUP_TIMEOUT = 120
 FAILED_STATUS = 1  # a process of the run failed: the survivors' exit status
+SETTLE_LIMIT = 60  # seconds process 0 lets a checkpoint save finish after another process failed
 STARTUP_STATUS = 2  # the processes could not meet
 TF_MULTIWORKER_ISSUE = "https://github.com/keras-team/keras/issues/20585"
 # what a collective operation raises when a peer is gone (gloo on CPUs, NCCL on GPUs)
@@ -248,101 +249,256 @@ class Distribution:
         return True
 
     @contextlib.contextmanager
-    def guard(self, checkpoints=None, resume_command=None):
-        """The context of `model.fit` in which another process's failure ends in one line.
+    def guard(self, checkpoints=None, resume_command=None, end_epoch=None):
+        """The context of `model.fit` in which a failure or a signal ends every process in one line.
 
-        In a multi-process run, when another process dies or stays silent for
-        `heartbeat_timeout` seconds, this process prints one line naming it,
-        the last checkpoint in `checkpoints` and the command that resumes the
-        run, removes its temporary files in `checkpoints`, and exits with
-        status 1, whether the failure shows as an error of the training step
-        (the collective operation lost its peer) or only to the watch (a hung
-        peer). JAX's own abort is then never reached. An error of this process
-        itself propagates as usual (after up to `heartbeat_timeout` seconds
-        when it looks like a lost peer, but no process failed). Leaving the
-        block normally tells the others that this process is done. With one
-        process: nothing.
+        In a multi-process run:
+
+        - When another process dies or stays silent for `heartbeat_timeout`
+          seconds, this process prints one line naming it, the last checkpoint
+          in `checkpoints` and the command that resumes the run, removes its
+          temporary files in `checkpoints`, and exits with status 1, whether
+          the failure shows as an error of the training step (the collective
+          operation lost its peer) or only to the watch (a hung peer). JAX's
+          own abort is then never reached.
+        - An error of this process itself (a full disk, a bad input) prints
+          its one line (or its traceback, for a bug) and exits with status 1
+          at once, without JAX's shutdown barrier; the others then report it.
+        - SIGTERM or SIGINT (a scheduler's preemption, Ctrl-C) stops the run
+          at process 0's next batch: another process forwards the signal to
+          process 0, whose `EpochCheckpoint` saves the batch reached (on
+          SIGTERM); every process then prints one line naming the checkpoint
+          and exits with status 143 (SIGTERM) or 130 (SIGINT).
+
+        Leaving the block normally tells the others that this process is done.
+        With one process: only the signal handling (`interrupts_handled`).
 
         Args:
             checkpoints: the folder of `epoch_N` checkpoints, or None.
-            resume_command: the command the line suggests; by default this
-                process's command line without `--model`, `--start-epoch` and
+            resume_command: the command the line suggests; by default under
+                `pyimagesearch launch` the launch command, else this process's
+                own command line, without `--model`, `--start-epoch` and
                 `--resume`, with `--resume auto`.
+            end_epoch: the epoch training ends at, for scripts whose
+                `--epochs` counts the epochs of one run (chapter 12's): the
+                printed command's `--epochs` is then what is left after the
+                checkpoint. None when `--epochs` is the total (the default).
 
         Yields:
             None.
         """
-        if self.watch is None:
-            yield
-            return
-        failure = _Failure(self, checkpoints, resume_command)
-        self.watch.on_failure = failure.from_watch
-        if self.watch.failed is not None:
-            failure.from_watch(self.watch.failed)
-        try:
-            yield
-        except Exception as error:  # noqa: BLE001 - a lost peer becomes one line
-            if self.watch.failed is None and not _PEER_LOST.search(str(error)):
-                raise
-            failure.from_step()  # exits when the watch names a failed process
-            raise
-        self.watch.finish()
+        from pyimagesearch.infra.signals import interrupts_handled, reassert_handlers
+
+        with interrupts_handled():
+            reassert_handlers()
+            if self.watch is None:
+                yield
+                return
+            failure = _Failure(self, checkpoints, resume_command, end_epoch)
+            self.watch.on_failure = failure.from_watch
+            self.watch.on_stopped = failure.from_chief_stop
+            self.watch.settle = failure.settle
+            self.watch.on_signal = _resend_signal
+            if self.watch.failed is not None:
+                failure.from_watch(self.watch.failed)
+            with _signals_forwarded(self.watch, not self.is_chief) as forwarded:
+                try:
+                    yield
+                except KeyboardInterrupt:
+                    failure.stop(forwarded[0] if forwarded else None)
+                except Exception as error:  # noqa: BLE001 - a lost peer becomes one line
+                    if self.watch.failed is None and not _PEER_LOST.search(str(error)):
+                        failure.own_error(error)
+                    failure.from_step()  # exits when the watch names a failed process
+                    failure.own_error(error)
+            self.watch.finish()
+
+
+def _resend_signal(name):
+    """Process 0: another process received signal `name`; this one acts on it as its own."""
+    import signal
+
+    from pyimagesearch.infra.signals import request_stop
+
+    if not request_stop(name):  # no callback stops at a batch: the signal itself
+        os.kill(os.getpid(), int(signal.Signals[name]))
+
+
+@contextlib.contextmanager
+def _signals_forwarded(watch, forward):
+    """Processes other than 0: a first SIGTERM or SIGINT is forwarded to process 0, a second stops."""
+    import signal
+
+    seen = []  # the signals received, for the closing line
+    if not forward or threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        seen.append(name)
+        if len(seen) > 1:
+            raise KeyboardInterrupt(name)
+        watch.forward_signal(name)  # this process goes on until process 0 stops the run
+
+    previous = {signum: signal.signal(signum, handler)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield seen
+    finally:
+        for (signum, handler) in previous.items():
+            signal.signal(signum, handler)
 
 
 class _Failure:
-    """Turns the failure of another process into one line and exit status 1."""
+    """Turns a failure or a stop of the run into one line and an exit status."""
 
-    def __init__(self, dist, checkpoints, resume_command):
+    def __init__(self, dist, checkpoints, resume_command, end_epoch=None):
         self.dist = dist
         self.checkpoints = checkpoints
-        self.resume_command = resume_command or _resume_command(sys.argv)
+        self.end_epoch = end_epoch
+        self.resume_command = resume_command
         self.lock = threading.Lock()
         self.step_failed = threading.Event()
 
     def from_watch(self, process_id):
-        # the training step usually fails at once and reports from the main
-        # thread; a hung step does not: report from here after a grace time
-        if not self.step_failed.wait(timeout=3):
-            self.report(process_id)
+        # at once: when process 0 dies, JAX's client ends this process within
+        # moments (`F... Terminating process`); process 0's checkpoint under
+        # way is complete already (`settle`, before the watch calls this)
+        self.report(process_id)
 
     def from_step(self):
         self.step_failed.set()
         deadline = time.monotonic() + self.dist.watch.heartbeat_timeout + 3
-        while self.dist.watch.failed is None and time.monotonic() < deadline:
+        while (self.dist.watch.failed is None and self.dist.watch.stopped is None
+               and time.monotonic() < deadline):
             time.sleep(0.1)
+        if self.dist.watch.stopped is not None:
+            self.from_chief_stop(self.dist.watch.stopped)
         if self.dist.watch.failed is not None:
             self.report(self.dist.watch.failed)
         # no process failed: the error is this process's own
         self.step_failed.clear()
 
+    def settle(self):
+        """Process 0, before it tells the others that process failed: its checkpoint under way first.
+
+        The main thread may be ending an epoch: saving its checkpoint, or
+        holding it under its temporary name until the next epoch begins. This
+        waits up to 3 s for the training step to fail (the next step after an
+        epoch's end comes after the checkpoint is renamed into place), then as
+        long as a temporary file of this process is left in the checkpoint
+        folder, so that the checkpoint named is complete on disk.
+
+        Returns:
+            The text naming the last checkpoint (`where`).
+        """
+        self.step_failed.wait(timeout=3)
+        if self.checkpoints is not None:
+            from pyimagesearch.infra.atomic import own_temporaries
+
+            began = time.monotonic()
+            said = False
+            while (own_temporaries(self.checkpoints) and not self.step_failed.is_set()
+                   and time.monotonic() - began < max(SETTLE_LIMIT, self.dist.watch.heartbeat_timeout)):
+                if not said and time.monotonic() - began > 3:
+                    print(f"[INFO] process {self.dist.process_id}: a process failed; finishing the "
+                          f"checkpoint being written in {self.checkpoints} first", flush=True)
+                    said = True
+                time.sleep(0.05)
+        return self.where()
+
     def report(self, process_id):
+        (n, timeout) = (self.dist.num_processes, self.dist.watch.heartbeat_timeout)
+        self.exit(f"[ERROR] process {self.dist.process_id}: process {process_id} of {n} failed "
+                  f"(died, or silent for {timeout} s); {self.where()}; {self.resume()}",
+                  FAILED_STATUS)
+
+    def own_error(self, error):
+        from pyimagesearch.cli import EXPECTED_ERRORS, describe_error
+
+        if isinstance(error, EXPECTED_ERRORS):
+            what = describe_error(error).rstrip(".")
+        else:  # a bug: its traceback, then the line
+            import traceback
+
+            traceback.print_exception(error)
+            what = f"{type(error).__name__}: {' '.join(str(error).split())}"
+        self.exit(f"[ERROR] process {self.dist.process_id}: {what}; the other processes stop "
+                  f"too; {self.where()}; {self.resume()}", FAILED_STATUS)
+
+    def stop(self, name=None):
+        """This process stopped on signal `name` (process 0: after its checkpoint at the batch)."""
+        import signal
+
+        from pyimagesearch.infra.signals import interrupt_requested
+
+        name = name or interrupt_requested() or "SIGINT"
+        if self.dist.is_chief:
+            self.dist.watch.stop(name, self.where())
+        self.exit(f"[INFO] process {self.dist.process_id}: stopped by {name}; {self.where()}; "
+                  f"{self.resume()}", 128 + int(signal.Signals[name]))
+
+    def from_chief_stop(self, name):
+        import signal
+
+        self.exit(f"[INFO] process {self.dist.process_id}: process 0 stopped the run on {name}; "
+                  f"{self.where()}; {self.resume()}", 128 + int(signal.Signals[name]))
+
+    def where(self):
+        from pyimagesearch.utils.checkpoints import resume_point
+
+        if getattr(self.dist.watch, "chief_where", None):
+            return self.dist.watch.chief_where  # what process 0 wrote, on its disk
+        found = None if self.checkpoints is None else resume_point(self.checkpoints)
+        if found is None:
+            return "no checkpoint was written yet"
+        (path, epoch, batch) = found
+        at = f"epoch {epoch}" + (f", batch {batch} of epoch {epoch + 1}" if batch else "")
+        return f"last checkpoint: {at} ({path})"
+
+    def resume(self):
+        if self.resume_command is not None:
+            return f"resume with: {self.resume_command}"
+        epochs = None
+        if self.end_epoch is not None:
+            from pyimagesearch.utils.checkpoints import resume_point
+
+            found = None if self.checkpoints is None else resume_point(self.checkpoints)
+            epochs = self.end_epoch - (0 if found is None else found[1])
+        launched = os.environ.get(LAUNCH_VARIABLE)
+        if launched:
+            return f"resume the run with: {_resume_command(shlex.split(launched), epochs, None)}"
+        return (f"resume process {self.dist.process_id} with: "
+                f"{_resume_command(sys.argv, epochs)} (each process with its own --process-id)")
+
+    def exit(self, line, status):
         with self.lock:
-            print(self.line(process_id), file=sys.stderr, flush=True)
+            print(line, file=sys.stderr, flush=True)
             sys.stdout.flush()
             # the output folders' locks (flock) are released by the system as the process ends
             if self.checkpoints is not None:
                 from pyimagesearch.infra.atomic import remove_orphans
 
                 remove_orphans(self.checkpoints, exiting=True)
-            # skip JAX's exit handlers: they would wait for the failed process
-            os._exit(FAILED_STATUS)
-
-    def line(self, process_id):
-        from pyimagesearch.utils.checkpoints import latest_checkpoint
-
-        who = f"process {process_id}"
-        (n, timeout) = (self.dist.num_processes, self.dist.watch.heartbeat_timeout)
-        found = None if self.checkpoints is None else latest_checkpoint(self.checkpoints)
-        where = ("no checkpoint was written yet" if found is None
-                 else f"last checkpoint: epoch {found[1]} ({found[0]})")
-        return (f"[ERROR] process {self.dist.process_id}: {who} of {n} failed (died, or silent "
-                f"for {timeout} s); {where}; resume on every process with: "
-                f"{self.resume_command}")
+            # skip JAX's exit handlers: they would wait for the other processes
+            os._exit(status)
 
 
-def _resume_command(argv):
-    """`argv` as a command without `--model`, `--start-epoch`, `--resume`, plus `--resume auto`."""
+LAUNCH_VARIABLE = "PYIMAGESEARCH_LAUNCH_COMMAND"  # set by `pyimagesearch launch` for its processes
+
+
+def _resume_command(argv, epochs=None, program="python"):
+    """`argv` as a command without `--model`, `--start-epoch`, `--resume`, plus `--resume auto`.
+
+    Args:
+        argv: a command line (`sys.argv`, or a launch command).
+        epochs: the value `--epochs`/`-e` gets, or None to keep it.
+        program: the word put before `argv` ("python" for `sys.argv`), or None.
+    """
     dropped = {"-m", "--model", "-s", "--start-epoch", "--resume"}
+    if program is None:  # a launch command: its own `-m pyimagesearch` stays
+        dropped.discard("-m")
     kept = []
     skip = False
     for word in argv:
@@ -355,10 +511,16 @@ def _resume_command(argv):
         if word.split("=", 1)[0] in dropped:
             continue
         kept.append(word)
-    return shlex.join(["python", *kept, "--resume", "auto"])
+    if epochs is not None:
+        for (i, word) in enumerate(kept[:-1]):
+            if word in ("-e", "--epochs"):
+                kept[i + 1] = str(epochs)
+        kept = [f"--epochs={epochs}" if w.startswith("--epochs=") else w for w in kept]
+    return shlex.join([*([program] if program else []), *kept, "--resume", "auto"])
 
 
-def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=None):
+def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=None,
+              settings=None, dataset=None):
     """Sets the dtype policy and the distribution engine; returns how the run trains.
 
     Call it once, before any model is built or loaded.
@@ -370,6 +532,15 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
         cluster: for "multiworker", a `Cluster`; by default the one the
             `KERAS_DISTRIBUTION_*` or `SLURM_*` variables describe
             (`Cluster.from_environment`).
+        settings: for "multiworker", a dict of the settings every process
+            must share (epochs, seed, model, data set: JSON values); the
+            processes compare them, with the batch size and the library's and
+            Keras' versions, when they meet, and a difference ends the start-up
+            with one line naming it.
+        dataset: for "multiworker", the data set's file (an HDF5 file or a
+            means JSON of `build-dataset`) or a list of them: their build ids
+            are compared too, so that processes reading different builds of
+            the data (a copy not refreshed on one host) stop before training.
 
     Returns:
         A `Distribution`.
@@ -389,7 +560,7 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
             raise ValueError(f"cluster must be a Cluster, got {type(cluster).__name__}.")
         cluster.check()
         # the local checks come first, before seconds of imports
-        watch = _watch(cluster)
+        watch = _watch(cluster, run_settings(batch_size, mixed_precision, settings, dataset))
         watch.check_local()
 
     import keras
@@ -433,16 +604,20 @@ def configure(strategy="none", *, batch_size, mixed_precision=False, cluster=Non
     return dist
 
 
-def configure_from_args(args, batch_size=None):
+def configure_from_args(args, batch_size=None, dataset=None):
     """`configure` from a script's parsed switches (`add_gpu_arguments`).
 
     Errors name the switches. When the processes of a multi-process run
-    cannot meet, prints the one line that says why and exits with status 2.
+    cannot meet, or were started with different settings (the switches of
+    `SHARED_SETTINGS` the script has, and the batch size), prints the one
+    line that says why and exits with status 2.
 
     Args:
         args: parsed arguments with `strategy`, `mixed_precision`, the cluster
             options, and `batch_size` when `batch_size` is None.
         batch_size: the per-replica batch size; `args.batch_size` by default.
+        dataset: the training data's file(s), whose build id the processes
+            compare (see `configure`), or None.
 
     Returns:
         A `Distribution`.
@@ -450,6 +625,7 @@ def configure_from_args(args, batch_size=None):
     Raises:
         ValueError: a non-positive `--batch-size`, or a bad cluster (naming
             the switch or variable).
+        FileNotFoundError: a `dataset` file is missing.
         SystemExit: the processes could not meet (status 2).
     """
     from pyimagesearch.rendezvous import StartupError
@@ -458,10 +634,15 @@ def configure_from_args(args, batch_size=None):
     per_replica = check_int(per_replica, "--batch-size")
     strategy = check_choice(getattr(args, "strategy", "none"), "--strategy", STRATEGIES)
     cluster = cluster_from(args) if strategy == "multiworker" else None
+    settings = {}
+    for name in SHARED_SETTINGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            settings[name] = value if isinstance(value, (int, float, bool)) else str(value)
     try:
         return configure(strategy, batch_size=per_replica,
                          mixed_precision=bool(getattr(args, "mixed_precision", False)),
-                         cluster=cluster)
+                         cluster=cluster, settings=settings, dataset=dataset)
     except StartupError as error:
         print(f"[ERROR] process {cluster.process_id}: {error}", file=sys.stderr, flush=True)
         raise SystemExit(STARTUP_STATUS) from None
@@ -581,12 +762,54 @@ def _cluster_int(args, name, names, environ, variables):
     raise ValueError(f"{names['prefix']} needs {names[name]} or {' or '.join(variables)}.")
 
 
-def _watch(cluster):
+SHARED_SETTINGS = ("epochs", "seed", "model", "network", "learning_rate", "start_epoch",
+                   "resume")
+
+
+def run_settings(batch_size, mixed_precision=False, settings=None, dataset=None):
+    """The settings the processes of a run compare when they meet.
+
+    Args:
+        batch_size: the per-replica batch size.
+        mixed_precision: whether the `mixed_float16` policy is asked for.
+        settings: a dict of the script's own settings, or None.
+        dataset: a data set's file (HDF5 or means JSON) or a list of them,
+            or None.
+
+    Returns:
+        A dict: `settings` with the batch size, the precision, the versions
+        of pyimagesearch and Keras (read without importing Keras) and, with
+        `dataset`, its build id(s) (`dataset_build_id`).
+
+    Raises:
+        FileNotFoundError: a `dataset` file is missing.
+    """
+    from importlib import metadata
+
+    from pyimagesearch import __version__
+
+    try:
+        keras_version = metadata.version("keras")
+    except metadata.PackageNotFoundError:
+        keras_version = None
+    settings = {**dict(settings or {}), "batch_size": batch_size,
+                "mixed_precision": bool(mixed_precision), "pyimagesearch": __version__,
+                "keras": keras_version}
+    if dataset is not None:
+        from pyimagesearch.io.buildid import read_build_id
+
+        paths = [dataset] if isinstance(dataset, (str, os.PathLike)) else list(dataset)
+        ids = [read_build_id(path) for path in paths]
+        settings["dataset_build_id"] = ids[0] if len(ids) == 1 else ids
+    return settings
+
+
+def _watch(cluster, settings=None):
     from pyimagesearch.rendezvous import Watch
 
     return Watch(cluster.coordinator, cluster.num_processes, cluster.process_id,
                  cluster.startup_timeout, cluster.heartbeat_timeout,
-                 report=lambda line: print(line, flush=True))
+                 report=lambda line: print(line, flush=True), settings=settings)
 
 
 def _join_cluster(cluster, watch, keras):
@@ -603,6 +826,9 @@ def _join_cluster(cluster, watch, keras):
 
     # CPU processes exchange gradients over gloo; GPUs and TPUs use their own links
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # JAX's preemption notifier takes SIGTERM at the C level and then ignores it:
+    # the library's own handling (a checkpoint at the batch, one line) stays in force
+    jax.config.update("jax_enable_preemption_service", False)
     jax.distributed.initialize(
         coordinator_address=cluster.coordinator,
         num_processes=cluster.num_processes,
@@ -618,6 +844,9 @@ def _join_cluster(cluster, watch, keras):
     # a normal exit outside the guard: the others leaving after JAX's shutdown is no failure
     # (registered after JAX's own exit handler, so it runs before it)
     atexit.register(setattr, watch, "on_failure", None)
+    from pyimagesearch.infra.signals import reassert_handlers
+
+    reassert_handlers()  # whatever handler the engine's start installed
     # every process must initialise the weights alike (what keras.distribution.initialize
     # does): process 0's seed, unless the script sets its own afterwards
     seed = np.int64(np.random.SeedSequence().entropy % (2**31))

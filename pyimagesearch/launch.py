@@ -8,9 +8,19 @@ fails, gives the others `grace` seconds to stop on their own (they print
 their one line, see `Distribution.guard`), stops those left, and ends with
 one line naming the failed process (one killed by a signal first, then any
 other that failed on its own).
+
+SIGTERM or SIGINT to the launcher (a scheduler's preemption, Ctrl-C) is
+forwarded to every process, which stop at a batch and write their checkpoint
+(`Distribution.guard`); the launcher waits up to `stop_grace` seconds for
+them to exit, only then kills those left, and exits with 128 + the signal's
+number (143 after SIGTERM, 130 after SIGINT). The processes learn the launch
+command (`PYIMAGESEARCH_LAUNCH_COMMAND`) to print it as the command that
+resumes the run.
 """
 
+import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -18,9 +28,11 @@ import sys
 import threading
 import time
 
+from pyimagesearch.distribute import LAUNCH_VARIABLE
 from pyimagesearch.infra.validation import check_int, check_number
 
 GRACE = 30  # seconds the other processes get to stop on their own after a failure
+STOP_GRACE = 60  # seconds the processes get to checkpoint and exit after a forwarded signal
 
 
 def free_port_pair(host="localhost"):
@@ -49,7 +61,7 @@ def cluster_command(command, process_id, num_processes, coordinator):
     return [*command, *extra]
 
 
-def launch(command, num_processes, port=None, grace=GRACE, out=None):
+def launch(command, num_processes, port=None, grace=GRACE, out=None, stop_grace=STOP_GRACE):
     """Runs `command` as the `num_processes` processes of one run; returns the exit status.
 
     Args:
@@ -60,9 +72,12 @@ def launch(command, num_processes, port=None, grace=GRACE, out=None):
             pair by default.
         grace: seconds the others get to stop on their own after one fails.
         out: where the prefixed lines go (`sys.stdout` by default).
+        stop_grace: seconds the processes get to exit after a SIGTERM or
+            SIGINT forwarded to them, before they are killed.
 
     Returns:
-        0 when every process succeeded, 1 when one failed, 130 on Ctrl-C.
+        0 when every process succeeded, 1 when one failed, 130 on Ctrl-C,
+        143 on SIGTERM.
 
     Raises:
         ValueError: an empty command, or a bad `num_processes`, `port` or `grace`.
@@ -74,34 +89,46 @@ def launch(command, num_processes, port=None, grace=GRACE, out=None):
     num_processes = check_int(num_processes, "num_processes")
     port = check_int(port, "port", minimum=1, maximum=65534, allow_none=True)
     grace = check_number(grace, "grace", minimum=0)
+    stop_grace = check_number(stop_grace, "stop_grace", minimum=0)
     coordinator = f"localhost:{free_port_pair() if port is None else port}"
+    launched = ["pyimagesearch", "launch", "-n", str(num_processes), "--", *command]
+    environ = dict(os.environ, **{LAUNCH_VARIABLE: shlex.join(launched)})
     lock = threading.Lock()
     processes = []
     readers = []
-    for process_id in range(num_processes):
-        process = subprocess.Popen(
-            cluster_command(command, process_id, num_processes, coordinator),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-            start_new_session=True,
-        )
-        processes.append(process)
-        reader = threading.Thread(target=_forward, args=(process, f"[{process_id}] ", out, lock),
-                                  daemon=True)
-        reader.start()
-        readers.append(reader)
-    # a SIGTERM to the launcher (a scheduler, `timeout`) stops the processes too
-    previous = None
+    # a SIGTERM to the launcher (a scheduler, `timeout`) stops the processes too, from the
+    # moment the first one starts
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        previous = {signum: signal.signal(signum, _interrupt)
+                    for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
+        for process_id in range(num_processes):
+            process = subprocess.Popen(
+                cluster_command(command, process_id, num_processes, coordinator),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                start_new_session=True, env=environ,
+            )
+            processes.append(process)
+            reader = threading.Thread(target=_forward,
+                                      args=(process, f"[{process_id}] ", out, lock), daemon=True)
+            reader.start()
+            readers.append(reader)
         status = _supervise(processes, grace, out, lock)
-    except KeyboardInterrupt:
-        _stop(processes)
-        _say(out, lock, f"[launch] interrupted: stopped the {num_processes} processes")
-        status = 130
+    except KeyboardInterrupt as stop:
+        signum = int(stop.args[0]) if stop.args else int(signal.SIGINT)
+        # a second signal while the processes save is ignored: their checkpoints come first
+        for other in previous:
+            signal.signal(other, signal.SIG_IGN)
+        killed = _stop(processes, signum, stop_grace)
+        how = (f"{len(killed)} killed after {stop_grace:g} s" if killed
+               else f"all exited within {stop_grace:g} s")
+        _say(out, lock, f"[launch] interrupted by {signal.Signals(signum).name}: forwarded it "
+                        f"to the {num_processes} processes ({how})")
+        status = 128 + signum
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for (signum, handler) in previous.items():
+            signal.signal(signum, handler)
     for reader in readers:
         reader.join(timeout=5)
     return status
@@ -148,21 +175,30 @@ def _how(code):
 
 
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt(signum)
 
 
-def _stop(processes):
-    """SIGTERM to the processes still running, SIGKILL after 5 s."""
+def _stop(processes, signum=signal.SIGTERM, grace=5):
+    """`signum` to the processes still running, SIGKILL to those left after `grace` s.
+
+    Returns:
+        The processes that were killed.
+    """
     for process in processes:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 5
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signum)
+    deadline = time.monotonic() + grace
+    killed = []
     for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            killed.append(process)
+    return killed
 
 
 def _forward(process, prefix, out, lock):

@@ -14,8 +14,21 @@ Pure Python sockets, before and beside JAX's coordination service:
   process whose connection closes, or that is silent for
   `heartbeat_timeout` seconds, without `done` has failed: process 0 tells
   the others which one (`failed I`), and every survivor calls `on_failure(I)`.
+  A process stopped by a signal says so: another process forwards the signal
+  to process 0 (`signal NAME`, `on_signal(NAME)` there), which stops at its
+  next batch, writes its checkpoint and tells the others (`stopped NAME`,
+  `on_stopped(NAME)` there) before it exits. Before it tells the others that
+  the run ends (`failed I`, `stopped NAME`), process 0 lets the checkpoint
+  being written finish (`settle`) and sends the line that names its last
+  checkpoint (`where TEXT`, kept in `chief_where`): every process names the
+  checkpoint that is on process 0's disk, shared folder or not.
+- **The settings.** Each process brings the settings that must agree (batch
+  size, epochs, seed, versions: `settings`); process 0 compares them with its
+  own, and a difference ends every process with one line naming the setting
+  and both values, before any training.
 """
 
+import json
 import socket
 import threading
 import time
@@ -76,18 +89,30 @@ class Watch:
         startup_timeout: seconds to wait for every process to join.
         heartbeat_timeout: seconds of silence after which a process has failed.
         report: called with each progress line (`print` by default).
+        settings: a dict of JSON values that must be equal in every process
+            (batch size, epochs, seed, versions), or None.
     """
 
     def __init__(self, coordinator, num_processes, process_id, startup_timeout,
-                 heartbeat_timeout, report=print):
+                 heartbeat_timeout, report=print, settings=None):
         self.coordinator = coordinator
         self.num_processes = num_processes
         self.process_id = process_id
         self.startup_timeout = startup_timeout
         self.heartbeat_timeout = heartbeat_timeout
         self.report = report
+        self.settings = dict(settings or {})
         self.on_failure = None
+        self.on_signal = None
+        self.on_stopped = None
+        self.settle = None  # process 0: completes its checkpoint, returns the line naming it
         self.failed = None
+        self.stopped = None
+        self.chief_where = None  # other processes: process 0's line naming its checkpoint
+        self.longest_silence = 0.0  # seconds: the longest wait for another process's word
+        self._failing = False
+        self._mismatch = None
+        self._left = set()  # process 0: processes that joined the lobby and closed before the start
         self._lock = threading.Lock()
         self._peers = {}  # process 0: id -> [socket, last heard, done]
         self._server = None
@@ -142,12 +167,19 @@ class Watch:
         self._server = server
         began = last = time.monotonic()
         while len(self._peers) < self.num_processes - 1:
+            if self._mismatch is not None:
+                self._close_all()
+                raise StartupError(self._mismatch)
             now = time.monotonic()
             if now - began > self.startup_timeout:
-                missing = [str(i) for i in range(1, self.num_processes) if i not in self._peers]
+                missing = [str(i) for i in range(1, self.num_processes)
+                           if i not in self._peers and i not in self._left]
+                left = (f" (process(es) {', '.join(map(str, sorted(self._left)))} joined, then "
+                        f"gave up waiting)" if self._left else "")
                 self._close_all()
                 raise StartupError(
-                    f"process(es) {', '.join(missing)} of {self.num_processes} never joined "
+                    f"process(es) {', '.join(missing) or 'none'} of {self.num_processes} never "
+                    f"joined{left} "
                     f"{self.coordinator} within {self.startup_timeout} s: check that they run "
                     f"with --coordinator {self.coordinator} --num-processes "
                     f"{self.num_processes}, and that ports {port - 1}-{port} of this host are "
@@ -182,17 +214,23 @@ class Watch:
             (peer, _) = self._server.accept()
         except OSError:  # nothing to accept yet (a timeout), or the lobby closed
             return
-        line = _readline(peer, timeout=5)
-        words = line.split()
+        line = _readline(peer, timeout=5) or ""
+        words = line.split(" ", 3)
         if words == ["probe"]:
             _send(peer, "lobby")
             peer.close()
             return
-        if len(words) != 3 or words[0] != "join":
+        if len(words) < 3 or words[0] != "join":
             peer.close()
             return
         (process_id, count) = (int(words[1]), int(words[2]))
-        if count != self.num_processes:
+        mismatch = _mismatch(self.settings, _settings(words[3] if len(words) > 3 else "{}"),
+                             process_id)
+        if mismatch is not None and count == self.num_processes:
+            _send(peer, f"error {mismatch}")
+            peer.close()
+            self._mismatch = mismatch
+        elif count != self.num_processes:
             _send(peer, f"error process {process_id} was started with --num-processes {count}, "
                         f"process 0 with {self.num_processes}: give every process the same count.")
             peer.close()
@@ -209,6 +247,7 @@ class Watch:
             _send(peer, "ok")
             peer.settimeout(None)
             self._peers[process_id] = [peer, time.monotonic(), False]
+            self._left.discard(process_id)
 
     def _started(self):
         return len(self._peers) == self.num_processes - 1
@@ -220,6 +259,7 @@ class Watch:
                 if peer.recv(64, socket.MSG_PEEK) == b"":
                     peer.close()
                     del self._peers[process_id]
+                    self._left.add(process_id)
             except BlockingIOError:
                 pass
             finally:
@@ -247,7 +287,8 @@ class Watch:
             except OSError:
                 time.sleep(0.25)
                 continue
-            _send(sock, f"join {self.process_id} {self.num_processes}")
+            _send(sock, f"join {self.process_id} {self.num_processes} "
+                        f"{json.dumps(self.settings, sort_keys=True)}")
             answer = _readline(sock, timeout=10)
             if answer.startswith("error "):
                 sock.close()
@@ -277,6 +318,23 @@ class Watch:
         self._sock = sock
 
     # ------------------------------------------------------------ the watch
+
+    def forward_signal(self, name):
+        """Asks process 0 to stop the run at its next batch, as if it had received signal `name`."""
+        if self._sock is not None:
+            _send(self._sock, f"signal {name}")
+
+    def stop(self, name, where=None):
+        """Tells the others that this process (process 0) stops the run on signal `name`.
+
+        Args:
+            name: the signal's name.
+            where: the line naming the checkpoint written, or None.
+        """
+        with self._lock:
+            self._finished = True
+        for (peer, _, _) in list(self._peers.values()):
+            _send(peer, _where_line(where) + f"stopped {name}")
 
     def finish(self):
         """Says that this process ended training normally (its silence is no failure)."""
@@ -315,9 +373,15 @@ class Watch:
                 if data is None:
                     self._fail(process_id)
                     return
-                self._peers[process_id][1] = time.monotonic()
-                if "done" in data.split():
+                heard = time.monotonic()
+                self.longest_silence = max(self.longest_silence,
+                                           heard - self._peers[process_id][1])
+                self._peers[process_id][1] = heard
+                words = data.split()
+                if "done" in words:
                     self._peers[process_id][2] = True
+                if "signal" in words[:-1] and self.on_signal is not None:
+                    self.on_signal(words[words.index("signal") + 1])
             now = time.monotonic()
             for (process_id, (sock, heard, done)) in peers.items():
                 _send(sock, "beat")
@@ -329,6 +393,7 @@ class Watch:
         import select
 
         heard = time.monotonic()
+        pending = ""  # a line cut by recv
         while True:
             try:
                 (ready, _, _) = select.select([self._sock], [], [], BEAT_EVERY)
@@ -339,13 +404,24 @@ class Watch:
                 if data is None:
                     self._fail(0)
                     return
+                self.longest_silence = max(self.longest_silence, time.monotonic() - heard)
                 heard = time.monotonic()
-                words = data.split()
-                if "done" in words:  # process 0 ended training normally
-                    return
-                if "failed" in words:
-                    self._fail(int(words[words.index("failed") + 1]))
-                    return
+                lines = (pending + data).split("\n")
+                pending = lines.pop()
+                for line in lines:
+                    (word, _, rest) = line.partition(" ")
+                    if word == "done":  # process 0 ended training normally
+                        return
+                    if word == "where":  # process 0's checkpoint, before `stopped` or `failed`
+                        self.chief_where = rest
+                    elif word == "stopped" and rest:  # process 0 stopped the run on a signal
+                        self.stopped = rest
+                        if self.on_stopped is not None:
+                            self.on_stopped(self.stopped)
+                        return
+                    elif word == "failed" and rest.isdigit():
+                        self._fail(int(rest))
+                        return
             elif time.monotonic() - heard > self.heartbeat_timeout:
                 self._fail(0)
                 return
@@ -353,13 +429,16 @@ class Watch:
 
     def _fail(self, process_id):
         with self._lock:
-            if self._finished or self.failed is not None:
+            if self._finished or self._failing:
                 return
-            self.failed = process_id
+            self._failing = True
         if self.process_id == 0:
+            # the checkpoint under way is complete before anyone hears that the run ends
+            where = self.settle() if self.settle is not None else None
             for (other, (sock, _, _)) in self._peers.items():
                 if other != process_id:
-                    _send(sock, f"failed {process_id}")
+                    _send(sock, _where_line(where) + f"failed {process_id}")
+        self.failed = process_id
         if self.on_failure is not None:
             self.on_failure(process_id)
 
@@ -368,6 +447,29 @@ class Watch:
             peer.close()
         if self._server is not None:
             self._server.close()
+
+
+def _settings(text):
+    try:
+        settings = json.loads(text)
+    except ValueError:
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def _mismatch(mine, theirs, process_id):
+    """The line naming the first setting in which process `process_id` differs from process 0, or None."""
+    for name in sorted(set(mine) | set(theirs)):
+        if mine.get(name) != theirs.get(name):
+            return (f"process {process_id} was started with {name} = {theirs.get(name)!r}, "
+                    f"process 0 with {name} = {mine.get(name)!r}: start every process of "
+                    f"the run with the same settings.")
+    return None
+
+
+def _where_line(where):
+    """The `where TEXT` line that comes before `failed` or `stopped` ('' without a text)."""
+    return "" if where is None else "where " + " ".join(str(where).split()) + "\n"
 
 
 def _send(sock, line):

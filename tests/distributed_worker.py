@@ -58,6 +58,8 @@ def build_parser():
     parser.add_argument("--network", choices=["minivggnet", "shallownet"], default="minivggnet")
     parser.add_argument("--reference", type=int, default=0, metavar="P",
                         help="train in one process on the global batches of P processes")
+    parser.add_argument("--say-epochs", action="store_true",
+                        help="print 'epoch N ended' at each epoch's end")
     add_gpu_arguments(parser)
     return parser
 
@@ -73,7 +75,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from pyimagesearch.distribute import configure_from_args
 
-    dist = configure_from_args(args)
+    dist = configure_from_args(args, dataset=args.db)  # the processes compare its build id
     print(f"[INFO] process {dist.process_id} pid {os.getpid()}", flush=True)
 
     import keras
@@ -81,12 +83,15 @@ def main(argv=None):
     from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
     from pyimagesearch.io import HDF5DatasetGenerator
     from pyimagesearch.nn.conv import MiniVGGNet, ShallowNet
+    from pyimagesearch.infra.signals import interrupt_requested
     from pyimagesearch.utils import load_checkpoint
-    from pyimagesearch.utils.checkpoints import latest_checkpoint
+    from pyimagesearch.utils.checkpoints import fit_resumed, resume_point
 
-    if args.resume == "auto" and latest_checkpoint(args.output) is not None:
-        (args.model, args.start_epoch) = latest_checkpoint(args.output)
-        print(f"[INFO] process {dist.process_id} resumes at epoch {args.start_epoch}", flush=True)
+    start_batch = 0
+    if args.resume == "auto" and resume_point(args.output) is not None:
+        (args.model, args.start_epoch, start_batch) = resume_point(args.output)
+        print(f"[INFO] process {dist.process_id} resumes at epoch {args.start_epoch}"
+              + (f", batch {start_batch}" if start_batch else ""), flush=True)
     keras.utils.set_random_seed(args.seed)
     rows = [[]]  # rows fetched before the first epoch begins (Keras peeks at a batch)
     digests = [[]]
@@ -122,7 +127,26 @@ def main(argv=None):
         rows.append([])
         digests.append([])
 
-    callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=new_epoch)]
+    def epoch_end(epoch, logs):
+        if args.say_epochs:
+            print(f"[INFO] process {dist.process_id} epoch {epoch + 1} ended", flush=True)
+
+    # PREEMPT_PAUSE_AT=EPOCH,BATCH (0-based): process 0 waits there for a stop signal (an
+    # environment variable, so that the printed resume command does not pause again)
+    pause = os.environ.get("PREEMPT_PAUSE_AT")
+    pause = None if pause is None else tuple(map(int, pause.split(",")))
+    state = {"epoch": args.start_epoch}
+
+    def batch_end(batch, logs):
+        if dist.is_chief and (state["epoch"], batch) == pause:
+            print(f"[INFO] process 0 paused at epoch {pause[0]} batch {pause[1]}", flush=True)
+            deadline = time.monotonic() + 120
+            while interrupt_requested() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    callbacks = [keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: (state.update(epoch=epoch), new_epoch(epoch, logs)),
+        on_epoch_end=epoch_end, on_train_batch_end=batch_end)]
     callbacks += dist.chief_only([
         EpochCheckpoint(args.output, every=1, startAt=args.start_epoch),
         TrainingMonitor(os.path.join(args.output, "history.png"),
@@ -133,8 +157,10 @@ def main(argv=None):
     with dist.guard(checkpoints=args.output):
         # the generator orders the batches from (seed, epoch); Keras' own shuffle
         # (Python's global generator) would not continue in a resumed run
-        H = model.fit(trainGen, epochs=args.epochs, initial_epoch=args.start_epoch,
-                      callbacks=callbacks, verbose=0, shuffle=False)
+        # a mid-epoch checkpoint (a preemption) resumes at its batch
+        H = fit_resumed(model, trainGen, epochs=args.epochs, initial_epoch=args.start_epoch,
+                        initial_batch=start_batch, callbacks=callbacks, verbose=0,
+                        shuffle=False)
     seconds = time.perf_counter() - began
     dist.save(model, os.path.join(args.output, "model.keras"))
 
@@ -143,7 +169,8 @@ def main(argv=None):
     trace = {"loss": H.history["loss"], "rows": rows[1:], "digests": digests[1:],
              "seconds": seconds, "start_epoch": args.start_epoch,
              "steps": len(trainGen) * (args.epochs - args.start_epoch),
-             "batch_size": dist.batch_size}
+             "batch_size": dist.batch_size,
+             "longest_silence": getattr(dist.watch, "longest_silence", None)}
     with open(os.path.join(args.trace, f"trace_{dist.process_id}.json"), "w") as f:
         json.dump(trace, f)
     print(f"[INFO] process {dist.process_id} done", flush=True)

@@ -11,6 +11,8 @@ import argparse
 import importlib.util
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,7 @@ import pytest
 from pyimagesearch.distribute import (Cluster, Distribution, _resume_command, cluster_from,
                                       configure, configure_from_args)
 from pyimagesearch.io import HDF5DatasetWriter
-from pyimagesearch.utils.checkpoints import latest_checkpoint
+from pyimagesearch.utils.checkpoints import latest_checkpoint, resume_point
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                reason="multi-process training runs on JAX, which is not installed")
@@ -34,7 +37,10 @@ needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
 WORKER = Path(__file__).with_name("distributed_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
 RUN_LIMIT = 600  # seconds a whole multi-process run may take on a loaded CI machine
-HEARTBEAT = 5  # --heartbeat-timeout of the dead-peer test
+# --heartbeat-timeout of the dead-peer tests: a killed process's connection closes at once,
+# so this only has to outlast a healthy process's silence on a loaded machine (5 s did not:
+# at a load average of 24 on 2 cores both processes of a healthy run were declared failed)
+HEARTBEAT = 30
 # a survivor stops within the heartbeat timeout; JAX checks heartbeats on a period of
 # its own and the process then has to unwind, hence the margin
 DEAD_PEER_LIMIT = HEARTBEAT + 25
@@ -260,12 +266,12 @@ def test_a_resumed_run_continues_the_run_on_one_and_two_processes(two_processes,
     assert history["loss"] == pytest.approx(trace(root, 0)["loss"])
 
 
-def launch_processes(args, count=2, grace=20):
+def launch_processes(args, count=2, grace=20, **variables):
     """`pyimagesearch launch -n count -- python worker args`, its lines gathered in a thread."""
     process = subprocess.Popen([sys.executable, "-m", "pyimagesearch", "launch", "-n", str(count),
                                 "--grace", str(grace), "--", sys.executable, str(WORKER),
                                 *map(str, args)],
-                               env=environment(), stdout=subprocess.PIPE,
+                               env=dict(environment(), **variables), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     lines = []
 
@@ -278,47 +284,151 @@ def launch_processes(args, count=2, grace=20):
     return process, lines, reader
 
 
-# Problems 4 and 6: a survivor ended by JAX's abort (traceback, C++ stack, exit 134)
-# and the user had to find the last checkpoint by hand.
-@needs_jax
-@pytest.mark.timeout(RUN_LIMIT + 60)
-def test_a_dead_process_ends_the_others_in_one_line(tmp_path):
-    db = write_rows(tmp_path / "rows.hdf5", 64)
-    output = tmp_path / "out"
-    (launcher, lines, reader) = launch_processes(
-        ["--db", db, "--output", output, "--trace", tmp_path / "trace", "--epochs", 100000,
-         "--heartbeat-timeout", HEARTBEAT])
+def wait_for_line(launcher, lines, text, limit=RUN_LIMIT):
+    """Waits until a line of the launcher's output contains `text`; returns its time."""
+    deadline = time.monotonic() + limit
+    while True:
+        found = [at for (at, line) in lines if text in line]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no line with {text!r} within {limit} s"
+        assert launcher.poll() is None, "\n".join(line for (_, line) in lines)
+        time.sleep(0.05)
+
+
+def end(launcher, reader, limit):
     try:
-        deadline = time.monotonic() + RUN_LIMIT
-        while not (output / "epoch_1.keras").exists():
-            assert time.monotonic() < deadline, "training never reached epoch 1"
-            assert launcher.poll() is None, "\n".join(line for (_, line) in lines)
-            time.sleep(0.2)
-        time.sleep(np.random.default_rng().uniform(0, 1))  # a random step of a later epoch
-        pid = next(int(line.split()[-1]) for (_, line) in lines
-                   if line.startswith("[1] [INFO] process 1 pid "))
-        os.kill(pid, signal.SIGKILL)
-        killed = time.monotonic()
-        launcher.wait(timeout=DEAD_PEER_LIMIT + 30)
+        launcher.wait(timeout=limit)
         reader.join(timeout=10)
     finally:
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait()
+
+
+def pid_of(lines, p):
+    return next(int(line.split()[-1]) for (_, line) in lines
+                if line.startswith(f"[{p}] [INFO] process {p} pid "))
+
+
+# Issue 27: a preempted run (SIGTERM to `pyimagesearch launch`, as SLURM or Kubernetes
+# sends it) lost the epoch under way, or ignored the signal under JAX. Now process 0 saves
+# the batch reached, both processes exit 143 naming it, and the printed command resumes
+# from that batch to the uninterrupted run's final weights, bit for bit (the reference
+# is `two_processes`' run: the same data, seed and batches).
+@needs_jax
+@pytest.mark.timeout(2 * RUN_LIMIT + 60)
+def test_sigterm_mid_epoch_on_two_processes_resumes_to_the_bit(two_processes, tmp_path):
+    (root, _) = two_processes
+    output = tmp_path / "out"
+    (launcher, lines, reader) = launch_processes(
+        ["--db", root / "rows.hdf5", "--output", output, "--trace", tmp_path / "trace",
+         "--heartbeat-timeout", 30], PREEMPT_PAUSE_AT="0,1")
+    try:
+        wait_for_line(launcher, lines, "[0] [INFO] process 0 paused at epoch 0 batch 1")
+        launcher.send_signal(signal.SIGTERM)
+    finally:
+        end(launcher, reader, RUN_LIMIT)
+    text = "\n".join(line for (_, line) in lines)
+    assert launcher.returncode == 143, text
+    assert resume_point(output) == (str(output / "epoch_0_batch_2.keras"), 0, 2)
+    stops = [line for (_, line) in lines if re.match(r"\[\d\] \[INFO\] process \d: ", line)]
+    assert sorted(line.split(";")[0] for line in stops) == [
+        "[0] [INFO] process 0: stopped by SIGTERM",
+        "[1] [INFO] process 1: process 0 stopped the run on SIGTERM"], text
+    where = f"last checkpoint: epoch 0, batch 2 of epoch 1 ({output / 'epoch_0_batch_2.keras'})"
+    assert all(where in line for line in stops), text
+    assert "[launch] interrupted by SIGTERM: forwarded it to the 2 processes (all exited" in text
+    assert not ENGINE_NOISE.search(text), text
+    command = shlex.split(stops[-1].split("resume the run with: ")[1])
+    assert command[:2] == ["pyimagesearch", "launch"] and command[-2:] == ["--resume", "auto"]
+    resumed = subprocess.run([sys.executable, "-m", *command], env=environment(), text=True,
+                             capture_output=True, timeout=RUN_LIMIT)
+    assert resumed.returncode == 0, resumed.stdout[-4000:]
+    assert "[0] [INFO] process 0 resumes at epoch 0, batch 2" in resumed.stdout
+    np.testing.assert_array_equal(weights(tmp_path, 0), weights(root, 0))
+    np.testing.assert_array_equal(weights(tmp_path, 1), weights(root, 0))
+
+
+# what JAX and gRPC print when the engine gives up (absl's F/E lines, abort, stack traces)
+ENGINE_NOISE = re.compile(r"Traceback|Terminating process|Check failure|Fatal Python error|"
+                          r"\] [FEW]\d{4} |grpc|Aborted|SIGABRT", re.IGNORECASE)
+
+
+# Problems 4 and 6 of the cluster issue: a survivor ended by JAX's abort (traceback, C++
+# stack, exit 134) and the user had to find the last checkpoint by hand. Issue 27, finding
+# 3: a peer failing 0.3-0.7 s after an epoch ended lost that epoch's checkpoint (5 of 5).
+# Process 0 now lets a checkpoint it saved finish and be renamed into place before it
+# reports or tells anyone, and the line names what is complete on disk.
+@needs_jax
+@pytest.mark.timeout(RUN_LIMIT + 60)
+def test_a_dead_process_ends_the_others_in_one_line_naming_the_epoch_just_ended(tmp_path):
+    db = write_rows(tmp_path / "rows.hdf5", 64)
+    output = tmp_path / "out"
+    (launcher, lines, reader) = launch_processes(
+        ["--db", db, "--output", output, "--trace", tmp_path / "trace", "--epochs", 100000,
+         "--heartbeat-timeout", HEARTBEAT, "--say-epochs"])
+    try:
+        wait_for_line(launcher, lines, "[1] [INFO] process 1 epoch 2 ended")
+        time.sleep(np.random.default_rng().uniform(0.3, 0.7))  # process 0 is saving epoch 2
+        os.kill(pid_of(lines, 1), signal.SIGKILL)
+        killed = time.monotonic()
+    finally:
+        end(launcher, reader, DEAD_PEER_LIMIT + 30)
     text = "\n".join(line for (_, line) in lines)
     assert launcher.returncode == 1, text
     errors = [(at, line) for (at, line) in lines if "[ERROR]" in line]
     assert len(errors) == 1, text
     (at, line) = errors[0]
     assert at - killed < DEAD_PEER_LIMIT
-    (_, epoch) = latest_checkpoint(output)
+    # epoch 2 when its last step's gradients were exchanged before the kill; else epoch 1:
+    # process 1 says an epoch ended as soon as it has dispatched the step (JAX computes
+    # asynchronously), and process 0 cannot read weights that still await process 1's part
+    (path, epoch) = latest_checkpoint(output)
+    assert epoch in (1, 2) and zipfile.is_zipfile(path), text
     assert line.startswith("[0] [ERROR] process 0: process 1 of 2 failed")
-    assert f"last checkpoint: epoch {epoch} " in line and line.endswith("--resume auto")
+    assert f"last checkpoint: epoch {epoch} ({path})" in line and line.endswith("--resume auto")
     assert "[launch] process 1 was killed by signal 9" in text
-    for noise in ("Traceback", "Terminating process", "Check failure", "Fatal Python error"):
-        assert noise not in text
+    assert not ENGINE_NOISE.search(text), text
     # no temporary; the lock file stays, released by the system as the process ended
     assert [name for name in os.listdir(output) if name.startswith(".")] == [".pyimagesearch.lock"]
+
+
+# Issue 27, finding 6: killing process 0 made the survivor print a resume command with
+# --process-id 0, also under launch. (JAX's own `F... Terminating process` and gRPC lines,
+# printed by JAX's client as it notices process 0's death, may still come first: JAX 0.10
+# offers no way to replace that handler, see docs/gpu.md.)
+@needs_jax
+@pytest.mark.timeout(RUN_LIMIT + 60)
+def test_killing_process_0_the_survivor_says_one_line_and_the_launch_command(tmp_path):
+    db = write_rows(tmp_path / "rows.hdf5", 64)
+    output = tmp_path / "out"
+    (launcher, lines, reader) = launch_processes(
+        ["--db", db, "--output", output, "--trace", tmp_path / "trace", "--epochs", 100000,
+         "--heartbeat-timeout", HEARTBEAT, "--say-epochs"])
+    try:
+        wait_for_line(launcher, lines, "[1] [INFO] process 1 epoch 1 ended")
+        time.sleep(np.random.default_rng().uniform(0, 1))
+        os.kill(pid_of(lines, 0), signal.SIGKILL)
+        killed = time.monotonic()
+    finally:
+        end(launcher, reader, DEAD_PEER_LIMIT + 30)
+    text = "\n".join(line for (_, line) in lines)
+    assert launcher.returncode == 1, text
+    survivor = [line for (at, line) in lines if at > killed and line.startswith("[1] [")
+                and not line.startswith("[1] [INFO]")]
+    assert len(survivor) == 1, text
+    assert survivor[0].startswith("[1] [ERROR] process 1: process 0 of 2 failed (died, or silent")
+    (path, epoch) = latest_checkpoint(output)
+    assert f"last checkpoint: epoch {epoch} ({path})" in survivor[0]
+    assert survivor[0].endswith("resume the run with: pyimagesearch launch -n 2 -- "
+                                + shlex.join([sys.executable, str(WORKER), "--db", str(db),
+                                              "--output", str(output), "--trace",
+                                              str(tmp_path / "trace"), "--epochs", "100000",
+                                              "--heartbeat-timeout", str(HEARTBEAT),
+                                              "--say-epochs", "--resume", "auto"]))
+    assert "[launch] process 0 was killed by signal 9" in text
+    assert not re.search(r"Traceback|Fatal Python error|Check failure|SIGABRT", text), text
 
 
 def start_alone(args, **variables):
@@ -505,6 +615,7 @@ def test_other_processes_write_nothing(tmp_path):
 
 class _FakeWatch:
     heartbeat_timeout = 1
+    stopped = None
 
     def __init__(self):
         (self.failed, self.on_failure, self.finished) = (None, None, False)
@@ -513,16 +624,10 @@ class _FakeWatch:
         self.finished = True
 
 
-def test_guard_lets_an_error_of_this_process_through_and_says_done():
+def test_guard_says_done_when_training_ends():
     dist = Distribution(strategy=None, replicas=2, batch_size=16, mixed_precision=False,
                         process_id=0, num_processes=2, watch=_FakeWatch())
-    # not a collective's error: at once; one that looks like a lost peer while no
-    # process failed: after the heartbeat timeout, as itself
-    for message in ("bad input", "Gloo AllReduce failed: Connection closed by peer"):
-        with pytest.raises(ValueError, match=message):
-            with dist.guard():
-                raise ValueError(message)
-    assert not dist.watch.finished
+    # an error of this process ends it in one line (tests/test_preempt.py)
     with dist.guard():
         pass
     assert dist.watch.finished

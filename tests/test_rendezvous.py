@@ -216,7 +216,7 @@ def test_a_terminated_launcher_leaves_no_process(tmp_path):
     time.sleep(0.2)
     launcher.terminate()
     (out, _) = launcher.communicate(timeout=LIMIT)
-    assert launcher.returncode == 130 and "[launch] interrupted: stopped the 2 processes" in out
+    assert launcher.returncode == 143 and "[launch] interrupted by SIGTERM: forwarded it to the 2" in out
     for i in range(2):
         pid = int((tmp_path / f"pids{i}").read_text())
         with pytest.raises(ProcessLookupError):

@@ -21,7 +21,9 @@ def test_sigterm_is_ctrl_c_and_the_handlers_are_restored():
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt
+# the dropped interrupt is not reported either (JAX's gc callback printed its traceback
+# before the one line: issue 27, the demo under JAX)
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_an_interrupt_dropped_in_a_garbage_collection_callback_still_stops_the_run(capsys):
     def run(args):
         def callback(phase, info):
@@ -35,7 +37,7 @@ def test_an_interrupt_dropped_in_a_garbage_collection_callback_still_stops_the_r
     with pytest.raises(SystemExit) as exit_info:
         run_main(argparse.ArgumentParser(), run, [])
     assert exit_info.value.code == 130
-    assert capsys.readouterr().err.endswith("[INFO] interrupted\n")
+    assert capsys.readouterr().err == "[INFO] interrupted\n"
 
 
 def test_stop_on_signal_stops_fit_between_batches_and_a_second_signal_at_once():
@@ -60,3 +62,35 @@ def test_stop_on_signal_stops_fit_between_batches_and_a_second_signal_at_once():
         with pytest.raises(KeyboardInterrupt):  # the next signal is not deferred
             os.kill(os.getpid(), signal.SIGINT)
             signal.pause()
+
+
+# Issue 27, finding 1: the demo under JAX, signalled 3-7 s after its start, was still running
+# 60 s later in 4 of 6 trials: the KeyboardInterrupt was raised inside an import that a
+# library guards with a bare `except:` (or in native code that clears it) and lost. The
+# signal is now delivered again until the program handles it.
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_preempt_a_swallowed_interrupt_is_delivered_again(signum):
+    import time
+
+    name = signal.Signals(signum).name
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt, match=name), interrupts_handled():
+        try:
+            os.kill(os.getpid(), signum)
+            signal.pause()
+        except:  # noqa: E722 - what a library's import does
+            pass
+        while time.monotonic() - began < 60:  # the program goes on, unaware
+            time.sleep(0.01)
+    assert time.monotonic() - began < 60
+    # while a `finally` clause runs on the interrupt's way out, it is not sent again
+    cleaned = []
+    with pytest.raises(KeyboardInterrupt, match=name), interrupts_handled():
+        try:
+            os.kill(os.getpid(), signum)
+            signal.pause()
+        finally:
+            time.sleep(3)  # longer than the watchdog's wait
+            cleaned.append(True)
+    assert cleaned == [True]

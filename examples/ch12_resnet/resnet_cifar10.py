@@ -93,7 +93,7 @@ def run(args):
     flow = aug.flow(shareX, shareY, batch_size=dist.process_batch_size,
                     seed=dist.local_seed(args.seed))
     flow.set_epoch(startAt, steps)  # a resumed run continues the run's stream of batches
-    with dist.guard(args.checkpoints):
+    with dist.guard(args.checkpoints, end_epoch=startAt + args.epochs):  # --epochs: of this run
         model.fit(flow, steps_per_epoch=steps,
                   validation_data=dist.shard_arrays(testX, testY), initial_epoch=startAt,
                   epochs=startAt + args.epochs, callbacks=callbacks, verbose=keras_verbose())

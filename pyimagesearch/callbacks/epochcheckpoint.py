@@ -8,6 +8,7 @@ import keras
 
 from pyimagesearch.callbacks.folderlock import lock_for
 from pyimagesearch.infra.atomic import commit, new_temporary
+from pyimagesearch.infra.signals import defer_interrupts, interrupt_requested, raise_if_interrupted
 from pyimagesearch.utils.checkpoints import CHECKPOINT_EXTENSIONS, save_model
 from pyimagesearch.infra.validation import check_choice, check_int
 
@@ -36,12 +37,22 @@ class EpochCheckpoint(keras.callbacks.Callback):
     training, `outputPath` is held against other runs (see
     `pyimagesearch.callbacks.folderlock`).
 
+    Preemption: within `pyimagesearch.infra.signals.interrupts_handled()`
+    (the library's commands, `run_main`, `Distribution.guard`), a SIGTERM
+    during training is acted on at the next batch's end: the model (weights,
+    optimizer, its step count, hence the schedule's position and Dropout's
+    seed state) is saved at once as `epoch_{N}_batch_{B}` (B batches of epoch
+    N + 1 done), then training stops. `pyimagesearch.utils.checkpoints`'
+    `resume_point` finds it and `fit_resumed` continues from that batch. A
+    SIGINT (Ctrl-C) stops at the batch's end without a file, as in the book.
+
     Args:
         outputPath: folder for the checkpoints (created if missing).
         every: save every this many epochs.
         startAt: the epoch training resumes from.
         saveLast: also save the last epoch when training ends off the
             `every` grid, so a stopped run always resumes from where it ended.
+        atSignal: save at the batch reached on SIGTERM (see above).
         extension: ".keras" (Keras 3's format), or ".hdf5" / ".h5" for the
             book's names in the legacy HDF5 format.
         lock: the `pyimagesearch.infra.locks.FolderLock` of `outputPath`,
@@ -55,7 +66,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             or `extension` is not one of ".keras", ".hdf5", ".h5".
     """
 
-    def __init__(self, outputPath, every=5, startAt=0, saveLast=False, extension=".keras", lock=None):
+    def __init__(self, outputPath, every=5, startAt=0, saveLast=False, extension=".keras",
+                 atSignal=True, lock=None):
         super().__init__()
         self.every = check_int(every, "every")
         self.intEpoch = check_int(startAt, "startAt", minimum=0)
@@ -63,7 +75,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.outputPath = os.fspath(outputPath)
         self.extension = extension
         self.saveLast = saveLast
+        self.atSignal = bool(atSignal)
         self.lastPath = None
+        self._deferring = False
         self._pending = None
         self._lock = lock_for(self.outputPath, lock)
         self._holding = False
@@ -73,11 +87,34 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if not self._holding:
             self._lock.acquire()
             self._holding = True
+        if self.atSignal and not self._deferring:
+            defer_interrupts(True)  # a signal is acted on at a batch's end, below
+            self._deferring = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self._deferring or interrupt_requested() is None:
+            return
+        steps = (self.params or {}).get("steps")
+        if steps is not None and batch + 1 >= steps:
+            return  # the epoch's last batch: its end (validation, checkpoint) comes first
+        if interrupt_requested() == "SIGTERM":
+            self._save(f"epoch_{self.intEpoch}_batch_{batch + 1}")
+            self._publish()
+        self._stop()
 
     def on_epoch_end(self, epoch, logs=None):
         self.intEpoch += 1
-        if self.intEpoch % self.every == 0:
+        stopping = self._deferring and interrupt_requested() is not None
+        if self.intEpoch % self.every == 0 or (stopping and interrupt_requested() == "SIGTERM"):
             self._save()
+        if stopping:
+            self._publish()
+            self._stop()
+
+    def _stop(self):
+        self._deferring = False
+        defer_interrupts(False)
+        raise_if_interrupted()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._publish()
@@ -90,11 +127,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if self._holding:
             self._lock.release()
             self._holding = False
+        if self._deferring:
+            self._deferring = False
+            defer_interrupts(False)
 
-    def _save(self):
+    def _save(self, name=None):
         """Saves the model under a temporary name, renamed by `_publish`."""
         self._discard_pending()
-        path = os.path.join(self.outputPath, f"epoch_{self.intEpoch}{self.extension}")
+        name = f"epoch_{self.intEpoch}" if name is None else name
+        path = os.path.join(self.outputPath, name + self.extension)
         temporary = new_temporary(path)
         remover = weakref.finalize(self, _remove, temporary)
         try:

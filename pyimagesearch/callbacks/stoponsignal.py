@@ -16,7 +16,9 @@ class StopOnSignal(keras.callbacks.Callback):
     process would abort. The epoch under way is not finished, so the last
     complete epoch's checkpoint and history are the last ones written. A
     second signal stops at once. Without `interrupts_handled()` the callback
-    does nothing, and Ctrl-C behaves as Python's default.
+    does nothing, and Ctrl-C behaves as Python's default. On SIGTERM the
+    stop comes at the next batch's start, after every callback's batch end:
+    an `EpochCheckpoint` saves the batch reached first, wherever it is listed.
     """
 
     def __init__(self):
@@ -42,6 +44,12 @@ class StopOnSignal(keras.callbacks.Callback):
         self._end()
 
     def on_train_batch_end(self, batch, logs=None):
+        if interrupt_requested() != "SIGTERM":
+            self._check()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # SIGTERM: after every callback's batch end, so that an EpochCheckpoint
+        # anywhere in the list saves the batch reached first
         self._check()
 
     def on_test_batch_end(self, batch, logs=None):

@@ -86,21 +86,24 @@ def run_demo(output, epochs=EPOCHS, model="minivggnet", batchSize=BATCH_SIZE, le
     from pyimagesearch.nn.names import check_model_name
 
     model = check_model_name(model, "model")  # before Keras loads: a typo is answered at once
+    from pyimagesearch.infra.signals import interrupts_deferred
     from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
 
-    with tensorflow_start_up_filtered():  # TensorFlow's start-up lines below the log level
-        keras = import_keras()
+    with interrupts_deferred():  # Ctrl-C or SIGTERM in the engine's import: right after it
+        with tensorflow_start_up_filtered():  # TensorFlow's start-up lines below the log level
+            keras = import_keras()
 
-    from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
-    from pyimagesearch.callbacks.stoponsignal import StopOnSignal
-    from pyimagesearch.datasets import write_digits_dataset
-    from pyimagesearch.io import HDF5DatasetGenerator, build_hdf5_splits
-    from pyimagesearch.nn.conv import build_model
-    from pyimagesearch.preprocessing import (
-        CropPreprocessor, ImageToArrayPreprocessor, MeanPreprocessor, PatchPreprocessor, SimplePreprocessor)
-    from pyimagesearch.utils import PolynomialDecay, load_checkpoint, predict_oversampled, rank5_accuracy
-    from pyimagesearch.utils.checkpoints import latest_checkpoint
-    from pyimagesearch.infra.progress import keras_verbose
+        from pyimagesearch.callbacks import EpochCheckpoint, TrainingMonitor
+        from pyimagesearch.callbacks.stoponsignal import StopOnSignal
+        from pyimagesearch.datasets import write_digits_dataset
+        from pyimagesearch.io import HDF5DatasetGenerator, build_hdf5_splits
+        from pyimagesearch.nn.conv import build_model
+        from pyimagesearch.preprocessing import (
+            CropPreprocessor, ImageToArrayPreprocessor, MeanPreprocessor, PatchPreprocessor,
+            SimplePreprocessor)
+        from pyimagesearch.utils import PolynomialDecay, load_checkpoint, predict_oversampled, rank5_accuracy
+        from pyimagesearch.utils.checkpoints import latest_checkpoint
+        from pyimagesearch.infra.progress import keras_verbose
 
     paths = _paths(output)
     keras.utils.set_random_seed(seed)

@@ -132,6 +132,28 @@ def journal_files(folder):
     return {os.path.normpath(temporary) for temporary, _ in journal["moves"]}
 
 
+def own_temporaries(folder):
+    """The temporary files in `folder` that this process is writing (`new_temporary`'s names).
+
+    Args:
+        folder: a folder.
+
+    Returns:
+        Their paths (none when the folder does not exist).
+    """
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    mine = (host_tag(), str(os.getpid()))
+    found = []
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if match is not None and (match["host"], match["pid"]) == mine:
+            found.append(os.path.join(folder, name))
+    return found
+
+
 def process_alive(pid):
     """Whether process `pid` of this host still runs (this process counts as running)."""
     if pid == os.getpid() or os.name == "nt":  # Windows' os.kill would end the process

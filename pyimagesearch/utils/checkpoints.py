@@ -229,3 +229,144 @@ def latest_checkpoint(folder):
         return None
     (epoch, _, name) = max(found)
     return os.path.join(folder, name), epoch
+
+
+_CHECKPOINT_NAME = re.compile(r"epoch_(\d+)(?:_batch_(\d+))?\.(?:keras|hdf5|h5)")
+
+
+def resume_point(folder):
+    """Where a run resumes: the last complete checkpoint in `folder`, mid-epoch ones included.
+
+    `EpochCheckpoint` writes `epoch_N.keras` at the end of epoch N and, on
+    SIGTERM (a preemption), `epoch_N_batch_B.keras` after batch B of epoch
+    N + 1. Both are written atomically.
+
+    Args:
+        folder: the checkpoint folder.
+
+    Returns:
+        `(path, epoch, batch)`: the checkpoint, the epochs it completed and
+        the batches of the next epoch it completed (0 for an epoch's
+        checkpoint); or None when there is none (or no folder).
+    """
+    folder = os.fspath(folder)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return None
+    found = []
+    for name in names:
+        match = _CHECKPOINT_NAME.fullmatch(name)
+        if match is not None and os.path.isfile(os.path.join(folder, name)):
+            found.append((int(match.group(1)), int(match.group(2) or 0), name.endswith(".keras"),
+                          name))
+    if not found:
+        return None
+    (epoch, batch, _, name) = max(found)
+    return os.path.join(folder, name), epoch, batch
+
+
+def resume_auto(folder, verbose=True):
+    """`--resume auto`: the checkpoint to resume from in `folder`, saying so either way.
+
+    Args:
+        folder: the checkpoint folder.
+        verbose: print one line: where the run resumes, or that no checkpoint
+            is there and a new network is trained.
+
+    Returns:
+        `(path, epoch, batch)` as `resume_point`, or None.
+    """
+    found = resume_point(folder)
+    if verbose and found is None:
+        print(f"[INFO] --resume auto: no checkpoint in {os.fspath(folder)!r}; starting a new "
+              f"network from epoch 0", flush=True)
+    elif verbose:
+        (path, epoch, batch) = found
+        where = f"epoch {epoch}" + (f", batch {batch} of epoch {epoch + 1}" if batch else "")
+        print(f"[INFO] --resume auto: resuming from {path} ({where})", flush=True)
+    return found
+
+
+def skip_batches(dataset, batches):
+    """A `keras.utils.PyDataset` of `dataset`'s batches from `batches` on (one epoch's rest).
+
+    Batch `i` of the view is batch `batches + i` of `dataset`, drawn with the
+    same key (an `HDF5DatasetGenerator` keys its draws by epoch and batch), so
+    an epoch resumed mid-way sees the uninterrupted run's batches.
+
+    Args:
+        dataset: a `keras.utils.PyDataset` (such as an `HDF5DatasetGenerator`).
+        batches: the number of batches to skip, in `[0, len(dataset))`.
+
+    Returns:
+        The view.
+
+    Raises:
+        ValueError: `batches` outside `[0, len(dataset))`.
+    """
+    import keras
+
+    if isinstance(batches, bool) or not isinstance(batches, int) or not 0 <= batches < len(dataset):
+        raise ValueError(f"batches must be an integer in [0, {len(dataset)}), got {batches!r}.")
+
+    class _Rest(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+
+        def __len__(self):
+            return len(dataset) - batches
+
+        def __getitem__(self, index):
+            return dataset[batches + index]
+
+        def on_epoch_end(self):
+            dataset.on_epoch_end()
+
+    return _Rest()
+
+
+def fit_resumed(model, data, *, epochs, initial_epoch=0, initial_batch=0, callbacks=None,
+                **kwargs):
+    """`model.fit(data, epochs=..., initial_epoch=...)` that starts after batch `initial_batch`.
+
+    With a mid-epoch checkpoint (`resume_point` gave `(path, epoch, batch)`),
+    the rest of epoch `epoch + 1` is one `fit` on `skip_batches(data, batch)`,
+    then the later epochs a second `fit`; the weights are then, to the bit,
+    those of the uninterrupted run. Callbacks see two trainings: those with
+    the book's `startAt` (`TrainingMonitor`, also wrapped by
+    `Distribution.chief_only`) move on by the resumed epoch. The
+    resumed epoch's logged loss averages its remaining batches only.
+    With `initial_batch=0` this is one plain `fit`.
+
+    Args:
+        model: the compiled model, loaded from the checkpoint.
+        data: a `keras.utils.PyDataset`.
+        epochs: the epoch training ends at (Keras' `epochs`).
+        initial_epoch: the epochs the checkpoint completed.
+        initial_batch: the batches of the next epoch it completed.
+        callbacks: the callbacks of both fits.
+        **kwargs: more arguments of `model.fit`.
+
+    Returns:
+        The `History` of the last `fit`.
+    """
+    callbacks = list(callbacks or [])
+    if not initial_batch or initial_epoch >= epochs:
+        return model.fit(data, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                         **kwargs)
+    history = model.fit(skip_batches(data, initial_batch), epochs=initial_epoch + 1,
+                        initial_epoch=initial_epoch, callbacks=callbacks, **kwargs)
+    if initial_epoch + 1 >= epochs:
+        return history
+    if hasattr(data, "set_epoch") and isinstance(getattr(data, "epoch", None), int):
+        # a fit's start calls the data's on_epoch_end once (Keras' EpochIterator.reset), as
+        # did the first fit's: the second fit's start is the resumed epoch's end
+        data.set_epoch(data.epoch - 1)
+    for callback in callbacks:
+        # the callback itself, or the one it wraps (`Distribution.chief_only`'s wrapper)
+        for target in (callback, getattr(callback, "callback", None)):
+            if isinstance(getattr(target, "startAt", None), int):
+                target.startAt = initial_epoch + 1
+    return model.fit(data, epochs=epochs, initial_epoch=initial_epoch + 1, callbacks=callbacks,
+                     **kwargs)
