@@ -862,9 +862,7 @@ def _failed_outside_guard(cluster, process_id):
           f"it); start every process again (this one ran: {shlex.join(['python', *sys.argv])})",
           file=sys.stderr, flush=True)
     sys.stdout.flush()
-    from pyimagesearch.callbacks.folderlock import release_all
-
-    release_all()
+    # the output folders' locks (flock) are released by the system as the process ends
     os._exit(FAILED_STATUS)  # JAX's exit handlers would wait for the failed process
 
 
