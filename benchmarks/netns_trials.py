@@ -46,7 +46,7 @@ def run_trial(case, number, heartbeat, root):
     import netns
     from test_two_hosts import Process, environment, leftovers, lobby_joined, worker, write_rows
 
-    from pyimagesearch.launch import free_port_pair
+    from pyimagesearch.distribute.launcher import free_port_pair
     from pyimagesearch.utils.checkpoints import latest_checkpoint
 
     db = write_rows(os.path.join(root, "rows.hdf5"), 256)

@@ -34,8 +34,7 @@ FLOORS = [
     ("callbacks", ["pyimagesearch.callbacks"]),
     ("commands and distribution", [
         "pyimagesearch.commands", "pyimagesearch.cli", "pyimagesearch.__main__",
-        "pyimagesearch.distribute", "pyimagesearch.outsidedistribution", "pyimagesearch.rendezvous",
-        "pyimagesearch.launch",
+        "pyimagesearch.distribute",
     ]),
 ]
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyimagesearch.distribute import (Cluster, Distribution, _resume_command, cluster_from,
-                                      configure, configure_from_args)
+from pyimagesearch.distribute.cluster import (Cluster, Distribution, _resume_command, cluster_from,
+                                              configure, configure_from_args)
 from pyimagesearch.io import HDF5DatasetWriter
 from pyimagesearch.utils.checkpoints import latest_checkpoint, resume_point
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyimagesearch import rendezvous
-from pyimagesearch.distribute import (LAUNCH_VARIABLE, Distribution, _Failure, _resume_command,
-                                      run_settings)
+from pyimagesearch.distribute import rendezvous
+from pyimagesearch.distribute.cluster import (LAUNCH_VARIABLE, Distribution, _Failure,
+                                              _resume_command, run_settings)
 from pyimagesearch.infra.signals import interrupts_handled
-from pyimagesearch.launch import launch
-from pyimagesearch.rendezvous import StartupError, Watch
+from pyimagesearch.distribute.launcher import launch
+from pyimagesearch.distribute.rendezvous import StartupError, Watch
 from pyimagesearch.utils.checkpoints import resume_auto, resume_point
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,7 +166,7 @@ def _in_thread(function):
 
 
 def _free_port():
-    from pyimagesearch.launch import free_port_pair
+    from pyimagesearch.distribute.launcher import free_port_pair
 
     return free_port_pair()
 

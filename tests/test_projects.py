@@ -211,7 +211,7 @@ def test_shared_modules_import_from_any_working_directory(script, tmp_path):
 
 def test_every_training_script_takes_the_gpu_switches():
     assert len(TRAINING_SCRIPTS) == 7
-    # TensorFlow and JAX are imported in one place only: pyimagesearch/distribute.py
+    # TensorFlow and JAX are imported in one place only: pyimagesearch/distribute/
     for script in SCRIPTS:
         source = (EXAMPLES / script).read_text()
         assert not re.search(r"\b(import|from) (tensorflow|jax)\b", source)  # tensorflow_start_up_filtered is not

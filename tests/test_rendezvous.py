@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from pyimagesearch import rendezvous
-from pyimagesearch.launch import cluster_command, free_port_pair, launch
-from pyimagesearch.rendezvous import StartupError, Watch
+from pyimagesearch.distribute import rendezvous
+from pyimagesearch.distribute.launcher import cluster_command, free_port_pair, launch
+from pyimagesearch.distribute.rendezvous import StartupError, Watch
 
 LIMIT = 60  # a bound only a hang misses
 
@@ -184,7 +184,7 @@ def test_launch_prefixes_lines_and_stops_everything_when_one_fails():
 
 
 def test_a_death_by_a_signal_is_named_as_the_cause_before_the_exits_it_caused():
-    from pyimagesearch.launch import _causes_first
+    from pyimagesearch.distribute.launcher import _causes_first
 
     assert _causes_first([(0, 1), (1, -9)]) == [(1, -9), (0, 1)]
     assert _causes_first([(2, 3), (1, 2)]) == [(2, 3), (1, 2)]

@@ -205,7 +205,7 @@ def runs(hosts, tmp_path_factory):
         procs[f"A{p}"] = Process(worker(*a_args("A")), hosts[p], environment(
             SLURM_PROCID=str(p), SLURM_NTASKS="2",
             KERAS_DISTRIBUTION_JOB_ADDRESSES=f"{hosts[0].name}:{PORT}"))
-    from pyimagesearch.launch import free_port_pair
+    from pyimagesearch.distribute.launcher import free_port_pair
 
     local = f"localhost:{free_port_pair()}"
     for p in range(2):

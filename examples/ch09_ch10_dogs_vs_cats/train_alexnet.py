@@ -11,7 +11,7 @@ is saved to MODEL_PATH. The book reports 92.60% rank-1 on the test split
 (crop_accuracy.py), 94.00% with 10-crop over-sampling.
 
 Paths and sizes come from config/dogs_vs_cats_config.py. --mixed-precision
-and --strategy mirrored train on one or several GPUs (see pyimagesearch/distribute.py;
+and --strategy mirrored train on one or several GPUs (see pyimagesearch/distribute/;
 --strategy multiworker trains across processes or machines).
 
 Usage:

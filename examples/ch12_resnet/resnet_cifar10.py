@@ -20,7 +20,7 @@ learning-rate decay (resnet_cifar10_decay.py).
 
 CIFAR-10 comes from keras.datasets when online, or from an extracted
 cifar-10-batches-py folder given with --cifar-dir. --mixed-precision and
---strategy mirrored train on one or several GPUs (see pyimagesearch/distribute.py;
+--strategy mirrored train on one or several GPUs (see pyimagesearch/distribute/;
 --strategy multiworker trains across processes or machines).
 
 Usage:

@@ -17,7 +17,7 @@ HELP = "run the N processes of a multi-process training run on this machine"
 
 
 def add_arguments(parser):
-    from pyimagesearch.launch import GRACE, STOP_GRACE
+    from pyimagesearch.distribute.launcher import GRACE, STOP_GRACE
 
     parser.add_argument("-n", "--num-processes", type=int, required=True,
                         help="number of processes to start")
@@ -35,7 +35,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pyimagesearch.launch import launch
+    from pyimagesearch.distribute.launcher import launch
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     return launch(command, args.num_processes, port=args.port, grace=args.grace,

@@ -17,7 +17,7 @@ The last epoch of every run is also saved as a checkpoint. The book reports
 54.38% rank-1 and 78.96% rank-5 on the test split after 70 epochs
 (rank_accuracy.py). Paths and sizes come from config/tiny_imagenet_config.py;
 --mixed-precision and --strategy mirrored train on one or several GPUs
-(see pyimagesearch/distribute.py;
+(see pyimagesearch/distribute/;
 --strategy multiworker trains across processes or machines).
 
 Usage:

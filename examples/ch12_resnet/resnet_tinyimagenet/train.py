@@ -18,7 +18,7 @@ The last epoch of every run is also saved as a checkpoint. The book reaches
 58.03% rank-1 and 80.46% rank-5 with its learning-rate decay (train_decay.py).
 The HDF5 files are built by chapter 11's deepergooglenet/build_tiny_imagenet.py;
 paths and sizes come from config/tiny_imagenet_config.py. --mixed-precision
-and --strategy mirrored train on one or several GPUs (see pyimagesearch/distribute.py;
+and --strategy mirrored train on one or several GPUs (see pyimagesearch/distribute/;
 --strategy multiworker trains across processes or machines).
 
 Usage:

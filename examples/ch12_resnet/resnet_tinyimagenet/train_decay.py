@@ -13,7 +13,7 @@ rank-5 on the test split.
 
 The HDF5 files are built by chapter 11's deepergooglenet/build_tiny_imagenet.py;
 paths and sizes come from config/tiny_imagenet_config.py. --mixed-precision
-and --strategy mirrored train on one or several GPUs (see pyimagesearch/distribute.py;
+and --strategy mirrored train on one or several GPUs (see pyimagesearch/distribute/;
 --strategy multiworker trains across processes or machines).
 
 Usage:

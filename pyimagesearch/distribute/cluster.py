@@ -34,7 +34,7 @@ Strategies:
   --process-id I`, or the `KERAS_DISTRIBUTION_*` / `SLURM_*` variables), each
   reads its own share of the data and XLA averages the gradients (NCCL on
   GPUs, gloo on CPUs). The start-up talks and gives up after
-  `startup_timeout` seconds with one line (`pyimagesearch.rendezvous`); a
+  `startup_timeout` seconds with one line (`pyimagesearch.distribute.rendezvous`); a
   process that dies or stays silent `heartbeat_timeout` seconds makes every
   other one print one line naming it, the last checkpoint and the command to
   resume, and exit with status 1 (`Distribution.guard`).
@@ -222,7 +222,7 @@ class Distribution:
             return []
         if self.num_processes == 1:
             return list(callbacks)
-        from pyimagesearch.outsidedistribution import OutsideDistribution
+        from pyimagesearch.distribute.outside import OutsideDistribution
 
         return [OutsideDistribution(callback) for callback in callbacks]
 
@@ -242,7 +242,7 @@ class Distribution:
         if self.num_processes == 1:
             model.save(path)
             return True
-        from pyimagesearch.outsidedistribution import outside_distribution
+        from pyimagesearch.distribute.outside import outside_distribution
 
         with outside_distribution():
             model.save(path)
@@ -628,7 +628,7 @@ def configure_from_args(args, batch_size=None, dataset=None):
         FileNotFoundError: a `dataset` file is missing.
         SystemExit: the processes could not meet (status 2).
     """
-    from pyimagesearch.rendezvous import StartupError
+    from pyimagesearch.distribute.rendezvous import StartupError
 
     per_replica = args.batch_size if batch_size is None else batch_size
     per_replica = check_int(per_replica, "--batch-size")
@@ -805,7 +805,7 @@ def run_settings(batch_size, mixed_precision=False, settings=None, dataset=None)
 
 
 def _watch(cluster, settings=None):
-    from pyimagesearch.rendezvous import Watch
+    from pyimagesearch.distribute.rendezvous import Watch
 
     return Watch(cluster.coordinator, cluster.num_processes, cluster.process_id,
                  cluster.startup_timeout, cluster.heartbeat_timeout,

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 
-from pyimagesearch.distribute import LAUNCH_VARIABLE
+from pyimagesearch.distribute.cluster import LAUNCH_VARIABLE
 from pyimagesearch.infra.validation import check_int, check_number
 
 GRACE = 30  # seconds the other processes get to stop on their own after a failure
