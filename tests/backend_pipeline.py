@@ -65,7 +65,7 @@ def main(output):
         epochs = len(json.load(f)["loss"])
     print(json.dumps({
         "backend": keras.backend.backend(),
-        "checkpoints": sorted(os.listdir(checkpoints)),
+        "checkpoints": sorted(name for name in os.listdir(checkpoints) if name != ".pyimagesearch.lock"),
         "history_epochs": epochs,
         "resumed_learning_rate": resumedRate,
         "predictions": list(predictions.shape),

@@ -48,7 +48,10 @@ def run(args):
     with interrupts_deferred():  # the engine's import is not cut (docs/reliability.md)
         if args.moment == "startup":
             print("at startup", flush=True)
-        import keras
+        from pyimagesearch.runtime import import_keras, tensorflow_start_up_filtered
+
+        with tensorflow_start_up_filtered():
+            keras = import_keras()
         import numpy as np
 
         from pyimagesearch.callbacks import EpochCheckpoint
