@@ -215,16 +215,8 @@ def latest_checkpoint(folder):
         `(path, epoch)` of the highest epoch, or None when there is none
         (or no folder).
     """
-    folder = os.fspath(folder)
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return None
-    found = []
-    for name in names:
-        match = re.fullmatch(r"epoch_(\d+)\.(?:keras|hdf5|h5)", name)
-        if match is not None and os.path.isfile(os.path.join(folder, name)):
-            found.append((int(match.group(1)), name.endswith(".keras"), name))
+    found = [(epoch, keras_format, name) for (epoch, batch, keras_format, name)
+             in _checkpoints(folder) if batch is None]
     if not found:
         return None
     (epoch, _, name) = max(found)
@@ -232,6 +224,22 @@ def latest_checkpoint(folder):
 
 
 _CHECKPOINT_NAME = re.compile(r"epoch_(\d+)(?:_batch_(\d+))?\.(?:keras|hdf5|h5)")
+
+
+def _checkpoints(folder):
+    """`(epoch, batch or None, is .keras, name)` of every complete checkpoint file in `folder`."""
+    folder = os.fspath(folder)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        match = _CHECKPOINT_NAME.fullmatch(name)
+        if match is not None and os.path.isfile(os.path.join(folder, name)):
+            batch = None if match.group(2) is None else int(match.group(2))
+            found.append((int(match.group(1)), batch, name.endswith(".keras"), name))
+    return found
 
 
 def resume_point(folder):
@@ -249,21 +257,12 @@ def resume_point(folder):
         the batches of the next epoch it completed (0 for an epoch's
         checkpoint); or None when there is none (or no folder).
     """
-    folder = os.fspath(folder)
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return None
-    found = []
-    for name in names:
-        match = _CHECKPOINT_NAME.fullmatch(name)
-        if match is not None and os.path.isfile(os.path.join(folder, name)):
-            found.append((int(match.group(1)), int(match.group(2) or 0), name.endswith(".keras"),
-                          name))
+    found = [(epoch, batch or 0, keras_format, name)
+             for (epoch, batch, keras_format, name) in _checkpoints(folder)]
     if not found:
         return None
     (epoch, batch, _, name) = max(found)
-    return os.path.join(folder, name), epoch, batch
+    return os.path.join(os.fspath(folder), name), epoch, batch
 
 
 def resume_auto(folder, verbose=True):
