@@ -3,9 +3,8 @@
 Keras' process workers (`use_multiprocessing=True`) send each batch back as a
 pickle through a pipe: the worker copies it into the pickle and the pipe, the
 training process copies it out twice more. A `SharedBatch` pickles as the name
-of a `multiprocessing.shared_memory` segment (a file in `/dev/shm`, RAM)
-holding its bytes: the worker writes them once, the training process copies
-them out once and removes the segment.
+of a file in `/dev/shm` (RAM) holding its bytes: the worker writes them once,
+the training process maps them and removes the file, with no further copy.
 
 A segment's name carries the host, the receiving (owner) process and the
 worker that wrote it: `pyimagesearch-batch-<host>-<owner pid>-<worker pid>-<random>`.
@@ -17,13 +16,12 @@ SIGTERM included) removes those it never received.
 """
 
 import atexit
+import contextlib
 import glob
+import mmap
 import os
 import re
-import secrets
-import sys
-from multiprocessing import resource_tracker
-from multiprocessing.shared_memory import SharedMemory
+import tempfile
 
 import numpy as np
 
@@ -31,8 +29,6 @@ from pyimagesearch.infra.atomic import process_alive, host_tag  # the temporary 
 
 SHM_DIR = "/dev/shm"
 _PREFIX = "pyimagesearch-batch-"
-# Python 3.13+ lets a segment skip the resource tracker, whose bookkeeping this module does itself
-_UNTRACKED = {"track": False} if sys.version_info >= (3, 13) else {}
 _SEGMENT = re.compile(r"^pyimagesearch-batch-(?P<host>[0-9a-f]{6})-(?P<owner>\d+)-(?P<worker>\d+)-[a-z0-9_]+$")
 
 
@@ -42,10 +38,10 @@ def shared_memory_available():
 
 
 class SharedBatch(np.ndarray):
-    """An ndarray that pickles through a shared-memory segment; unpickles as a plain ndarray.
+    """An ndarray that pickles through a shared-memory file; unpickles as a plain ndarray.
 
     Create one with `as_shared_batch(array, owner_pid)`; `owner_pid` is the
-    process that will unpickle it, whose exit removes any segment never read.
+    process that will unpickle it, whose exit removes any file never read.
     """
 
     owner_pid = None
@@ -53,16 +49,18 @@ class SharedBatch(np.ndarray):
     def __reduce__(self):
         array = np.ascontiguousarray(self).view(np.ndarray)
         owner = self.owner_pid if self.owner_pid is not None else os.getpid()
-        name = f"{_segment_prefix(owner, os.getpid())}{secrets.token_hex(6)}"
-        segment = SharedMemory(name, create=True, size=max(array.nbytes, 1), **_UNTRACKED)
+        (fd, path) = tempfile.mkstemp(prefix=_segment_prefix(owner, os.getpid()), dir=SHM_DIR)
         try:
-            np.frombuffer(segment.buf, np.uint8, array.nbytes)[:] = array.reshape(-1).view(np.uint8)
+            data = memoryview(array.reshape(-1).view(np.uint8))
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
         except BaseException:
-            segment.close()
-            _unlink(name)
+            os.close(fd)
+            os.unlink(path)
             raise
-        segment.close()
-        return (attach_shared_batch, (os.path.join(SHM_DIR, name), array.shape, array.dtype.str))
+        os.close(fd)
+        return (attach_shared_batch, (path, array.shape, array.dtype.str))
 
 
 def as_shared_batch(array, owner_pid):
@@ -73,12 +71,12 @@ def as_shared_batch(array, owner_pid):
 
 
 class ReceiveFailed:
-    """What a batch whose segment could not be read unpickles as.
+    """What a batch whose file could not be read unpickles as.
 
     Unpickling runs wherever the batch is received (a process pool's result
-    thread, where an exception would break the pool and hide the cause);
-    this object instead reaches the receiver: `pyimagesearch.io.workerpool`
-    raises its message.
+    thread, where an exception would stop the pool from delivering anything
+    and leave `fit` waiting forever); this object instead reaches the
+    receiver: `pyimagesearch.io.workerpool` raises its message.
     """
 
     def __init__(self, path, error):
@@ -89,27 +87,27 @@ class ReceiveFailed:
 
 
 def attach_shared_batch(path, shape, dtype):
-    """Copies a pickled `SharedBatch`'s segment out and removes the segment.
+    """Maps a pickled `SharedBatch`'s file (copy-on-write) and removes the file.
 
     Returns:
         A writable ndarray of `shape` and `dtype`, or a `ReceiveFailed` when
-        the segment cannot be read (never raises: see `ReceiveFailed`).
+        the file cannot be read (never raises: see `ReceiveFailed`).
     """
-    name = os.path.basename(path)
     try:
-        array = np.empty(shape, dtype)
-        segment = SharedMemory(name, **_UNTRACKED)
-        try:
-            # a copy: a view would tie the segment's mapping to the array's life, and
-            # `SharedMemory.close` fails while a view of its buffer exists
-            array.reshape(-1).view(np.uint8)[:] = np.frombuffer(segment.buf, np.uint8, array.nbytes)
-        finally:
-            segment.close()
-        return array
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                return np.empty(shape, dtype)
+            buffer = mmap.mmap(handle.fileno(), size, flags=mmap.MAP_PRIVATE,
+                               prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        return np.frombuffer(buffer, dtype=dtype).reshape(shape)
     except Exception as error:  # noqa: BLE001 - must not escape into the pool's thread
         return ReceiveFailed(path, error)
     finally:
-        _unlink(name)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def segments(owner_pid, worker_pid=None):
@@ -121,7 +119,8 @@ def segments(owner_pid, worker_pid=None):
 def remove_leftovers(owner_pid, worker_pid=None):
     """Removes the segments sent to `owner_pid` (by `worker_pid`, or by any worker) never received."""
     for path in segments(owner_pid, worker_pid):
-        _unlink(os.path.basename(path))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def remove_orphans():
@@ -142,40 +141,11 @@ def remove_orphans():
         match = _SEGMENT.match(name)
         if match is None or match["host"] != host or process_alive(int(match["owner"])):
             continue
-        if _unlink(name):
-            removed.append(os.path.join(SHM_DIR, name))
+        path = os.path.join(SHM_DIR, name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+            removed.append(path)
     return removed
-
-
-def _unlink(name):
-    """Removes segment `name` if it is there, once, and leaves the resource tracker nothing to warn about.
-
-    Returns:
-        Whether it was there.
-    """
-    try:
-        os.unlink(os.path.join(SHM_DIR, name))
-        removed = True
-    except FileNotFoundError:
-        removed = False
-    if not _UNTRACKED:
-        # before Python 3.13 every `SharedMemory` (created or attached) registers its
-        # segment with the resource tracker, which warns at exit about any not
-        # unregistered and unlinks it again; the tracker keeps a set, so this pair
-        # forgets the name whether or not it was registered
-        resource_tracker.register(f"/{name}", "shared_memory")
-        resource_tracker.unregister(f"/{name}", "shared_memory")
-    return removed
-
-
-def start_resource_tracker():
-    """Starts the resource tracker (before Python 3.13) so that the workers forked next share it.
-
-    A worker forked before it runs would start a tracker of its own, which
-    would warn at the worker's exit about the segments it sent.
-    """
-    if not _UNTRACKED:
-        resource_tracker.ensure_running()
 
 
 def _segment_prefix(owner_pid, worker_pid):

@@ -2,12 +2,11 @@
 
 Keras' process workers (`multiprocessing.Pool`) never notice a worker that
 dies: the batch it was computing is lost and `fit` waits forever for it. Here
-Keras runs threads, and each thread hands its batch to a
-`concurrent.futures.ProcessPoolExecutor`, which notices a dead worker
-(`BrokenProcessPool`): a worker that dies (kill -9, out of memory) stops the
-run at once with one line naming the process and the batch it computed (each
-worker writes the number of its task in a shared array), and the
-shared-memory batches of the dead and the stopped workers are removed.
+Keras runs threads, and each thread hands its batch to one of these processes
+through a pipe of its own, waiting on the pipe and on the process at once: a
+worker that dies (kill -9, out of memory) stops the run at once with one line
+naming the process and the batch, and the shared-memory batches of the dead
+and the stopped workers are removed.
 
 Workers ignore Ctrl-C and SIGTERM, which reach the whole process group (the
 training process handles them and stops its workers), and end by themselves
@@ -23,22 +22,19 @@ at the child's exit and fail with "can only join a child process").
 """
 
 import atexit
-import concurrent.futures
 import contextlib
-import itertools
 import multiprocessing
 import multiprocessing.connection
-import multiprocessing.context
 import os
+import queue
 import signal
 import threading
-import time
 import warnings
 import weakref
 
-from pyimagesearch.io.sharedbatch import ReceiveFailed, remove_leftovers, start_resource_tracker
+from pyimagesearch.io.sharedbatch import ReceiveFailed, remove_leftovers
 
-# how often a worker checks that the training process is still there
+# how often an idle worker checks that the training process is still there
 _PARENT_CHECK_S = 0.5
 
 WORKER_NAME = "pyimagesearch-worker"
@@ -62,25 +58,11 @@ class WorkerDied(RuntimeError):
     """A worker process died while it computed a batch."""
 
 
-class _WorkerContext(multiprocessing.context.ForkContext):
-    """The fork context, naming the processes it makes and keeping them for the pool's messages."""
-
-    def __init__(self):
-        self.started = []
-
-    def Process(self, *args, **kwargs):  # noqa: N802 - multiprocessing's name
-        process = multiprocessing.context.ForkProcess(*args, **kwargs)
-        process.name = WORKER_NAME
-        self.started.append(process)
-        return process
-
-
 class WorkerPool:
     """`processes` forked copies of a dataset serving `dataset._make_batch(task)`.
 
-    A `concurrent.futures.ProcessPoolExecutor` (fork context) whose workers
-    receive the dataset once, when they start at the first `run`, and keep it
-    as it was then; `close()` stops them (the owner's exit does too).
+    The processes start at the first `run` and keep the dataset as it was
+    then; `close()` stops them (the owner's exit does too).
 
     Args:
         dataset: the object whose `_make_batch(task)` the workers call; held
@@ -94,11 +76,8 @@ class WorkerPool:
         self.processes = int(processes)
         self.name = name
         self.owner_pid = os.getpid()
-        self._executor = None
-        self._context = None
-        self._slots = None  # per worker: its pid and the number of the task it computes
-        self._labels = {}  # number of a task in flight: its label
-        self._numbers = itertools.count(1)
+        self._workers = []
+        self._idle = queue.Queue()
         self._lock = threading.Lock()
         self._error = None
         self._closed = False
@@ -115,25 +94,20 @@ class WorkerPool:
             RuntimeError: the batch's shared memory could not be received.
             Exception: what `_make_batch` raised in the worker.
         """
-        with self._lock:
-            self._raise_if_broken()
-            if self._executor is None:
-                self._start()
-            number = next(self._numbers)
-            self._labels[number] = label
-            try:
-                future = self._submit(number, task)
-            except concurrent.futures.process.BrokenProcessPool:
-                future = None
+        worker = self._checkout()
+        (process, connection) = worker
         try:
-            value = future.result() if future is not None else None
-        except concurrent.futures.process.BrokenProcessPool:
-            self._fail(label)
-        finally:
-            with self._lock:
-                self._labels.pop(number, None)
-        if future is None:
-            self._fail(label)
+            connection.send(task)
+        except OSError:
+            self._fail(worker, f"before it received {label}")
+        try:
+            multiprocessing.connection.wait([connection, process.sentinel])
+            (ok, value) = connection.recv()
+        except (EOFError, OSError):
+            self._fail(worker, f"while computing {label}")
+        self._idle.put(worker)
+        if not ok:
+            raise value
         if isinstance(value, tuple) and any(isinstance(part, ReceiveFailed) for part in value):
             raise RuntimeError(next(part for part in value if isinstance(part, ReceiveFailed)).message)
         return value
@@ -144,7 +118,7 @@ class WorkerPool:
         In a process forked from the owner it only forgets them (they are the owner's).
         """
         if os.getpid() != self.owner_pid:
-            self._executor = None
+            self._workers = []
             return
         atexit.unregister(self._close_at_exit)
         with self._lock:
@@ -153,9 +127,21 @@ class WorkerPool:
 
     def _close_at_exit(self):
         # before multiprocessing's own exit hook (registered when `multiprocessing.connection`
-        # was imported above, so it runs after this one), which would join the workers
+        # was imported above, so it runs after this one), which would SIGTERM and then join
+        # the workers: they ignore SIGTERM, and the join would wait forever
         if os.getpid() == self.owner_pid:
             self.close()
+
+    def _checkout(self):
+        with self._lock:
+            self._raise_if_broken()
+            if not self._workers:
+                self._start()
+        while True:
+            try:
+                return self._idle.get(timeout=0.2)
+            except queue.Empty:
+                self._raise_if_broken()
 
     def _raise_if_broken(self):
         if os.getpid() != self.owner_pid:
@@ -170,59 +156,41 @@ class WorkerPool:
         dataset = self._dataset()
         if dataset is None:
             raise RuntimeError(f"{self.name} no longer exists.")
-        start_resource_tracker()
-        self._context = _WorkerContext()
-        self._slots = self._context.RawArray("q", 2 * self.processes)
-        self._executor = concurrent.futures.ProcessPoolExecutor(
-            self.processes, mp_context=self._context, initializer=_start_worker,
-            initargs=(dataset, self.owner_pid, self._slots, self._context.Lock()))
+        context = multiprocessing.get_context()
+        for _ in range(self.processes):
+            (mine, theirs) = context.Pipe()
+            process = context.Process(target=_serve, args=(dataset, theirs, mine, self.owner_pid),
+                                      name=WORKER_NAME, daemon=True)
+            with warnings.catch_warnings():
+                # JAX warns at every fork; the workers run the generator's numpy code, never JAX
+                warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+                process.start()
+            theirs.close()
+            self._workers.append((process, mine))
+            self._idle.put((process, mine))
         atexit.register(self._close_at_exit)
 
-    def _submit(self, number, task):
-        with warnings.catch_warnings():
-            # the workers start at the first submit; JAX warns at every fork, and the
-            # workers run the generator's numpy code, never JAX
-            warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
-            warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks",
-                                    category=DeprecationWarning)
-            return self._executor.submit(_compute, number, task)
-
-    def _fail(self, label):
-        """Stops every worker after one died and raises the one-line `WorkerDied`."""
+    def _fail(self, worker, when):
+        """Stops every worker after `worker` died and raises the one-line `WorkerDied`."""
         with self._lock:
             if self._error is None and not self._closed:
-                self._error = self._death_message(label)
+                (process, _) = worker
+                process.join(timeout=5)
+                self._error = (f"worker process {process.pid} of {self.name} {_how(process.exitcode)} "
+                               f"{when}; training stopped.")
             self._stop_all()
             self._raise_if_broken()
 
-    def _death_message(self, label):
-        # the executor says that a worker died, not which one: the one that ended
-        workers = self._context.started
-        ended = multiprocessing.connection.wait([process.sentinel for process in workers], timeout=5)
-        process = next((process for process in workers if process.sentinel in ended), workers[0])
-        deadline = time.monotonic() + 5
-        # the executor's thread may be reaping it: its exit code shows once that is done
-        while ended and process.exitcode is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        number = next((self._slots[2 * slot + 1] for slot in range(self.processes)
-                       if self._slots[2 * slot] == process.pid), 0)
-        when = (f"while computing {self._labels[number]}" if number in self._labels
-                else f"before it received {label}")
-        return f"worker process {process.pid} of {self.name} {_how(process.exitcode)} {when}; training stopped."
-
     def _stop_all(self):
-        if self._executor is None:
-            return
-        workers = self._context.started
-        for process in workers:
+        for (process, connection) in self._workers:
             if process.is_alive():
                 process.kill()  # they ignore SIGTERM
-        for process in workers:
+        for (process, connection) in self._workers:
             process.join(timeout=5)
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        for process in workers:
+            with contextlib.suppress(OSError):
+                connection.close()
             remove_leftovers(self.owner_pid, process.pid)
-        self._executor = None
+        self._workers = []
 
 
 def _how(exitcode):
@@ -235,36 +203,28 @@ def _how(exitcode):
     return f"exited with status {exitcode}"
 
 
-_DATASET = None  # in a worker: the dataset it serves
-_SLOTS = None  # in a worker: the pool's shared array of (pid, task number) pairs
-_SLOT = None  # in a worker: the index of its pair
-
-
-def _start_worker(dataset, owner_pid, slots, lock):
-    """A worker's initializer: keeps the dataset, claims a slot, leaves when the owner is gone."""
-    global _DATASET, _SLOTS, _SLOT  # noqa: PLW0603 - the executor's way to give a worker its state
+def _serve(dataset, connection, parent_end, owner_pid):
+    """A worker's loop: compute each task received, send back `(ok, result or error)`."""
     # Ctrl-C and a scheduler's SIGTERM reach the whole process group: the
     # training process handles them and stops its workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    (_DATASET, _SLOTS) = (dataset, slots)
-    with lock:
-        _SLOT = next(slot for slot in range(len(slots) // 2) if slots[2 * slot] == 0)
-        slots[2 * _SLOT] = os.getpid()
-    threading.Thread(target=_leave_with, args=(owner_pid,), daemon=True).start()
-
-
-def _leave_with(owner_pid):
-    """Ends the worker when the training process is gone (killed, or the worker adopted)."""
-    while os.getppid() == owner_pid:
-        time.sleep(_PARENT_CHECK_S)
-    os._exit(0)
-
-
-def _compute(number, task):
-    """A worker's task: `_make_batch(task)`, with its number in the worker's slot while it runs."""
-    _SLOTS[2 * _SLOT + 1] = number
-    try:
-        return _DATASET._make_batch(task)  # noqa: SLF001 - the pool's contract
-    finally:
-        _SLOTS[2 * _SLOT + 1] = 0
+    parent_end.close()
+    while True:
+        while not connection.poll(_PARENT_CHECK_S):
+            if os.getppid() != owner_pid:  # the training process is gone
+                return
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):  # the training process is gone
+            return
+        try:
+            reply = (True, dataset._make_batch(task))  # noqa: SLF001 - the pool's contract
+        except Exception as error:  # noqa: BLE001 - sent back and raised in the training process
+            reply = (False, error)
+        try:
+            connection.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception as error:  # noqa: BLE001 - an error that does not pickle
+            connection.send((False, RuntimeError(f"{type(error).__name__}: {error}")))
