@@ -14,6 +14,14 @@ within a second when the training process is gone, even after a kill -9 of
 it, or when another process (init, or a sub-reaper) adopts them, so none
 outlives it.
 
+Why not `concurrent.futures.ProcessPoolExecutor` and `multiprocessing.shared_memory`
+(issue 28): a version on them (commit fccf901, reverted) hung, its executor
+thread stuck, in 1 of 4 runs of the killed-training-process test and in 2 of
+5 rounds of `benchmarks/bench_workers.py`; this pool starts no thread in the
+training process. Its `SharedMemory` batches must be copied out on receipt
+(`SharedMemory.close` fails while a view of its buffer lives), and it served
+0.63x the images per second of this pool (the figures are in that benchmark).
+
 A pool belongs to the process that made it. A child that this process forks
 (`os.fork`, a library's subprocess helper) inherits the pool's objects but
 not its workers: there the pool does nothing, and the workers are not the
