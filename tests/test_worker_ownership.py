@@ -134,3 +134,39 @@ def test_workers_started_in_one_epoch_serve_the_next_as_the_training_process_wou
         assert served.epoch == 3
     finally:
         served.close()
+
+
+def test_threads_asking_for_the_first_batch_at_once_start_one_pool(db, monkeypatch):
+    # Keras' threads ask for batches together: two pools (4 processes for workers=2) were
+    # started when both found none yet
+    import threading
+    import time
+
+    from pyimagesearch.io import hdf5datasetgenerator
+
+    made = []
+
+    class SlowPool(hdf5datasetgenerator.WorkerPool):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            time.sleep(0.3)  # the window in which another thread finds no pool
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(hdf5datasetgenerator, "WorkerPool", SlowPool)
+    gen = HDF5DatasetGenerator(db, 8, classes=2, workers=2, use_multiprocessing=True)
+    start = threading.Barrier(2)
+    batches = []
+
+    def first_batch(index):
+        start.wait()
+        batches.append(gen[index])
+
+    threads = [threading.Thread(target=first_batch, args=(i,)) for i in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        gen.close()
+    assert len(batches) == 2 and len(made) == 1

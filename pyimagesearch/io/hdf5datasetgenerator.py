@@ -3,6 +3,7 @@
 import copy
 import math
 import os
+import threading
 import weakref
 
 import keras
@@ -15,6 +16,8 @@ from pyimagesearch.preprocessing.chain import apply_preprocessors, draws_by_key
 from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
 from pyimagesearch.infra.processrng import RandomSource
 from pyimagesearch.infra.validation import check_int
+
+_POOL_START = threading.Lock()  # Keras' threads may ask for the first batch at once: one pool
 
 
 class HDF5DatasetGenerator(keras.utils.PyDataset):
@@ -166,7 +169,10 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
         batch = int(self._order[index])
         task = (batch, (self.epoch, index % len(self)))  # the key travels: a worker's epoch is stale
         if self.processes and os.getpid() == self._owner_pid:
-            pool = self._pool if self._pool is not None else self._start_pool()
+            pool = self._pool
+            if pool is None:
+                with _POOL_START:
+                    pool = self._pool if self._pool is not None else self._start_pool()
             return pool.run(task, f"batch {index} (rows {':'.join(map(str, self._batch_rows(batch)))})")
         return self._make_batch(task)
 
