@@ -282,6 +282,44 @@ def test_preempt_each_process_gets_its_own_resume_command(monkeypatch, tmp_path)
                                              f"({tmp_path / 'epoch_24_batch_3.keras'})")
 
 
+# Finding (two hosts, issue 30): a cable pulled while process 0 ended an epoch left its save
+# reading weights from a step that needed the lost process, so the temporary never grew again;
+# process 0 waited for it (up to 60 s) and JAX's own abort came first: a C++ trace, no line.
+# A save that stops growing is given up on; one still being written is waited for.
+def test_preempt_settle_gives_up_on_a_stuck_save_and_waits_for_a_growing_one(tmp_path,
+                                                                            monkeypatch):
+    from pyimagesearch.distribute import cluster
+    from pyimagesearch.infra.atomic import commit, new_temporary
+
+    monkeypatch.setattr(cluster, "SETTLE_STALL", 0.5, raising=False)
+    folders = {name: tmp_path / name for name in ("stuck", "growing")}
+    for folder in folders.values():
+        folder.mkdir()
+        (folder / "epoch_1.keras").write_bytes(b"complete")
+    new_temporary(folders["stuck"] / "epoch_2.keras")  # never written again
+    growing = new_temporary(folders["growing"] / "epoch_2.keras")
+
+    def save():  # written for 4.5 s, in steps shorter than the stall
+        with open(growing, "ab") as handle:
+            for _ in range(30):
+                handle.write(b"weights")
+                handle.flush()
+                time.sleep(0.15)
+        commit(growing, folders["growing"] / "epoch_2.keras")
+
+    said = {}
+    threads = [threading.Thread(target=save, daemon=True)] + [
+        threading.Thread(target=lambda name=name: said.__setitem__(
+            name, _failure(0, str(folders[name])).settle()), daemon=True) for name in folders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=cluster.SETTLE_LIMIT / 2)  # the old wait: SETTLE_LIMIT
+    assert said == {
+        "stuck": f"last checkpoint: epoch 1 ({folders['stuck'] / 'epoch_1.keras'})",
+        "growing": f"last checkpoint: epoch 2 ({folders['growing'] / 'epoch_2.keras'})"}
+
+
 # ---------------------------------------------------------------- an own error, the launcher
 
 OWN_ERROR = """

@@ -162,8 +162,23 @@ def checkpoint_weights(path):
 
 
 def leftovers(folder):
-    """Locks and temporary files in `folder` (their names start with a dot)."""
-    return sorted(name for name in os.listdir(folder) if name.startswith("."))
+    """Held locks and temporary files in `folder` (their names start with a dot).
+
+    The folder's lock file stays after its release, by design (pyimagesearch.infra.locks):
+    it counts only while a process still holds it.
+    """
+    import filelock
+
+    from pyimagesearch.infra.locks import LOCK
+
+    names = sorted(name for name in os.listdir(folder) if name.startswith("."))
+    if LOCK in names:
+        try:
+            with filelock.FileLock(os.path.join(folder, LOCK), timeout=0):
+                names.remove(LOCK)
+        except filelock.Timeout:
+            pass
+    return names
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +248,8 @@ def runs(hosts, tmp_path_factory):
 
     flapper = threading.Thread(target=flap, daemon=True)
     try:
-        while not all([proc.poll() for proc in procs.values()]):  # every one polled
+        # every one polled; P's resume `R` starts once both of P have ended (they may be last)
+        while not all([proc.poll() for proc in procs.values()]) or "R0" not in procs:
             assert time.monotonic() - began < RUN_LIMIT, "the clusters did not end in time"
             now = time.monotonic()
             if "A epoch 1" not in seen and (root / "A" / "out" / "epoch_1.keras").exists():
@@ -254,12 +270,13 @@ def runs(hosts, tmp_path_factory):
                 time.sleep(0.2)  # the lobby's go, then JAX's start
                 hosts.partition(5)
                 seen["S cut"] = time.monotonic()
-            if ("R0" not in procs and "P cut" in seen and procs["P0"].poll()
-                    and procs["P1"].poll()):
+            if "R0" not in procs and procs["P0"].poll() and procs["P1"].poll():
+                assert "P cut" in seen, "run P ended before its cut:\n" + procs["P0"].text()[-3000:]
                 hosts.reconnect(4)
                 seen["P lines"] = [procs[f"P{p}"].errors() for p in range(2)]
                 for p in range(2):  # each host runs the command its own line printed
-                    (line,) = procs[f"P{p}"].errors()
+                    assert len(seen["P lines"][p]) == 1, procs[f"P{p}"].text()[-3000:]
+                    line = seen["P lines"][p][0]
                     procs[f"R{p}"] = Process(printed_command(line), hosts[3 + p])
                 seen["R from"] = netns_latest(root / "P" / "out")
             if "R0" in procs and "vanish" not in seen:

@@ -58,6 +58,9 @@ HEARTBEAT_TIMEOUT = 60
 STARTUP_TIMEOUT = 120
 FAILED_STATUS = 1  # a process of the run failed: the survivors' exit status
 SETTLE_LIMIT = 60  # seconds process 0 lets a checkpoint save finish after another process failed
+# seconds a save's temporary may stay unchanged before process 0 counts it stuck: a save whose
+# weights come from a step that needed the lost process never ends (JAX's own abort would)
+SETTLE_STALL = 3
 STARTUP_STATUS = 2  # the processes could not meet
 TF_MULTIWORKER_ISSUE = "https://github.com/keras-team/keras/issues/20585"
 # what a collective operation raises when a peer is gone (gloo on CPUs, NCCL on GPUs)
@@ -350,6 +353,16 @@ def _signals_forwarded(watch, forward):
             signal.signal(signum, handler)
 
 
+def _written(paths):
+    """What has been written to `paths` so far: each one's name, size and modification time."""
+    state = []
+    for path in sorted(paths):
+        with contextlib.suppress(OSError):
+            stat = os.stat(path)
+            state.append((path, stat.st_size, stat.st_mtime_ns))
+    return state
+
+
 class _Failure:
     """Turns a failure or a stop of the run into one line and an exit status."""
 
@@ -388,7 +401,10 @@ class _Failure:
         waits up to 3 s for the training step to fail (the next step after an
         epoch's end comes after the checkpoint is renamed into place), then as
         long as a temporary file of this process is left in the checkpoint
-        folder, so that the checkpoint named is complete on disk.
+        folder and still being written, so that the checkpoint named is
+        complete on disk. A temporary unchanged for `SETTLE_STALL` seconds is a
+        save stuck on the lost process (the weights it reads wait for a step
+        that needed it): the line then names the checkpoint before it.
 
         Returns:
             The text naming the last checkpoint (`where`).
@@ -397,10 +413,15 @@ class _Failure:
         if self.checkpoints is not None:
             from pyimagesearch.infra.atomic import own_temporaries
 
-            began = time.monotonic()
-            said = False
+            began = changed = time.monotonic()
+            (said, before) = (False, None)
             while (own_temporaries(self.checkpoints) and not self.step_failed.is_set()
                    and time.monotonic() - began < max(SETTLE_LIMIT, self.dist.watch.heartbeat_timeout)):
+                now = _written(own_temporaries(self.checkpoints))
+                if now != before:
+                    (before, changed) = (now, time.monotonic())
+                elif time.monotonic() - changed > SETTLE_STALL:
+                    break  # stuck: never complete
                 if not said and time.monotonic() - began > 3:
                     print(f"[INFO] process {self.dist.process_id}: a process failed; finishing the "
                           f"checkpoint being written in {self.checkpoints} first", flush=True)
