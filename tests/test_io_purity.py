@@ -327,3 +327,27 @@ def test_a_file_changed_in_place_fails_the_next_batch(coded, tmp_path, read_path
     with pytest.raises(OSError, match=r"coded\.hdf5' (was changed in place|shrank)"):
         fresh[1]
     assert first.shape == (8, 6, 6, 3)
+
+
+def test_a_reader_waits_for_a_writers_hdf5_lock_and_names_the_file_if_it_stays(coded, monkeypatch):
+    # a process that holds the file open for writing (HDF5 locks it) and lets go: the reader waits
+    from pyimagesearch.io.readpath import datasetfile
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time, h5py; f = h5py.File(sys.argv[1], 'r+'); print('held', flush=True); "
+        "time.sleep(float(sys.argv[2]))"), str(coded), "1.0"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    gen = HDF5DatasetGenerator(coded, 8, classes=3)  # opened once the holder has ended
+    assert holder.wait(10) == 0 and gen[0][0].shape == (8, 6, 6, 3)
+    gen.close()
+    monkeypatch.setattr(datasetfile, "LOCK_WAIT", 0.5)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time, h5py; f = h5py.File(sys.argv[1], 'r+'); print('held', flush=True); "
+        "time.sleep(float(sys.argv[2]))"), str(coded), "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(BlockingIOError, match=r"coded\.hdf5'.*another process has held it locked"):
+            HDF5DatasetGenerator(coded, 8, classes=3)
+    finally:
+        holder.kill()
+        holder.wait()

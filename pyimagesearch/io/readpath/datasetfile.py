@@ -11,6 +11,8 @@ with one line naming it.
 
 import copy
 import os
+import sys
+import time
 
 import h5py
 
@@ -193,11 +195,30 @@ def _labels(path, db, key, classes):
     return labels
 
 
+LOCK_WAIT = 10.0  # seconds a reader waits for a writer's HDF5 file lock to go
+
+
 def _open(path):
-    try:
-        return h5py.File(path, "r")
-    except OSError as error:
-        raise type(error)(f"cannot open {path!r} as an HDF5 file: {error}") from None
+    """`h5py.File(path, "r")`, waiting up to `LOCK_WAIT` s for a lock another process holds."""
+    began = time.monotonic()
+    said = False
+    while True:
+        try:
+            return h5py.File(path, "r")
+        except BlockingIOError as error:  # HDF5's lock: a writer, or a process ending with it
+            waited = time.monotonic() - began
+            if waited > LOCK_WAIT:
+                raise BlockingIOError(
+                    f"cannot open {path!r}: another process has held it locked (open for writing) "
+                    f"for {waited:.0f} s ({error}); wait for it to end, or set "
+                    "HDF5_USE_FILE_LOCKING=FALSE to read anyway.") from None
+            if not said and waited > 2:
+                print(f"[INFO] waiting for another process's lock on {path!r} (HDF5 file locking)",
+                      file=sys.stderr, flush=True)
+                said = True
+            time.sleep(0.1)
+        except OSError as error:
+            raise type(error)(f"cannot open {path!r} as an HDF5 file: {error}") from None
 
 
 def _read_error(path, name, error):
