@@ -29,6 +29,8 @@ import socket
 import subprocess
 import sys
 
+from pyimagesearch.infra.atomic import process_alive
+
 PREFIX = "pyisnet"
 SUBNET = "10.213.7"
 NETNS_DIR = "/etc/netns"
@@ -84,16 +86,6 @@ def _owner(name):
     return int(digits) if digits.isdigit() else None
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep():
     """Removes the namespaces and hosts folders of ours whose process no longer runs.
 
@@ -104,7 +96,7 @@ def sweep():
     folders = os.listdir(NETNS_DIR) if os.path.isdir(NETNS_DIR) else []
     for name in sorted(set(namespaces()) | set(folders)):
         pid = _owner(name)
-        if pid is None or _alive(pid):
+        if pid is None or process_alive(pid):
             continue
         _remove_namespace(name)
         removed.append(name)
