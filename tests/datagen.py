@@ -340,3 +340,14 @@ def write_coded_image_tree(root, classes=("a", "b", "c"), per_class=8, size=(10,
             cv2.imwrite(path, coded_images([label], first_row=row, size=size)[0])
             paths.append(path)
     return paths
+
+
+def write_rows(path, rows):
+    """An HDF5 file of `rows` random 16x16 images, row number in pixel (0, 0, 0)."""
+    from pyimagesearch.io import HDF5DatasetWriter
+
+    images = np.random.default_rng(0).integers(0, 256, size=(rows, 16, 16, 3), dtype=np.uint8)
+    images[:, 0, 0, 0] = np.arange(rows)
+    with HDF5DatasetWriter((rows, 16, 16, 3), path) as writer:
+        writer.add(images, np.arange(rows) % 3)
+    return path

@@ -28,7 +28,7 @@ import pytest
 
 from pyimagesearch.distribute.cluster import (Cluster, Distribution, _resume_command, cluster_from,
                                               configure, configure_from_args)
-from pyimagesearch.io import HDF5DatasetWriter
+from datagen import write_rows
 from pyimagesearch.utils.checkpoints import latest_checkpoint, resume_point
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
@@ -50,15 +50,6 @@ STARTUP_LIMIT = 90
 # the local checks (address, port, id) run before the engine is imported
 LOCAL_CHECK_LIMIT = 20
 CHIEF_OUTPUTS = {"epoch_1.keras", "epoch_2.keras", "history.json", "history.png", "model.keras"}
-
-
-def write_rows(path, rows):
-    """An HDF5 file of `rows` random 16x16 images, row number in pixel (0, 0, 0)."""
-    images = np.random.default_rng(0).integers(0, 256, size=(rows, 16, 16, 3), dtype=np.uint8)
-    images[:, 0, 0, 0] = np.arange(rows)
-    with HDF5DatasetWriter((rows, 16, 16, 3), path) as writer:
-        writer.add(images, np.arange(rows) % 3)
-    return path
 
 
 def free_port():

@@ -45,6 +45,7 @@ import numpy as np
 import pytest
 
 import netns
+from datagen import write_rows
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,17 +66,6 @@ ABSL_ERROR = re.compile(r"^[EF]\d{4} ")  # a C++ error or fatal log line
 needs_hosts = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                  reason="multi-process training runs on JAX, which is not "
                                         "installed")
-
-
-def write_rows(path, rows):
-    """An HDF5 file of `rows` random 16x16 images, row number in pixel (0, 0, 0)."""
-    from pyimagesearch.io import HDF5DatasetWriter
-
-    images = np.random.default_rng(0).integers(0, 256, size=(rows, 16, 16, 3), dtype=np.uint8)
-    images[:, 0, 0, 0] = np.arange(rows)
-    with HDF5DatasetWriter((rows, 16, 16, 3), path) as writer:
-        writer.add(images, np.arange(rows) % 3)
-    return path
 
 
 def environment(**variables):
