@@ -253,9 +253,9 @@ def gil_share(gen, batches=30):
     """Share of a batch's time spent holding the GIL, one thread, chunks verified before.
 
     Everything a batch does runs under the GIL except OpenCV's calls, the
-    CRC32 and the positional reads (`preadv` through ctypes), which release
-    it: the batch's time outside them, timed around each call, is the share
-    that threads cannot overlap.
+    CRC32 and the positional reads (`preadv`, through ctypes for patches and
+    `os.preadv` for rows), which release it: the batch's time outside them,
+    timed around each call, is the share that threads cannot overlap.
     """
     outside = [0.0]
 
@@ -268,8 +268,8 @@ def gil_share(gen, batches=30):
                 outside[0] += time.perf_counter() - start
         return call
 
-    originals = (chunkreader._stack, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor)
-    (chunkreader._stack, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor) = (
+    originals = (os.preadv, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor)
+    (os.preadv, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor) = (
         timed(f) for f in originals)
     try:
         start = time.perf_counter()
@@ -277,7 +277,7 @@ def gil_share(gen, batches=30):
             gen[index % len(gen)]
         total = time.perf_counter() - start
     finally:
-        (chunkreader._stack, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor) = originals
+        (os.preadv, chunkreader.crc32, chunkreader._PREADV, cv2.warpAffine, cv2.cvtColor) = originals
     return 1 - outside[0] / total
 
 
@@ -400,8 +400,8 @@ def bench_read_paths(path, count, repeat):
     print("copies of a uint8 batch between the file and the array handed to Keras (from the code): "
           "h5py path 3 (file -> HDF5's chunk buffer -> batch -> patch); direct path (read_path='mmap') 1 "
           "(preadv puts each patch line from the page cache into the batch; 2 when the chain does not "
-          "start with PatchPreprocessor, and on a chunk's first read, which reads the whole chunk once "
-          "to verify its CRC32 before cutting the patches)")
+          "start with PatchPreprocessor, and on a chunk's first read, which reads each row of the chunk "
+          "through a one-row buffer to verify its CRC32 before cutting the patch)")
     return found, shares
 
 

@@ -6,9 +6,10 @@ On an HDF5 file of 256x256 uint8 images written by `HDF5DatasetWriter`
 (about 1 MB chunks), batches of 64 random 227x227 patches (the book's Dogs
 vs. Cats crop) are cut straight into the batch, once per row, by:
 
-1. `ChunkReader` (the library's reader): `preadv` through ctypes, each patch
-   line from the page cache into the batch, the bytes between lines into a
-   discard buffer; a file that shrinks gives a short read, an error.
+1. `ChunkReader` (the library's reader): `preadv` through ctypes, one call
+   per patch, each patch line from the page cache into the batch (the bytes
+   between lines written over by the next line); a file that shrinks gives a
+   short read, an error.
 2. A memory map guarded by `os.fstat` before each chunk: one `cv2.vconcat` of
    the chunk's patch views (the library's previous reader). The check cannot
    hold: a truncation between it and the copy still raises SIGBUS, which

@@ -13,12 +13,12 @@ import pytest
 from datagen import write_coded_hdf5, write_image_tree
 
 from pyimagesearch import cli
-from pyimagesearch.infra import publish
+from pyimagesearch.infra import orphans, publish
 from pyimagesearch.infra.journal import JOURNAL, JournalError
 from pyimagesearch.io import HDF5DatasetGenerator, build_hdf5_splits, check_same_build, hdf5datasetwriter
 from pyimagesearch.io.readpath.datasetfile import FileChangedError
 
-HOST = publish.atomic.host_tag()
+HOST = orphans.host_tag()
 
 
 def _state(folder):
@@ -260,11 +260,11 @@ _TRUNCATE_MID_READ = textwrap.dedent("""
     from pyimagesearch.io.readpath.datasetfile import DatasetFile  # the generator's reader, without Keras
     path = sys.argv[1]
     data = DatasetFile(path, classes=3)
-    original = chunkreader._stack
-    def truncating(pieces, out):  # the file shrinks while the batch is being copied
+    original = chunkreader.crc32
+    def truncating(data, value=0):  # the file shrinks between two rows of the batch's first chunk
         os.truncate(path, 4096)
-        return original(pieces, out)
-    chunkreader._stack = truncating
+        return original(data, value)
+    chunkreader.crc32 = truncating
     try:
         data.read(0, 40)
     except OSError as error:

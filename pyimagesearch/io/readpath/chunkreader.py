@@ -10,17 +10,18 @@ once, and `ChunkReader.read` reads rows with `preadv` straight into the batch
 the reader gives a short read, which ends the batch with an error: never the
 SIGBUS a memory map raises when a page past the file's new end is touched
 (`benchmarks/bench_readpath.py` measures both). The first time this reader
-serves a chunk it reads the whole chunk once and verifies its CRC32 stored
-by the writer (`<dataKey>_crc32`), or, in files without one, HDF5's own
-`fletcher32` recomputed with NumPy; both run without the GIL. Any other
-layout is left to h5py (`layout_problem` says why).
+serves a chunk it reads all of the chunk's rows, one row at a time through a
+buffer that stays in the core's cache, and verifies the CRC32 the writer
+stored (`<dataKey>_crc32`); in files without one it reads the chunk whole
+and verifies HDF5's own `fletcher32`, recomputed with NumPy. Both run
+without the GIL. Any other layout is left to h5py (`layout_problem` says
+why).
 """
 
 import ctypes
 import os
 import threading
 
-import cv2
 import h5py
 import numpy as np
 
@@ -52,7 +53,7 @@ def layout_problem(dataset):
     Returns:
         None, or a short reason ("compressed (gzip)", "dtype float32", ...).
     """
-    if _PREADV is None:
+    if _PREADV is None or not hasattr(os, "preadv"):
         return "no preadv on this platform"
     if dataset.file.driver != "sec2":
         return f"file driver {dataset.file.driver!r}"
@@ -119,8 +120,7 @@ class ChunkReader:
         # chunks whose checksum this reader has verified (see docs/reliability.md)
         self.verified = np.zeros(count, bool)
         self._empty = np.empty if memory is None else memory.empty
-        self._scratch = threading.local()  # each thread's buffer for a chunk being verified
-        self._discard = np.empty(max(self.row_bytes, 1), np.uint8)  # bytes between patch lines
+        self._scratch = threading.local()  # each thread's buffers for chunks being verified
         self._pid = os.getpid()
 
     def read(self, start, stop, window=None):
@@ -149,91 +149,141 @@ class ChunkReader:
             (ys, xs, height, width) = window
             (ys, xs) = (np.asarray(ys).tolist(), np.asarray(xs).tolist())  # Python ints index faster
             out = self._empty((stop - start, height, width) + row_shape[2:], np.uint8)
+        direct = []  # rows of chunks verified before: (their place in the batch, their file offset)
         row = start
         while row < stop:
             chunk, first = divmod(row, self.chunk_rows)
             last = min(stop - row, self.chunk_rows - first) + first
-            done = row - start
+            (done, part) = (row - start, out[row - start:row - start + last - first])
             if self.checksum is not None and not self.verified[chunk]:
-                self._copy_verified(chunk, first, last, out[done:done + last - first],
-                                    None if window is None else (ys[done:], xs[done:], height, width))
+                verify = self._read_verified if self.checksum == "crc32" else self._copy_from_chunk
+                verify(chunk, first, last, part, None if window is None else (ys[done:], xs[done:], height, width))
             elif window is None:
-                self._read_rows(chunk, first, last, out[done:done + last - first])
+                self._read_into(part, int(self.offsets[chunk]) + first * self.row_bytes)
             else:
-                self._read_patches(chunk, first, last, out[done:done + last - first], ys[done:], xs[done:])
+                direct.extend((done + i, int(self.offsets[chunk]) + k * self.row_bytes)
+                              for (i, k) in enumerate(range(first, last)))
             row += last - first
+        if direct:
+            self._read_patches(direct, out, ys, xs)
         return out
 
-    def _copy_verified(self, chunk, first, last, out, window):
-        """Reads chunk `chunk` whole, verifies it and copies rows `[first, last)` (or their patches) to `out`."""
-        rows = self._chunk(chunk).reshape((self.chunk_rows,) + tuple(self.shape[1:]))
+    def _read_verified(self, chunk, first, last, out, window):
+        """Reads chunk `chunk` row by row, verifying its CRC32, into `out` (rows `[first, last)`, or their patches).
+
+        Rows of the batch without a window are read straight into `out`; the
+        others pass through this thread's buffer of one row, small enough to
+        stay in the core's cache while the CRC and the patch read it.
+        """
+        rows = min(self.chunk_rows, self.shape[0] - chunk * self.chunk_rows)
+        (offset, value) = (int(self.offsets[chunk]), 0)
+        line = self._row_buffer()
+        for k in range(rows):
+            inside = first <= k < last
+            target = out[k - first] if inside and window is None else line
+            self._read_into(target, offset + k * self.row_bytes)
+            value = crc32(target, value)
+            if inside and window is not None:
+                (ys, xs, height, width) = window
+                (y, x) = (ys[k - first], xs[k - first])
+                out[k - first] = line.reshape(self.shape[1:])[y:y + height, x:x + width]
+        if value != self._crcs[chunk]:
+            raise OSError(f"data error detected by CRC32 checksum in chunk {chunk} "
+                          f"(rows from {chunk * self.chunk_rows})")
+        self.verified[chunk] = True
+
+    def _copy_from_chunk(self, chunk, first, last, out, window):
+        """Reads chunk `chunk` whole, verifies its fletcher32 and copies rows `[first, last)` (or their patches)."""
+        whole = self._chunk_buffer()
+        self._read_into(whole, int(self.offsets[chunk]))
+        if not fletcher32_matches(whole):
+            raise OSError(f"data error detected by Fletcher32 checksum in chunk {chunk} "
+                          f"(rows from {chunk * self.chunk_rows})")
+        self.verified[chunk] = True
+        rows = whole[:self._data_bytes].reshape((self.chunk_rows,) + tuple(self.shape[1:]))
         if window is None:
-            pieces = [rows[first:last].reshape(last - first, self.row_bytes)]
-            lines = out.reshape(len(out), self.row_bytes)
-        else:
-            (ys, xs, height, width) = window
-            pieces = [rows[k, ys[i]:ys[i] + height, xs[i]:xs[i] + width]
-                      for (i, k) in enumerate(range(first, last))]
-            lines = out.reshape((-1,) + out.shape[2:])
-        _stack(pieces, lines)
+            out[:] = rows[first:last]
+            return
+        (ys, xs, height, width) = window
+        for (i, k) in enumerate(range(first, last)):
+            out[i] = rows[k, ys[i]:ys[i] + height, xs[i]:xs[i] + width]
 
-    def _read_rows(self, chunk, first, last, out):
-        """Reads rows `[first, last)` of chunk `chunk` straight into `out`."""
-        iov = np.array([[out.ctypes.data, out.nbytes]], np.uint64)
-        self._preadv(iov, int(self.offsets[chunk]) + first * self.row_bytes)
+    def _read_patches(self, rows, out, ys, xs):
+        """Reads the patches of `rows` (`(index in out, file offset of the row)`) straight into `out`.
 
-    def _read_patches(self, chunk, first, last, out, ys, xs):
-        """Reads each row's patch straight into `out`: its lines, the bytes between them discarded."""
+        One `preadv` per patch reads the patch's span of the file in one
+        sweep, `preadv` filling its buffers in order. When the bytes between
+        two patch lines are no more than a line, each line's buffer runs on
+        over them into the next line's place, which the next buffer then
+        overwrites (the patch's last line gets only its own length); wider
+        gaps go to this thread's discard buffer. No buffer is written by two
+        threads.
+        """
         (count, height, width) = out.shape[:3]
         pixel = int(np.prod(out.shape[3:], dtype=np.int64))
         (line, row_line) = (width * pixel, int(self.shape[2]) * pixel)
-        iov = np.empty((count, 2 * height - 1, 2), np.uint64)
-        bases = out.ctypes.data + np.arange(count, dtype=np.uint64)[:, None] * np.uint64(height * line)
-        iov[:, 0::2, 0] = bases + np.arange(height, dtype=np.uint64) * np.uint64(line)
-        iov[:, 0::2, 1] = line
-        iov[:, 1::2, 0] = self._discard.ctypes.data
-        iov[:, 1::2, 1] = row_line - line
-        offset = int(self.offsets[chunk])
-        if 2 * height - 1 > _IOV_MAX:  # patches taller than 512 lines: several calls each
-            for (i, k) in enumerate(range(first, last)):
-                self._preadv(iov[i], offset + k * self.row_bytes + (ys[i] * row_line + xs[i] * pixel))
-            return
-        (address, step, entries) = (iov.ctypes.data, iov[0].nbytes, 2 * height - 1)
-        expected = height * row_line - (row_line - line)
-        for (i, k) in enumerate(range(first, last)):  # one call per patch, nothing else per row in Python
-            at = offset + k * self.row_bytes + (ys[i] * row_line + xs[i] * pixel)
-            got = _PREADV(self._fd, address + i * step, entries, at)
-            if got != expected:
-                _short_read(got, at)
+        (iov, step, calls) = self._patch_buffers(count, height, line, row_line)
+        iov[:, ::step, 0] = (out.ctypes.data + np.arange(count, dtype=np.uint64)[:, None] * np.uint64(height * line)
+                             + np.arange(height, dtype=np.uint64) * np.uint64(line))
+        (address, size) = (iov.ctypes.data, iov.shape[1] * 16)
+        for (i, offset) in rows:  # one call per patch (unless it needs more than _IOV_MAX buffers)
+            at = offset + ys[i] * row_line + xs[i] * pixel
+            for (first, entries, skip, expected) in calls:
+                got = _PREADV(self._fd, address + i * size + first * 16, entries, at + skip)
+                if got != expected:
+                    _short_read(got, at + skip)
 
-    def _preadv(self, iov, offset):
-        """Fills the `(n, 2)` (address, length) buffers of `iov` from `offset`, `_IOV_MAX` at a time."""
-        for part in range(0, len(iov), _IOV_MAX):
-            piece = np.ascontiguousarray(iov[part:part + _IOV_MAX])
-            expected = int(piece[:, 1].sum())
-            got = _PREADV(self._fd, piece.ctypes.data, len(piece), offset)
-            if got != expected:
-                _short_read(got, offset)
-            offset += expected
+    def _patch_buffers(self, count, height, line, row_line):
+        """This thread's iovec array for `count` patches (lengths set, line addresses not), and its calls.
 
-    def _chunk(self, index):
-        """Chunk `index`'s rows, read whole into this thread's buffer and verified."""
-        scratch = getattr(self._scratch, "buffer", None)
-        if scratch is None:
-            scratch = self._scratch.buffer = np.empty(self._stored_bytes, np.uint8)
-        self._preadv(np.array([[scratch.ctypes.data, scratch.nbytes]], np.uint64), int(self.offsets[index]))
-        if self._crcs is not None:
-            rows = min(self.chunk_rows, self.shape[0] - index * self.chunk_rows)
-            (name, ok) = ("CRC32", crc32(scratch[: rows * self.row_bytes]) == self._crcs[index])
+        Returns:
+            `(iov, step, calls)`: the `(count, entries, 2)` array, the step
+            between a patch's line entries, and per `preadv` call of a patch
+            `(first entry, entries, file bytes before it, bytes it reads)`.
+        """
+        key = (count, height, line, row_line)
+        cached = getattr(self._scratch, "iov", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        gap = row_line - line
+        if gap <= line:
+            lengths = np.full(height, row_line, np.uint64)
+            lengths[-1] = line
+            (step, discard) = (1, None)
         else:
-            (name, ok) = ("Fletcher32", fletcher32_matches(scratch))
-        if not ok:
-            raise OSError(
-                f"data error detected by {name} checksum in chunk {index} "
-                f"(rows from {index * self.chunk_rows})"
-            )
-        self.verified[index] = True
-        return scratch[: self._data_bytes]
+            lengths = np.full(2 * height - 1, gap, np.uint64)
+            lengths[0::2] = line
+            (step, discard) = (2, np.empty(gap, np.uint8))
+        iov = np.empty((count, len(lengths), 2), np.uint64)
+        iov[:, :, 1] = lengths
+        if discard is not None:
+            iov[:, 1::2, 0] = discard.ctypes.data
+        before = [0] + np.cumsum(lengths, dtype=np.int64).tolist()
+        calls = [(first, min(_IOV_MAX, len(lengths) - first), before[first],
+                  before[min(first + _IOV_MAX, len(lengths))] - before[first])
+                 for first in range(0, len(lengths), _IOV_MAX)]
+        self._scratch.iov = (key, (iov, step, calls), discard)
+        return (iov, step, calls)
+
+    def _read_into(self, buffer, offset):
+        """Fills the contiguous array `buffer` from the file at `offset` (the GIL released)."""
+        got = os.preadv(self._fd, [buffer], offset)
+        if got != buffer.nbytes:
+            _short_read(got, offset)
+
+    def _row_buffer(self):
+        """This thread's buffer of one row."""
+        line = getattr(self._scratch, "row", None)
+        if line is None:
+            line = self._scratch.row = np.empty(self.row_bytes, np.uint8)
+        return line
+
+    def _chunk_buffer(self):
+        """This thread's buffer of one stored chunk (rows and fletcher32)."""
+        whole = getattr(self._scratch, "chunk", None)
+        if whole is None:
+            whole = self._scratch.chunk = np.empty(self._stored_bytes, np.uint8)
+        return whole
 
 
 def _short_read(got, offset):
@@ -242,22 +292,6 @@ def _short_read(got, offset):
         code = ctypes.get_errno()
         raise OSError(code, f"reading at byte {offset} failed: {os.strerror(code)}")
     raise OSError(f"the file shrank under the reader (a short read at byte {offset})")
-
-
-def _stack(pieces, out):
-    """Copies equal-width 2-D (or up to 4-channel 3-D) views one below the other into `out`.
-
-    One OpenCV call copies them all without the GIL; NumPy would take the GIL
-    back after every piece, and worker threads then wait on each other more
-    than they copy.
-    """
-    if not pieces:
-        return
-    if out.ndim == 3 and out.shape[2] > 4:  # OpenCV takes these as 3-D matrices
-        np.concatenate(pieces, out=out)
-        return
-    if cv2.vconcat(pieces, dst=out) is not out:
-        raise RuntimeError("OpenCV did not copy the rows into the batch")
 
 
 def _stored_crcs(dataset, count, chunk_rows):
