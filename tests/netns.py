@@ -29,7 +29,7 @@ import socket
 import subprocess
 import sys
 
-from pyimagesearch.infra.atomic import process_alive
+from pyimagesearch.infra.orphans import process_alive
 
 PREFIX = "pyisnet"
 SUBNET = "10.213.7"

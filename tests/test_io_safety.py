@@ -16,7 +16,7 @@ from pyimagesearch import cli
 from pyimagesearch.datasets import SimpleDatasetLoader, list_images
 from pyimagesearch.io import (HDF5DatasetGenerator, HDF5DatasetWriter, build_hdf5_splits,
                               check_same_build, read_build_id)
-from pyimagesearch.infra import atomic, publish
+from pyimagesearch.infra import atomic, orphans, publish
 
 SPLIT_FILES = ["mean.json", "test.hdf5", "train.hdf5", "val.hdf5"]
 
@@ -271,7 +271,7 @@ def test_publish_refuses_targets_that_appeared_without_overwrite(tmp_path):
 
 def test_orphans_of_dead_processes_are_removed_by_the_next_write(tmp_path):
     target = tmp_path / "epoch_3.keras"
-    tag = atomic.host_tag()
+    tag = orphans.host_tag()
     dead = tmp_path / f".epoch_2.keras.{tag}-{_dead_pid()}.abcd1234.tmp.keras"
     live = tmp_path / f".epoch_2.keras.{tag}-{os.getppid()}.abcd1234.tmp.keras"
     other_host = tmp_path / f".epoch_2.keras.000000-{_dead_pid()}.abcd1234.tmp.keras"
@@ -284,6 +284,26 @@ def test_orphans_of_dead_processes_are_removed_by_the_next_write(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(
         [".notes.1.tmp", live.name, other_host.name, "epoch_3.keras"])
 
+
+
+def test_one_rule_finds_the_orphans_of_temporaries_and_shared_memory_batches(tmp_path):
+    import re
+
+    from pyimagesearch.io import sharedbatch
+
+    tag = orphans.host_tag()
+    pattern = re.compile(r"^x-(?P<host>[0-9a-f]{6})-(?P<pid>\d+)$")
+    names = {"dead": f"x-{tag}-{_dead_pid()}", "live": f"x-{tag}-{os.getppid()}", "own": f"x-{tag}-{os.getpid()}",
+             "other host": f"x-000000-{_dead_pid()}", "not ours": "y-1"}
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"")
+    found = lambda **options: sorted(entry.name for (entry, _) in orphans.orphans(tmp_path, pattern, **options))  # noqa: E731
+    assert found() == [names["dead"]]
+    assert found(own=True) == sorted([names["dead"], names["own"]])
+    assert orphans.orphans(tmp_path / "missing", pattern) == []
+    # the /dev/shm sweep goes through the same rule, with the segment's owner as the pid
+    assert sharedbatch._SEGMENT.groupindex.keys() >= {"host", "owner"}
+    assert atomic._TEMPORARY.groupindex.keys() >= {"host", "pid"}
 
 _SLOW_BUILD = textwrap.dedent("""
     import os, sys, time
@@ -508,7 +528,7 @@ def test_a_means_path_that_is_a_folder_is_refused_and_cleanup_skips_folders(imag
     assert _contents_deep(out) == before
     # what the cleanup cannot safely remove stays: a folder named like a dead process's temporary,
     # and an earlier version's backup, which may be the only copy of a file
-    tag = atomic.host_tag()
+    tag = orphans.host_tag()
     stray = out / f".val.hdf5.{tag}-{_dead_pid()}.abcd1234.tmp.old"
     folder = out / f".x.hdf5.{tag}-{_dead_pid()}.abcd1234.tmp.hdf5"
     stray.write_bytes(b"old val")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pyimagesearch.infra import atomic, publish
+from pyimagesearch.infra import orphans, publish
 from pyimagesearch.infra.locks import LOCK, FolderBusyError, FolderLock
 
 _HOLD = """
@@ -77,7 +77,7 @@ def test_a_lock_file_from_another_host_whose_pid_is_dead_here_is_taken(tmp_path)
 
 def test_a_record_naming_a_live_process_that_is_not_the_holder_is_taken(tmp_path):
     # pid reuse: the record names a live process of this host (our parent), which holds nothing
-    _plant(tmp_path, {"host": atomic.host_tag(), "hostname": socket.gethostname(), "pid": os.getppid(),
+    _plant(tmp_path, {"host": orphans.host_tag(), "hostname": socket.gethostname(), "pid": os.getppid(),
                       "started": 1, "since": "yesterday"})
     with publish.folder_lock(tmp_path):
         assert json.loads((tmp_path / LOCK).read_text())["pid"] == os.getpid()

@@ -7,15 +7,14 @@ process.
 """
 
 import contextlib
-import hashlib
 import os
 import re
-import socket
 import tempfile
 
 from pyimagesearch.infra.journal import JOURNAL, JournalError, read_journal  # noqa: F401 - atomic.JOURNAL kept for its callers
+from pyimagesearch.infra.orphans import host_tag, orphans
 
-_TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[a-z0-9_]+\.tmp")
+_TEMPORARY = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[a-z0-9_]+\.tmp")  # see infra.orphans
 
 
 @contextlib.contextmanager
@@ -91,19 +90,8 @@ def remove_orphans(folder, exiting=False):
     Returns:
         The paths removed.
     """
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    host = host_tag()
-    published = ()  # not read yet
-    for entry in entries:
-        match = _TEMPORARY.match(entry.name)
-        if match is None or match["host"] != host:
-            continue
-        if process_alive(int(match["pid"])) and not (exiting and int(match["pid"]) == os.getpid()):
-            continue
+    (removed, published) = ([], ())  # the journal: not read yet
+    for (entry, _) in orphans(folder, _TEMPORARY, own=exiting):
         if entry.name.endswith(".tmp.old") or not entry.is_file(follow_symlinks=False):
             continue  # an earlier version's backup may be a set's only copy; never a folder
         if published == ():
@@ -152,24 +140,6 @@ def own_temporaries(folder):
         if match is not None and (match["host"], match["pid"]) == mine:
             found.append(os.path.join(folder, name))
     return found
-
-
-def process_alive(pid):
-    """Whether process `pid` of this host still runs (this process counts as running)."""
-    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill would end the process
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def host_tag():
-    """A short tag of this host's name, carried by temporary and shared-memory names."""
-    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 
 
 def _current_umask():

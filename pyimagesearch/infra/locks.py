@@ -34,7 +34,7 @@ import time
 
 import filelock
 
-from pyimagesearch.infra import atomic
+from pyimagesearch.infra.orphans import host_tag
 
 LOCK = ".pyimagesearch.lock"
 
@@ -130,7 +130,7 @@ class FolderLock:
         self.release()
 
     def _write_holder(self):
-        holder = {"host": atomic.host_tag(), "hostname": socket.gethostname(), "pid": os.getpid(),
+        holder = {"host": host_tag(), "hostname": socket.gethostname(), "pid": os.getpid(),
                   "started": process_start_time(os.getpid()), "purpose": self.purpose,
                   "since": time.strftime("%Y-%m-%d %H:%M:%S")}
         with open(self.path, "r+") as stream:  # the lock is ours: no other writer
@@ -154,7 +154,7 @@ class FolderLock:
             return (f"{self.folder!r} is in use by another process whose record in the lock file "
                     f"{self.path!r} is damaged ({problem}): {clear}.")
         who = (f"pid {holder['pid']} on host {holder.get('hostname')!r}, since {holder.get('since')}")
-        if holder.get("host") == atomic.host_tag() and (
+        if holder.get("host") == host_tag() and (
                 holder.get("started") is not None and process_start_time(holder["pid"]) != holder["started"]):
             return (f"{self.folder!r} is in use by another process; the record in the lock file "
                     f"{self.path!r} names {who}, which has ended (a newer holder has not named "

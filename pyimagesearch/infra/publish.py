@@ -35,10 +35,11 @@ import time
 from pyimagesearch.infra import atomic
 from pyimagesearch.infra.journal import JOURNAL, read_journal
 from pyimagesearch.infra.locks import FolderBusyError, FolderLock
+from pyimagesearch.infra.orphans import host_tag, process_alive
 
 
 def _owner():
-    return {"host": atomic.host_tag(), "hostname": socket.gethostname(), "pid": os.getpid(),
+    return {"host": host_tag(), "hostname": socket.gethostname(), "pid": os.getpid(),
             "since": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
@@ -59,7 +60,7 @@ def _read_json(path):
 def _write_temporary(folder, name, content):
     """Writes `content` as JSON to a new temporary beside `folder/name`; returns its path."""
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{name.lstrip('.')}.{atomic.host_tag()}-{os.getpid()}.", suffix=".tmp", dir=folder)
+        prefix=f".{name.lstrip('.')}.{host_tag()}-{os.getpid()}.", suffix=".tmp", dir=folder)
     with os.fdopen(handle, "w") as stream:
         json.dump(content, stream)
         stream.flush()
@@ -194,8 +195,8 @@ def refuse_unfinished_publish(folder, wait=5.0):
         journal = read_journal(folder)
         if journal is None:
             return
-        live = journal["host"] == atomic.host_tag() and isinstance(journal["pid"], int) and (
-            atomic.process_alive(journal["pid"]))
+        live = journal["host"] == host_tag() and isinstance(journal["pid"], int) and (
+            process_alive(journal["pid"]))
         if not live or time.monotonic() > deadline:
             break
         time.sleep(0.05)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from pyimagesearch.io.readpath.datasetfile import DatasetFile
-from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, remove_orphans, shared_memory_available
+from pyimagesearch.io.sharedbatch import as_shared_batch, clean_at_exit, remove_dead_segments, shared_memory_available
 from pyimagesearch.io.workerpool import WorkerPool
 from pyimagesearch.preprocessing.chain import apply_preprocessors, draws_by_key
 from pyimagesearch.preprocessing.patchpreprocessor import PatchPreprocessor
@@ -331,7 +331,7 @@ class HDF5DatasetGenerator(keras.utils.PyDataset):
     def _start_pool(self):
         """The worker processes' pool, made at the first batch (with the shared memory's clean-up)."""
         if self.shared_memory:
-            remove_orphans()
+            remove_dead_segments()
             clean_at_exit(self._owner_pid)
         pool = self._pool = WorkerPool(self, self.processes, repr(self))
         weakref.finalize(self, pool.close)

@@ -9,7 +9,7 @@ the training process maps them and removes the file, with no further copy.
 A segment's name carries the host, the receiving (owner) process and the
 worker that wrote it: `pyimagesearch-batch-<host>-<owner pid>-<worker pid>-<random>`.
 What a process that died (kill -9) left behind is removed by the next
-shared-memory generator on the same host (`remove_orphans`), never the
+shared-memory generator on the same host (`remove_dead_segments`), never the
 segments of a live process; a dead worker's are removed at once by the
 worker pool, and the owner's exit (Ctrl-C and, in the library's entry points,
 SIGTERM included) removes those it never received.
@@ -25,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-from pyimagesearch.infra.atomic import process_alive, host_tag  # the temporary files' rule
+from pyimagesearch.infra.orphans import host_tag, orphans
 
 SHM_DIR = "/dev/shm"
 _PREFIX = "pyimagesearch-batch-"
@@ -123,28 +123,17 @@ def remove_leftovers(owner_pid, worker_pid=None):
             os.unlink(path)
 
 
-def remove_orphans():
-    """Removes the segments of this host whose owner process is dead.
-
-    Segments of live processes, and of other hosts sharing the folder, are kept.
+def remove_dead_segments():
+    """Removes the segments of this host whose owner process is dead (`infra.orphans`).
 
     Returns:
         The paths removed.
     """
     removed = []
-    try:
-        names = os.listdir(SHM_DIR)
-    except OSError:
-        return removed
-    host = host_tag()
-    for name in names:
-        match = _SEGMENT.match(name)
-        if match is None or match["host"] != host or process_alive(int(match["owner"])):
-            continue
-        path = os.path.join(SHM_DIR, name)
+    for (entry, _) in orphans(SHM_DIR, _SEGMENT, owner="owner"):
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-            removed.append(path)
+            os.unlink(entry.path)
+            removed.append(entry.path)
     return removed
 
 
