@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_hdf5 import synthetic_image  # noqa: E402
 
 from pyimagesearch.io import HDF5DatasetWriter  # noqa: E402
-from pyimagesearch.io.readpath.batchmemory import BatchMemory  # noqa: E402
+from pyimagesearch.infra.batchmemory import BatchMemory  # noqa: E402
 from pyimagesearch.io.readpath.chunkreader import ChunkReader  # noqa: E402
 
 BATCH, PATCH, SIDE = 64, 227, 256

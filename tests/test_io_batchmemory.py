@@ -9,7 +9,7 @@ import pytest
 from datagen import write_noise_hdf5
 
 from pyimagesearch.io import HDF5DatasetGenerator
-from pyimagesearch.io.readpath.batchmemory import BatchMemory
+from pyimagesearch.infra.batchmemory import BatchMemory
 from pyimagesearch.io.readpath.chunkreader import ChunkReader
 
 
@@ -100,3 +100,34 @@ def test_the_generators_batches_reuse_their_buffers(tmp_path):
     with h5py.File(path, "r") as db:
         plain = ChunkReader(db["images"])
     assert plain._empty is np.empty
+
+
+def test_a_copy_or_pickle_carries_no_idle_buffers():
+    import copy
+    import pickle
+
+    memory = BatchMemory(keep=3)
+    memory.empty((1000, 1000), np.uint8)  # dropped at once: its buffer is idle
+    assert memory.idle() == 1
+    for twin in (pickle.loads(pickle.dumps(memory)), copy.deepcopy(memory)):
+        assert twin.keep == 3 and twin.idle() == 0
+    assert len(pickle.dumps(memory)) < 1000
+
+
+def test_mean_batches_reuse_memory_only_once_nothing_views_them():
+    from pyimagesearch.preprocessing import MeanPreprocessor
+
+    mean = MeanPreprocessor(120.0, 110.0, 100.0)
+    rng = np.random.default_rng(0)
+    (first, second) = (rng.integers(0, 256, (4, 5, 6, 3), dtype=np.uint8) for _ in range(2))
+    kept = mean.preprocess_batch(first)
+    other = mean.preprocess_batch(second)  # the first batch is still viewed: a buffer of its own
+    expected = lambda batch: batch.astype(np.float32) - np.float32([100.0, 110.0, 120.0])  # noqa: E731
+    np.testing.assert_array_equal(kept, expected(first))
+    np.testing.assert_array_equal(other, expected(second))
+    address = other.ctypes.data
+    del other
+    again = mean.preprocess_batch(first)  # the second's buffer, now idle, is reused
+    assert again.ctypes.data == address
+    np.testing.assert_array_equal(again, expected(first))
+    np.testing.assert_array_equal(kept, expected(first))

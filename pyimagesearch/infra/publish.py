@@ -43,20 +43,6 @@ def _owner():
             "since": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def _read_json(path):
-    """The JSON object in `path`, or None if there is no such file."""
-    try:
-        with open(path) as handle:
-            content = json.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path!r} is damaged ({error}); remove it if no build is running.") from None
-    if not isinstance(content, dict):
-        raise ValueError(f"{path!r} is damaged (not a JSON object); remove it if no build is running.")
-    return content
-
-
 def _write_temporary(folder, name, content):
     """Writes `content` as JSON to a new temporary beside `folder/name`; returns its path."""
     handle, temporary = tempfile.mkstemp(

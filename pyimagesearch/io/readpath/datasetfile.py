@@ -18,7 +18,7 @@ import h5py
 
 from pyimagesearch.infra.publish import refuse_unfinished_publish
 from pyimagesearch.io.buildid import FILE_ID, check_metadata, metadata_errors
-from pyimagesearch.io.readpath.batchmemory import BatchMemory
+from pyimagesearch.infra.batchmemory import BatchMemory
 from pyimagesearch.io.readpath.chunkreader import ChunkReader, layout_problem
 from pyimagesearch.infra.validation import check_choice, check_int
 

@@ -65,6 +65,12 @@ class BatchMemory:
         """Returns the number of idle buffers kept (all sizes)."""
         return sum(len(buffers) for buffers in list(self._idle.values()))
 
+    def __getstate__(self):
+        return {"keep": self.keep}  # idle buffers are memory, not state: a copy starts with none
+
+    def __setstate__(self, state):
+        self.__init__(state["keep"])
+
 
 class _Lease:
     """The NumPy base of the arrays made on one buffer; its end gives the buffer back.
