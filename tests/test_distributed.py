@@ -385,10 +385,9 @@ def test_a_dead_process_ends_the_others_in_one_line_naming_the_epoch_just_ended(
     assert [name for name in os.listdir(output) if name.startswith(".")] == [".pyimagesearch.lock"]
 
 
-# Issue 27, finding 6: killing process 0 made the survivor print a resume command with
-# --process-id 0, also under launch. (JAX's own `F... Terminating process` and gRPC lines,
-# printed by JAX's client as it notices process 0's death, may still come first: JAX 0.10
-# offers no way to replace that handler, see docs/gpu.md.)
+# Issue 27, finding 6: killing process 0 made the survivor print JAX's own `F... Terminating
+# process` and gRPC lines before its line (2 of 2 runs on 2026-12-07, before the launcher held
+# them back), and a resume command with --process-id 0, also under launch.
 @needs_jax
 @pytest.mark.timeout(RUN_LIMIT + 60)
 def test_killing_process_0_the_survivor_says_one_line_and_the_launch_command(tmp_path):
@@ -419,7 +418,7 @@ def test_killing_process_0_the_survivor_says_one_line_and_the_launch_command(tmp
                                               "--heartbeat-timeout", str(HEARTBEAT),
                                               "--say-epochs", "--resume", "auto"]))
     assert "[launch] process 0 was killed by signal 9" in text
-    assert not re.search(r"Traceback|Fatal Python error|Check failure|SIGABRT", text), text
+    assert not ENGINE_NOISE.search(text), text
 
 
 def start_alone(args, **variables):

@@ -191,6 +191,34 @@ def test_a_death_by_a_signal_is_named_as_the_cause_before_the_exits_it_caused():
     assert _causes_first([]) == []
 
 
+
+JAX_DYING_WORDS = [
+    "F1207 04:38:24.491924   27574 client.h:80] Terminating process because the JAX distributed "
+    "service detected fatal errors. This most likely indicates that another task died",
+    "Additional GRPC error information from remote target coordination_service while calling "
+    "/xla.coordination.CoordinationService/PollForError:",
+    ':UNKNOWN:Error received from peer  {grpc_message:"Socket closed", grpc_status:14}',
+]
+
+
+@pytest.mark.parametrize("library_line", [True, False], ids=["the library's line follows", "it never does"])
+def test_launch_drops_jaxs_dying_words_only_when_the_librarys_line_follows(library_line):
+    import io
+    import threading
+    from types import SimpleNamespace
+
+    from pyimagesearch.distribute.launcher import _forward
+
+    mine = "[ERROR] process 1: process 0 of 2 failed (died, or silent for 30 s); resume ..."
+    lines = ["[INFO] process 1 epoch 1 ended", *JAX_DYING_WORDS, *([mine] if library_line else [])]
+    out = io.StringIO()
+    _forward(SimpleNamespace(stdout=iter(line + "\n" for line in lines)), "[1] ", out, threading.Lock())
+    shown = out.getvalue().splitlines()
+    if library_line:
+        assert shown == ["[1] [INFO] process 1 epoch 1 ended", "[1] " + mine]
+    else:  # JAX's were the only words: shown, nothing lost
+        assert shown == ["[1] " + line for line in lines]
+
 def test_launch_succeeds_when_every_process_does(capsys):
     code = ("import sys; i = sys.argv[sys.argv.index('--process-id') + 1]; "
             "print('done', i)")

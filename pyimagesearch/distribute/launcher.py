@@ -7,7 +7,10 @@ prefixes every line a process prints with `[I] `, and when one process
 fails, gives the others `grace` seconds to stop on their own (they print
 their one line, see `Distribution.guard`), stops those left, and ends with
 one line naming the failed process (one killed by a signal first, then any
-other that failed on its own).
+other that failed on its own). When process 0 dies, JAX's client in each
+other process writes `F... Terminating process` and gRPC's details before
+the library's line; the launcher holds such lines back and drops them once
+the library's line follows (shown if it never does).
 
 SIGTERM or SIGINT to the launcher (a scheduler's preemption, Ctrl-C) is
 forwarded to every process, which stop at a batch and write their checkpoint
@@ -20,6 +23,7 @@ resumes the run.
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import socket
@@ -201,9 +205,30 @@ def _stop(processes, signum=signal.SIGTERM, grace=5):
     return killed
 
 
+# JAX's client, when the process holding its coordination service dies, writes this and gRPC's
+# details and ends the process; the library's watch says the same in its own one line
+_ENGINE_FATAL = re.compile(r"^F\d{4} .*Terminating process because the JAX distributed service")
+_LIBRARY_LINE = re.compile(r"^\[(ERROR|INFO)\] process \d+: ")
+
+
 def _forward(process, prefix, out, lock):
+    """Prefixes and passes on each line of `process`, holding back JAX's dying words for the library's.
+
+    From JAX's `F... Terminating process` line on, the lines are held: when
+    the library's own line follows (its watch saw the same failure), the
+    held ones are dropped; when the process ends without it, they are shown.
+    """
+    held = []
     for line in process.stdout:
-        _say(out, lock, prefix + line.rstrip("\n"))
+        line = line.rstrip("\n")
+        if held or _ENGINE_FATAL.match(line):
+            if not _LIBRARY_LINE.match(line):
+                held.append(line)
+                continue
+            held = []
+        _say(out, lock, prefix + line)
+    for line in held:
+        _say(out, lock, prefix + line)
 
 
 def _say(out, lock, line):
