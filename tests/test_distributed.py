@@ -487,6 +487,33 @@ def test_cluster_from_arguments_then_keras_then_slurm_variables():
         Cluster("node1:5000", 8, 5, 60)
     # an argument wins over the environment
     assert cluster_from(args(coordinator="h:1", process_id=0), environ=slurm_env).process_id == 0
+    # under srun: the step's first node, a port from the job id (the run also uses the next one)
+    step = dict(slurm_env, SLURM_STEP_NODELIST="gpu[03-05,09],cpu1", SLURM_JOB_NODELIST="x[1-9]",
+                SLURM_JOB_ID="123456")
+    assert cluster_from(args(), environ=step) == Cluster(f"gpu03:{61440 + 123456 % 4000}", 8, 5, 60)
+    job = dict(slurm_env, SLURM_JOB_NODELIST="node-a.example.org,node-b", SLURM_JOB_ID="7")
+    assert cluster_from(args(), environ=job).coordinator == "node-a.example.org:61447"
+    assert cluster_from(args(coordinator="h:1"), environ=step).coordinator == "h:1"
+    assert cluster_from(args(), environ=dict(step, KERAS_DISTRIBUTION_JOB_ADDRESSES="k:2")).coordinator == "k:2"
+
+
+@pytest.mark.parametrize("nodelist, first", [
+    ("node01", "node01"), ("node[01-04]", "node01"), ("gpu[03-05,09],cpu1", "gpu03"),
+    ("rack[2-3]-n[07-08]", "rack2-n07"), ("host-1.example.com,host-2", "host-1.example.com"),
+    ("n[7]", "n7"), (" n[10-12] ", "n10"),
+])
+def test_the_first_host_of_a_slurm_node_list(nodelist, first):
+    from pyimagesearch.distribute.cluster import first_host
+
+    assert first_host(nodelist) == first
+
+
+@pytest.mark.parametrize("nodelist", ["node[01-04", "node]", "[]", "a[[1]]", ",x"])
+def test_a_node_list_slurm_would_not_write_is_named(nodelist):
+    with pytest.raises(ValueError, match=f"SLURM_STEP_NODELIST {re.escape(repr(nodelist))} is not a "
+                                         r"SLURM node list \(such as node\[01-04\]\)"):
+        cluster_from(args(), environ={"SLURM_STEP_NODELIST": nodelist, "SLURM_JOB_NODELIST": "x",
+                                      "SLURM_JOB_ID": "1", "SLURM_NTASKS": "2", "SLURM_PROCID": "0"})
 
 
 @pytest.mark.parametrize("values, environ, message", [
@@ -498,6 +525,8 @@ def test_cluster_from_arguments_then_keras_then_slurm_variables():
     ({"coordinator": "h:1", "num_processes": 2, "process_id": 2}, {}, "--process-id must be in \\[0, 2\\), got 2"),
     ({"coordinator": "h:1", "num_processes": 0, "process_id": 0}, {}, "--num-processes must be at least 1"),
     ({"coordinator": "h:1"}, {"SLURM_NTASKS": "two"}, "SLURM_NTASKS must be an integer, got 'two'"),
+    ({}, {"SLURM_STEP_NODELIST": "n1", "SLURM_JOB_ID": "x1"}, "SLURM_JOB_ID must be an integer, got 'x1'"),
+    ({}, {"SLURM_STEP_NODELIST": "n1"}, "needs --coordinator HOST:PORT .* SLURM_STEP_NODELIST and SLURM_JOB_ID"),
     ({"coordinator": "h:1", "num_processes": 2, "process_id": 0, "heartbeat_timeout": 0}, {},
      "--heartbeat-timeout must be a positive integer"),
 ])

@@ -143,3 +143,23 @@ def _calls_without_a_chosen_verbose(path):
 def test_example_scripts_and_the_demo_choose_verbose_by_where_output_goes():
     scripts = [*sorted((ROOT / "examples").rglob("*.py")), ROOT / "pyimagesearch" / "commands" / "demo.py"]
     assert not [call for path in scripts for call in _calls_without_a_chosen_verbose(path)]
+
+
+def test_a_line_for_a_shared_stream_is_one_write():
+    # print() writes the text and the newline in two calls: on write-through stderr another
+    # thread's line could land between them (seen: a survivor's line glued to "epoch 3 ended")
+    from pyimagesearch.infra.progress import write_line
+
+    class Recorder:
+        def __init__(self):
+            (self.writes, self.flushes) = ([], 0)
+
+        def write(self, text):
+            self.writes.append(text)
+
+        def flush(self):
+            self.flushes += 1
+
+    stream = Recorder()
+    write_line("[ERROR] process 1: process 0 of 2 failed", stream)
+    assert stream.writes == ["[ERROR] process 1: process 0 of 2 failed\n"] and stream.flushes == 1

@@ -155,6 +155,25 @@ def test_nobody_at_the_coordinator_and_a_port_in_use():
         watch(f"nosuchhost.invalid:{port}", 1).check_local()
 
 
+
+def test_process_0_away_from_the_coordinators_host_is_warned():
+    # a second "process 0" started on another host used to wait out the start-up timeout and
+    # then name the others as missing; now it says at once where process 0 belongs
+    from pyimagesearch.distribute.rendezvous import is_this_host
+
+    assert is_this_host("localhost") and is_this_host("127.0.0.1") and is_this_host(socket.gethostname())
+    assert not is_this_host("192.0.2.1")  # TEST-NET-1: no host's address
+    assert not is_this_host("nosuchhost.invalid")
+    port = int(coordinator().rpartition(":")[2])
+    lines = []
+    watch(f"192.0.2.1:{port}", 0, lines=lines).check_local()
+    assert lines == [f"[WARNING] process 0: the coordinator 192.0.2.1:{port} is not an address of this "
+                     f"host ({socket.gethostname()}); the other processes look for process 0 there: "
+                     f"start process 0 on 192.0.2.1, or give --coordinator this host's address"]
+    lines.clear()
+    watch(f"localhost:{port}", 0, lines=lines).check_local()
+    assert lines == []
+
 # ---------------------------------------------------------------- the launcher
 
 def test_cluster_command_appends_the_switches():

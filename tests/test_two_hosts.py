@@ -12,9 +12,9 @@ One fixture runs every cluster at once (their waits overlap) and the tests
 read what it saw. The runs, all tests/distributed_worker.py (ShallowNet, 256
 rows, global batch 16, 16 steps an epoch) on one HDF5 file:
 
-- `A` (node0, node1), started the SLURM way (`SLURM_PROCID`, `SLURM_NTASKS`,
-  the coordinator in `KERAS_DISTRIBUTION_JOB_ADDRESSES`, no cluster
-  switches), 3 epochs; node1's cable is pulled for 2 s in epoch 2, and a
+- `A` (node0, node1), started as `srun` starts them (`SLURM_PROCID`,
+  `SLURM_NTASKS`, `SLURM_STEP_NODELIST=node[0-1]`, `SLURM_JOB_ID`: the
+  coordinator is node0 at the job's port; no cluster switches), 3 epochs; node1's cable is pulled for 2 s in epoch 2, and a
   duplicated process 1 knocks at its lobby;
 - `L`, the same run with both processes on `localhost` (this machine's own
   network), the reference;
@@ -50,6 +50,8 @@ from datagen import write_rows
 WORKER = Path(__file__).with_name("distributed_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 29500  # the coordinator's port on every host (each host has its own ports)
+SLURM_JOB = 4029500  # run A's job id: its coordinator's port is 61440 + 4029500 % 4000
+A_PORT = 61440 + SLURM_JOB % 4000
 ROWS = 256
 EPOCHS = 3  # of the uninterrupted runs
 HEARTBEAT = 6  # --heartbeat-timeout of the runs that lose a host
@@ -206,10 +208,10 @@ def runs(hosts, tmp_path_factory):
         return [*common, "--output", root / name / "out", "--trace", root / name / "trace",
                 "--strategy", "multiworker", "--heartbeat-timeout", STEADY_HEARTBEAT]
 
-    for p in range(2):  # the SLURM way: no cluster switch
-        procs[f"A{p}"] = Process(worker(*a_args("A")), hosts[p], environment(
-            SLURM_PROCID=str(p), SLURM_NTASKS="2",
-            KERAS_DISTRIBUTION_JOB_ADDRESSES=f"{hosts[0].name}:{PORT}"))
+    slurm = dict(SLURM_NTASKS="2", SLURM_STEP_NODELIST="node[0-1]", SLURM_JOB_ID=str(SLURM_JOB))
+    assert [host.name for host in hosts][:2] == ["node0", "node1"]
+    for p in range(2):  # as srun starts them: no cluster switch
+        procs[f"A{p}"] = Process(worker(*a_args("A")), hosts[p], environment(SLURM_PROCID=str(p), **slurm))
     from pyimagesearch.distribute.launcher import free_port_pair
 
     local = f"localhost:{free_port_pair()}"
@@ -225,6 +227,10 @@ def runs(hosts, tmp_path_factory):
                                            f"node9:{PORT}"), hosts[2])
     procs["nobody there"] = Process(worker(*common, *mistakes, "--coordinator",
                                            f"{hosts[1].name}:{PORT + 100}"), hosts[2])
+    # a process 0 started on another host than its coordinator's
+    procs["process 0 elsewhere"] = Process(worker(*common, *mistakes[:-4], "--process-id", 0,
+                                                  "--startup-timeout", 3, "--coordinator",
+                                                  f"{hosts[1].name}:{PORT + 200}"), hosts[2])
 
     def flap():
         hosts.partition(1)
@@ -245,12 +251,11 @@ def runs(hosts, tmp_path_factory):
             if "A epoch 1" not in seen and (root / "A" / "out" / "epoch_1.keras").exists():
                 seen["A epoch 1"] = now
                 flapper.start()
-            if "duplicate" not in procs and lobby_joined(procs["A1"], PORT + 1):
+            if "duplicate" not in procs and lobby_joined(procs["A1"], A_PORT + 1):
                 # once the pair has met, a second process 1 knocks at its lobby from another
                 # host (while the pair starts JAX and trains)
                 procs["duplicate"] = Process(worker(*a_args("A")), hosts[2], environment(
-                    SLURM_PROCID="1", SLURM_NTASKS="2",
-                    KERAS_DISTRIBUTION_JOB_ADDRESSES=f"{hosts[0].name}:{PORT}"))
+                    SLURM_PROCID="1", **slurm))
             if "P epoch 1" not in seen and (root / "P" / "out" / "epoch_1.keras").exists():
                 seen["P epoch 1"] = now
             if "P cut" not in seen and "P epoch 1" in seen and now > seen["P epoch 1"] + 0.5:
@@ -354,6 +359,15 @@ def test_two_hosts_start_up_mistakes_end_in_one_line(runs):
         (line,) = proc.errors()
         assert line.startswith("[ERROR] process 1: ") and message in line, (name, line)
         assert proc.noise() == [], (name, proc.text()[-3000:])
+    # process 0 away from its coordinator says so before it waits (then times out as alone)
+    elsewhere = procs["process 0 elsewhere"]
+    assert elsewhere.status == 2, elsewhere.text()[-3000:]
+    # (the namespaces share the machine's host name: the line names it, not node2)
+    assert re.search(rf"^\[WARNING\] process 0: the coordinator node1:{PORT + 200} is not an address of "
+                     r"this host \(.+\); the other processes look for process 0 there: start process 0 "
+                     r"on node1, or give --coordinator this host's address$", elsewhere.text(), re.M), \
+        elsewhere.text()[-3000:]
+    assert elsewhere.noise() == [], elsewhere.text()[-3000:]
     # the running pair, still running, did not notice the duplicate
     assert procs["duplicate"].ended < procs["A0"].ended
     assert procs["A0"].status == 0 and procs["A1"].status == 0

@@ -50,6 +50,7 @@ import sys
 import threading
 import time
 
+from pyimagesearch.infra.progress import write_line
 from pyimagesearch.infra.validation import check_choice, check_host_port, check_int
 
 STRATEGIES = ("none", "mirrored", "multiworker")
@@ -423,8 +424,8 @@ class _Failure:
                 elif time.monotonic() - changed > SETTLE_STALL:
                     break  # stuck: never complete
                 if not said and time.monotonic() - began > 3:
-                    print(f"[INFO] process {self.dist.process_id}: a process failed; finishing the "
-                          f"checkpoint being written in {self.checkpoints} first", flush=True)
+                    write_line(f"[INFO] process {self.dist.process_id}: a process failed; finishing the "
+                               f"checkpoint being written in {self.checkpoints} first", sys.stdout)
                     said = True
                 time.sleep(0.05)
         return self.where()
@@ -495,8 +496,8 @@ class _Failure:
 
     def exit(self, line, status):
         with self.lock:
-            print(line, file=sys.stderr, flush=True)
             sys.stdout.flush()
+            write_line(line)
             # the output folders' locks (flock) are released by the system as the process ends
             if self.checkpoints is not None:
                 from pyimagesearch.infra.atomic import remove_orphans
@@ -665,7 +666,7 @@ def configure_from_args(args, batch_size=None, dataset=None):
                          mixed_precision=bool(getattr(args, "mixed_precision", False)),
                          cluster=cluster, settings=settings, dataset=dataset)
     except StartupError as error:
-        print(f"[ERROR] process {cluster.process_id}: {error}", file=sys.stderr, flush=True)
+        write_line(f"[ERROR] process {cluster.process_id}: {error}")
         raise SystemExit(STARTUP_STATUS) from None
 
 
@@ -748,9 +749,12 @@ def _cluster(args, environ, names):
     coordinator = getattr(args, "coordinator", None)
     if coordinator is None and environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES"):
         coordinator = environ["KERAS_DISTRIBUTION_JOB_ADDRESSES"].split(",")[0].strip()
+    if coordinator is None:
+        coordinator = slurm_coordinator(environ)
     if not coordinator:
         raise ValueError(f"{names['prefix']} needs {names['coordinator']} (process 0's "
-                         f"address) or KERAS_DISTRIBUTION_JOB_ADDRESSES.")
+                         f"address), KERAS_DISTRIBUTION_JOB_ADDRESSES, or SLURM's "
+                         f"SLURM_STEP_NODELIST and SLURM_JOB_ID (srun).")
     check_host_port(coordinator, names["coordinator"].split()[0], max_port=65534)
     num_processes = _cluster_int(args, "num_processes", names, environ,
                                  ("KERAS_DISTRIBUTION_NUM_PROCESSES", "SLURM_NTASKS"))
@@ -766,6 +770,68 @@ def _cluster(args, environ, names):
                             ("startup_timeout", STARTUP_TIMEOUT)):
         timeouts[name] = check_int(getattr(args, name, default), names[name])
     return Cluster(coordinator, num_processes, process_id, **timeouts)
+
+
+SLURM_PORTS = (61440, 4000)  # a SLURM run's port: 61440 + SLURM_JOB_ID % 4000 (and the next one)
+
+
+def slurm_coordinator(environ=None):
+    """Process 0's `host:port` under `srun`: the step's first node, a port from the job id.
+
+    Args:
+        environ: the environment (`os.environ` by default).
+
+    Returns:
+        `"HOST:PORT"`, or None outside a SLURM step (no `SLURM_STEP_NODELIST`
+        or `SLURM_JOB_NODELIST`, or no `SLURM_JOB_ID`).
+
+    Raises:
+        ValueError: a node list or job id SLURM would not write, naming the variable.
+    """
+    environ = os.environ if environ is None else environ
+    variable = next((name for name in ("SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST")
+                     if environ.get(name, "").strip()), None)
+    if variable is None or not environ.get("SLURM_JOB_ID", "").strip():
+        return None
+    try:
+        job = int(environ["SLURM_JOB_ID"])
+    except ValueError:
+        raise ValueError(f"SLURM_JOB_ID must be an integer, got {environ['SLURM_JOB_ID']!r}.") from None
+    (base, spread) = SLURM_PORTS
+    return f"{first_host(environ[variable], variable)}:{base + job % spread}"
+
+
+def first_host(nodelist, name="the node list"):
+    """The first host of a SLURM node list: `"gpu[03-05,09],cpu1"` gives `"gpu03"`.
+
+    Args:
+        nodelist: SLURM's compressed list (`SLURM_STEP_NODELIST`).
+        name: what holds it, for the message.
+
+    Raises:
+        ValueError: brackets that do not pair, or an empty first host.
+    """
+    (host, depth, group) = ([], 0, "")
+    for character in nodelist.strip():
+        if character == "[":
+            (depth, group) = (depth + 1, "")
+        elif character == "]":
+            if depth != 1:
+                break
+            host.append(group.split(",")[0].split("-")[0])  # a range's first value, zero-padded
+            depth = 0
+        elif depth:
+            group += character
+        elif character == ",":
+            break
+        else:
+            host.append(character)
+    else:
+        character = None
+    host = "".join(host)
+    if depth or character == "]" or not host or "[" in host:
+        raise ValueError(f"{name} {nodelist!r} is not a SLURM node list (such as node[01-04]).")
+    return host
 
 
 def _cluster_int(args, name, names, environ, variables):
@@ -830,7 +896,7 @@ def _watch(cluster, settings=None):
 
     return Watch(cluster.coordinator, cluster.num_processes, cluster.process_id,
                  cluster.startup_timeout, cluster.heartbeat_timeout,
-                 report=lambda line: print(line, flush=True), settings=settings)
+                 report=lambda line: write_line(line, sys.stdout), settings=settings)
 
 
 def _join_cluster(cluster, watch, keras):
@@ -877,12 +943,11 @@ def _join_cluster(cluster, watch, keras):
 
 def _failed_outside_guard(cluster, process_id):
     """The watch's answer to a failed process outside `Distribution.guard`: one line, status 1."""
-    print(f"[ERROR] process {cluster.process_id}: process {process_id} of "
-          f"{cluster.num_processes} failed (died, or silent for {cluster.heartbeat_timeout} s) "
-          f"while this process was not in Distribution.guard (starting, or training without "
-          f"it); start every process again (this one ran: {shlex.join(['python', *sys.argv])})",
-          file=sys.stderr, flush=True)
     sys.stdout.flush()
+    write_line(f"[ERROR] process {cluster.process_id}: process {process_id} of "
+               f"{cluster.num_processes} failed (died, or silent for {cluster.heartbeat_timeout} s) "
+               f"while this process was not in Distribution.guard (starting, or training without "
+               f"it); start every process again (this one ran: {shlex.join(['python', *sys.argv])})")
     # the output folders' locks (flock) are released by the system as the process ends
     os._exit(FAILED_STATUS)  # JAX's exit handlers would wait for the failed process
 

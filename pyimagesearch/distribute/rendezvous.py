@@ -79,6 +79,22 @@ def check_port_free(coordinator):
             ) from None
 
 
+def is_this_host(host):
+    """Whether `host` resolves to an address of this machine (one a socket here can bind)."""
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return False
+    for (family, kind, protocol, _, address) in found:
+        with socket.socket(family, kind, protocol) as probe:
+            try:
+                probe.bind(address[:1] + (0,) + address[2:])
+                return True
+            except OSError:
+                continue
+    return False
+
+
 class Watch:
     """One process's connection(s) to the others: the lobby, then the watch.
 
@@ -130,6 +146,12 @@ class Watch:
         """
         check_address(self.coordinator)
         if self.process_id == 0:
+            (host, _) = lobby_address(self.coordinator)
+            if not is_this_host(host):  # a warning: a service's virtual address may still lead here
+                self.report(f"[WARNING] process 0: the coordinator {self.coordinator} is not an "
+                            f"address of this host ({socket.gethostname()}); the other processes "
+                            f"look for process 0 there: start process 0 on {host}, or give "
+                            f"--coordinator this host's address")
             check_port_free(self.coordinator)
             (_, port) = lobby_address(self.coordinator)
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

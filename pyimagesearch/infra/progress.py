@@ -29,6 +29,23 @@ def is_terminal(stream):
         return False
 
 
+def write_line(line, stream=None):
+    """Writes `line` and its newline in one call, then flushes (`sys.stderr` by default).
+
+    `print` writes the text and the newline in two calls; on Python's
+    write-through stderr each is its own system call, so another thread's
+    output (a progress line on stdout, merged into the same pipe or log)
+    can land between them and glue two lines together.
+
+    Args:
+        line: the text, without its newline.
+        stream: a text stream; `sys.stderr` when None.
+    """
+    stream = sys.stderr if stream is None else stream
+    stream.write(line + "\n")
+    stream.flush()
+
+
 def keras_verbose(stream=None):
     """Keras' `verbose` for `fit`/`predict`, chosen by where the output goes.
 
