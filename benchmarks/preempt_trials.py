@@ -3,7 +3,8 @@
 Runs the demo N times on a backend, sends SIGINT or SIGTERM (alternately) a
 random 3-7 s after the start (imports, the dataset's build or training), and
 counts the outcomes: the expected status (130 after SIGINT, 143 after
-SIGTERM) with exactly one line on stderr, another status, a crash (a status
+SIGTERM) with exactly one line on stderr after the signal (the progress lines
+before it are the run's), another status, a crash (a status
 from a signal such as SIGSEGV), or still running 60 s after the signal.
 Not a test: counts for the documentation.
 
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,23 +32,28 @@ def trial(signum, delay, epochs):
                                   os.path.join(out, "demo"), "--epochs", str(epochs)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                  env=environment)
+        said = []  # (when, line): the progress lines before the signal are not its answer
+        reader = threading.Thread(target=lambda: said.extend((time.monotonic(), line.rstrip("\n"))
+                                                            for line in child.stderr), daemon=True)
+        reader.start()
         time.sleep(delay)
         sent = time.monotonic()
         child.send_signal(signum)
         try:
-            (_, stderr) = child.communicate(timeout=60)
+            child.wait(timeout=60)
         except subprocess.TimeoutExpired:
             child.kill()
-            child.communicate()
+            child.wait()
             return "still running 60 s later", None, ""
         seconds = time.monotonic() - sent
-        lines = [line for line in stderr.splitlines() if line.strip()]
+        reader.join(timeout=10)
+        lines = [line for (when, line) in said if when >= sent and line.strip()]
         if child.returncode < 0:
             outcome = f"crashed ({signal.Signals(-child.returncode).name})"
         elif child.returncode == 128 + signum and len(lines) == 1:
             outcome = "honoured"
         else:
-            outcome = f"status {child.returncode}, {len(lines)} line(s)"
+            outcome = f"status {child.returncode}, {len(lines)} line(s) after the signal"
         leftovers = [name for (_, _, names) in os.walk(out) for name in names if ".tmp" in name]
         if leftovers:
             outcome += f", left {leftovers}"
