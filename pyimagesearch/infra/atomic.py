@@ -98,7 +98,7 @@ def remove_orphans(folder, exiting=False):
             published = journal_files(folder)
         path = os.path.normpath(entry.path)
         if published is None or path in published:
-            continue  # an unfinished publish's new file: the next build or reader places it
+            continue  # an unfinished publish's new file: the next build or a repair places it
         with contextlib.suppress(OSError):
             os.remove(path)
             removed.append(path)

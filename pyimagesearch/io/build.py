@@ -112,8 +112,9 @@ def build_hdf5_splits(images, output_dir, labels=None, label_from="parent",
     temporary names, then a journal, then the renames. A failure or a signal
     before the journal leaves the previous set whole and no temporary file; a
     signal after it is held until the new set is complete; a process killed
-    after it leaves a journal that the next build, or a reader
-    (`HDF5DatasetGenerator`), completes before anything else.
+    after it leaves a journal that the next build, or `pyimagesearch repair
+    FOLDER`, completes before anything else (a reader refuses the folder
+    until then, naming that command).
     Every file carries one build id (the HDF5 files' `build_id` attribute,
     the means JSON's `"build_id"` key) that readers check, and `overwrite`
     removes split files of an earlier build that this build does not produce.
