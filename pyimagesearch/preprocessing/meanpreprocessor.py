@@ -100,11 +100,14 @@ class MeanPreprocessor:
     def _subtract(self, images, out=None):
         out = np.empty(images.shape, dtype="float32") if out is None else out
         width = images.shape[-2]
-        # one pass that converts and subtracts; numpy broadcasts a length-3 vector
-        # slowly, a row-long tiled vector is ~4x faster. `out` is C order, so its
-        # reshape is a view (a flipped or transposed input is copied by its reshape)
-        np.subtract(images.reshape(-1, width * 3), np.tile(self._bgr, width),
-                    out=out.reshape(-1, width * 3), dtype="float32")
+        # the cast, then the subtraction in place: numpy's plain casting copy and a
+        # float32 subtraction beat one mixed-type pass (its buffered casting) by ~15%;
+        # numpy broadcasts a length-3 vector slowly, a row-long tiled vector is ~4x
+        # faster. `out` is C order, so its reshape is a view (a flipped or transposed
+        # input is copied by its reshape)
+        rows = out.reshape(-1, width * 3)
+        rows[...] = images.reshape(-1, width * 3)
+        np.subtract(rows, np.tile(self._bgr, width), out=rows)
         return out
 
 
