@@ -266,10 +266,18 @@ class ChunkReader:
         return (iov, step, calls)
 
     def _read_into(self, buffer, offset):
-        """Fills the contiguous array `buffer` from the file at `offset` (the GIL released)."""
-        got = os.preadv(self._fd, [buffer], offset)
-        if got != buffer.nbytes:
-            _short_read(got, offset)
+        """Fills the contiguous array `buffer` from the file at `offset` (the GIL released).
+
+        Linux reads at most about 2 GiB per call: a larger buffer takes more
+        calls. A read that returns nothing before the buffer is full is the
+        end of the file, which has shrunk.
+        """
+        view = memoryview(buffer).cast("B")
+        while len(view):
+            got = os.preadv(self._fd, [view], offset)
+            if got <= 0:
+                _short_read(got, offset)
+            (view, offset) = (view[got:], offset + got)
 
     def _row_buffer(self):
         """This thread's buffer of one row."""
