@@ -126,8 +126,10 @@ def test_mean_batches_reuse_memory_only_once_nothing_views_them():
     np.testing.assert_array_equal(kept, expected(first))
     np.testing.assert_array_equal(other, expected(second))
     address = other.ctypes.data
+    assert mean._memory.idle() == 0
     del other
-    again = mean.preprocess_batch(first)  # the second's buffer, now idle, is reused
-    assert again.ctypes.data == address
+    assert mean._memory.idle() == 1  # the second batch's buffer, kept for the next
+    again = mean.preprocess_batch(first)  # and reused
+    assert again.ctypes.data == address and mean._memory.idle() == 0
     np.testing.assert_array_equal(again, expected(first))
     np.testing.assert_array_equal(kept, expected(first))

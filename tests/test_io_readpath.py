@@ -373,3 +373,26 @@ def test_windows_read_on_a_first_pass_and_after_it_equal_numpys(tmp_path, small_
                 expected = [images[row, y:y + height, x:x + width] for (row, y, x) in zip(range(23), ys, xs)]
                 np.testing.assert_array_equal(out, np.array(expected), err_msg=f"{state} {height}x{width}")
                 assert reader.verified.all()
+
+
+def test_a_read_the_system_cuts_short_reads_on_and_only_nothing_is_a_shrunk_file(tmp_path, small_chunks,
+                                                                                monkeypatch):
+    # Linux returns at most about 2 GiB per read: a larger batch takes more calls
+    path = tmp_path / "data.hdf5"
+    (images, _) = write_noise_hdf5(path, (23, 9, 8, 3), 3, seed=13)
+    real = os.preadv
+    calls = []
+
+    def at_most_100_bytes(fd, buffers, offset):
+        calls.append(offset)
+        return real(fd, [memoryview(buffers[0])[:100]], offset)
+
+    with h5py.File(path, "r") as db:
+        reader = ChunkReader(db["images"])
+        monkeypatch.setattr(chunkreader.os, "preadv", at_most_100_bytes)
+        np.testing.assert_array_equal(reader.read(0, 23), images)  # the first pass, row by row
+        np.testing.assert_array_equal(reader.read(3, 17), images[3:17])  # verified chunks, whole
+        assert len(calls) > 23 * 9 * 8 * 3 // 100
+        monkeypatch.setattr(chunkreader.os, "preadv", lambda fd, buffers, offset: 0)
+        with pytest.raises(OSError, match="the file shrank under the reader"):
+            reader.read(0, 5)
