@@ -8,9 +8,9 @@ fails, gives the others `grace` seconds to stop on their own (they print
 their one line, see `Distribution.guard`), stops those left, and ends with
 one line naming the failed process (one killed by a signal first, then any
 other that failed on its own). When process 0 dies, JAX's client in each
-other process writes `F... Terminating process` and gRPC's details before
-the library's line; the launcher holds such lines back and drops them once
-the library's line follows (shown if it never does).
+other process writes `F... Terminating process` and gRPC's details, just
+before or just after the library's line; the launcher drops them where the
+library's line says the same (they are shown if it never comes).
 
 SIGTERM or SIGINT to the launcher (a scheduler's preemption, Ctrl-C) is
 forwarded to every process, which stop at a batch and write their checkpoint
@@ -212,20 +212,27 @@ _LIBRARY_LINE = re.compile(r"^\[(ERROR|INFO)\] process \d+: ")
 
 
 def _forward(process, prefix, out, lock):
-    """Prefixes and passes on each line of `process`, holding back JAX's dying words for the library's.
+    """Prefixes and passes on each line of `process`, without JAX's dying words where the library spoke.
 
-    From JAX's `F... Terminating process` line on, the lines are held: when
-    the library's own line follows (its watch saw the same failure), the
-    held ones are dropped; when the process ends without it, they are shown.
+    JAX's `F... Terminating process` line and the lines after it are held:
+    when the library's own line follows (its watch saw the same failure),
+    they are dropped; when the process ends without it, they are shown. When
+    the library's line came first, JAX's words after it are dropped.
     """
-    held = []
+    (held, said, dropping) = ([], False, False)
     for line in process.stdout:
         line = line.rstrip("\n")
+        if dropping:
+            continue
+        if _ENGINE_FATAL.match(line) and said:
+            dropping = True  # the process is ending, and the library said why
+            continue
         if held or _ENGINE_FATAL.match(line):
             if not _LIBRARY_LINE.match(line):
                 held.append(line)
                 continue
             held = []
+        said = said or bool(_LIBRARY_LINE.match(line))
         _say(out, lock, prefix + line)
     for line in held:
         _say(out, lock, prefix + line)
