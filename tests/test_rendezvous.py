@@ -220,7 +220,8 @@ JAX_DYING_WORDS = [
 ]
 
 
-@pytest.mark.parametrize("order", ["library's line after", "library's line before", "no library line"])
+@pytest.mark.parametrize("order", ["library's line after", "library's line before", "library's line between",
+                                   "no library line"])
 def test_launch_drops_jaxs_dying_words_only_where_the_librarys_line_says_the_same(order):
     # the survivor's watch and JAX's client see process 0's end at the same moment: either
     # line may come first (2 of 2 runs JAX's, then 1 run in 4 the library's)
@@ -234,6 +235,7 @@ def test_launch_drops_jaxs_dying_words_only_where_the_librarys_line_says_the_sam
     before = ["[INFO] process 1 epoch 1 ended"]
     lines = {"library's line after": [*before, *JAX_DYING_WORDS, mine],
              "library's line before": [*before, mine, *JAX_DYING_WORDS],
+             "library's line between": [*before, JAX_DYING_WORDS[0], mine, *JAX_DYING_WORDS[1:]],
              "no library line": [*before, *JAX_DYING_WORDS]}[order]
     out = io.StringIO()
     _forward(SimpleNamespace(stdout=iter(line + "\n" for line in lines)), "[1] ", out, threading.Lock())

@@ -214,28 +214,24 @@ _LIBRARY_LINE = re.compile(r"^\[(ERROR|INFO)\] process \d+: ")
 def _forward(process, prefix, out, lock):
     """Prefixes and passes on each line of `process`, without JAX's dying words where the library spoke.
 
-    JAX's `F... Terminating process` line and the lines after it are held:
-    when the library's own line follows (its watch saw the same failure),
-    they are dropped; when the process ends without it, they are shown. When
-    the library's line came first, JAX's words after it are dropped.
+    From JAX's `F... Terminating process` line on, the process's other lines
+    are held until it ends (the library's own lines still pass at once):
+    they are dropped if the library said its line, before or after JAX's,
+    and shown if it never did.
     """
-    (held, said, dropping) = ([], False, False)
+    (held, fatal, said) = ([], False, False)
     for line in process.stdout:
         line = line.rstrip("\n")
-        if dropping:
+        library = bool(_LIBRARY_LINE.match(line))
+        fatal = fatal or bool(_ENGINE_FATAL.match(line))
+        if fatal and not library:
+            held.append(line)
             continue
-        if _ENGINE_FATAL.match(line) and said:
-            dropping = True  # the process is ending, and the library said why
-            continue
-        if held or _ENGINE_FATAL.match(line):
-            if not _LIBRARY_LINE.match(line):
-                held.append(line)
-                continue
-            held = []
-        said = said or bool(_LIBRARY_LINE.match(line))
+        said = said or library
         _say(out, lock, prefix + line)
-    for line in held:
-        _say(out, lock, prefix + line)
+    if not said:
+        for line in held:
+            _say(out, lock, prefix + line)
 
 
 def _say(out, lock, line):
